@@ -1,0 +1,22 @@
+// The `horizons` command: each command group registers its subcommands on
+// the CLI11 app; main() only parses and runs.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace horizons::cli {
+
+/// Exit codes shared by every command.
+enum exit_code : int {
+  exit_ok = 0,
+  exit_bad_input = 1,   // some input record or line was refused (each reported on stderr)
+  exit_usage = 2,       // bad flags or arguments
+};
+
+/// Builds the whole command tree. Commands store their exit code in `result`.
+void add_commands(CLI::App& app, int& result);
+
+void add_events_commands(CLI::App& app, int& result);
+void add_schemas_commands(CLI::App& app, int& result);
+
+}  // namespace horizons::cli

@@ -1,0 +1,363 @@
+// Avro binary encoding of the generated types (private to the codec).
+//
+// One template per Avro type class, walking the traits the generator wrote;
+// the compiler turns each record into straight-line code. The reader keeps
+// the first error and the field it happened in, so the hot path carries no
+// error plumbing: callers check `reader.failed()` once at the end.
+#pragma once
+
+#include <bit>
+#include <cstring>
+#include <limits>
+
+#include <horizons/codec.hpp>
+
+namespace horizons::detail {
+
+// ---------------------------------------------------------------- writing
+
+class avro_writer {
+ public:
+  explicit avro_writer(byte_buffer& out) : out_(out) {}
+
+  void write_long(std::int64_t value) {
+    auto* p = reinterpret_cast<std::uint8_t*>(out_.prepare(10));
+    auto n = (static_cast<std::uint64_t>(value) << 1) ^ static_cast<std::uint64_t>(value >> 63);
+    std::size_t i = 0;
+    while (n >= 0x80) {
+      p[i++] = static_cast<std::uint8_t>(n | 0x80);
+      n >>= 7;
+    }
+    p[i++] = static_cast<std::uint8_t>(n);
+    out_.commit(i);
+  }
+  void write_double(double value) {
+    static_assert(std::endian::native == std::endian::little, "Avro doubles are little-endian");
+    std::memcpy(out_.prepare(8), &value, 8);
+    out_.commit(8);
+  }
+  void write_float(float value) {
+    std::memcpy(out_.prepare(4), &value, 4);
+    out_.commit(4);
+  }
+  void write_byte(std::uint8_t value) {
+    *out_.prepare(1) = std::byte{value};
+    out_.commit(1);
+  }
+  void write_string(std::string_view text) {
+    write_long(static_cast<std::int64_t>(text.size()));
+    std::memcpy(out_.prepare(text.size()), text.data(), text.size());
+    out_.commit(text.size());
+  }
+  void write_uuid(const uuid& id) {
+    write_byte(uuid::text_size * 2);  // zig-zag varint of 36 is one byte
+    id.format_to(reinterpret_cast<char*>(out_.prepare(uuid::text_size)));
+    out_.commit(uuid::text_size);
+  }
+
+ private:
+  byte_buffer& out_;
+};
+
+template <class T>
+void encode_value(avro_writer& w, const T& value);
+
+template <avro_record Record>
+void encode_record(avro_writer& w, const Record& record) {
+  for_each_field(record, [&](std::string_view, const auto& field) { encode_value(w, field); });
+}
+
+template <class T>
+void encode_value(avro_writer& w, const T& value) {
+  if constexpr (std::is_same_v<T, bool>) {
+    w.write_byte(value ? 1 : 0);
+  } else if constexpr (std::is_same_v<T, std::int32_t> || std::is_same_v<T, std::int64_t>) {
+    w.write_long(value);
+  } else if constexpr (std::is_same_v<T, double>) {
+    w.write_double(value);
+  } else if constexpr (std::is_same_v<T, float>) {
+    w.write_float(value);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    w.write_string(value);
+  } else if constexpr (std::is_same_v<T, uuid>) {
+    w.write_uuid(value);
+  } else if constexpr (std::is_same_v<T, timestamp>) {
+    w.write_long(value.time_since_epoch().count());
+  } else if constexpr (avro_enum<T>) {
+    w.write_long(static_cast<std::int64_t>(value));
+  } else if constexpr (is_optional<T>::value) {
+    // Unions are ["null", T]: branch 0 is null.
+    if (value) {
+      w.write_long(1);
+      encode_value(w, *value);
+    } else {
+      w.write_long(0);
+    }
+  } else if constexpr (is_vector<T>::value) {
+    if (!value.empty()) {
+      w.write_long(static_cast<std::int64_t>(value.size()));
+      for (const auto& item : value) encode_value(w, item);
+    }
+    w.write_long(0);
+  } else if constexpr (is_string_map<T>::value) {
+    if (!value.empty()) {
+      w.write_long(static_cast<std::int64_t>(value.size()));
+      for (const auto& [key, item] : value) {
+        w.write_string(key);
+        encode_value(w, item);
+      }
+    }
+    w.write_long(0);
+  } else if constexpr (is_variant<T>::value) {
+    w.write_long(static_cast<std::int64_t>(value.index()));
+    std::visit([&](const auto& branch) { encode_record(w, branch); }, value);
+  } else {
+    static_assert(avro_record<T>, "type has no Avro encoding");
+    encode_record(w, value);
+  }
+}
+
+/// The envelope, then the payload as a branch of the topic's union.
+/// event_type is written from the payload, so it can never disagree with it.
+template <class Payload>
+void encode_event(avro_writer& w, const event<Payload>& e) {
+  for_each_field(static_cast<const envelope&>(e), [&](std::string_view name, const auto& field) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(field)>, std::string>) {
+      if (name == "event_type") {
+        w.write_string(event_type_of(e.payload));
+        return;
+      }
+    }
+    encode_value(w, field);
+  });
+  if constexpr (is_variant<Payload>::value) {
+    encode_value(w, e.payload);
+  } else {
+    w.write_long(static_cast<std::int64_t>(payload_traits<Payload>::union_index));
+    encode_record(w, e.payload);
+  }
+}
+
+// ---------------------------------------------------------------- reading
+
+class avro_reader {
+ public:
+  explicit avro_reader(std::span<const std::byte> bytes)
+      : begin_(reinterpret_cast<const std::uint8_t*>(bytes.data())),
+        cur_(begin_),
+        end_(begin_ + bytes.size()) {}
+
+  [[nodiscard]] bool failed() const { return failed_; }
+  [[nodiscard]] codec_errc error() const { return error_; }
+  [[nodiscard]] std::size_t offset() const { return static_cast<std::size_t>(error_at_ - begin_); }
+  [[nodiscard]] std::string_view field() const { return field_; }
+  [[nodiscard]] std::size_t remaining() const { return static_cast<std::size_t>(end_ - cur_); }
+  [[nodiscard]] const std::string& detail() const { return detail_; }
+  void set_field(std::string_view name) { field_ = name; }
+
+  /// Records the first error and stops all further reading.
+  void fail(codec_errc code, std::string detail = {}) {
+    if (failed_) return;
+    failed_ = true;
+    error_ = code;
+    error_at_ = cur_;
+    detail_ = std::move(detail);
+    cur_ = end_;
+  }
+
+  std::int64_t read_long() {
+    std::uint64_t n = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (cur_ == end_) {
+        fail(codec_errc::truncated);
+        return 0;
+      }
+      std::uint8_t b = *cur_++;
+      n |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return static_cast<std::int64_t>((n >> 1) ^ (~(n & 1) + 1));
+    }
+    fail(codec_errc::bad_varint);
+    return 0;
+  }
+  std::int32_t read_int() {
+    auto v = read_long();
+    if (v < std::numeric_limits<std::int32_t>::min() || v > std::numeric_limits<std::int32_t>::max()) {
+      fail(codec_errc::bad_varint, "int out of 32-bit range");
+      return 0;
+    }
+    return static_cast<std::int32_t>(v);
+  }
+  /// A length or count: refused when negative or when it cannot fit in what is left.
+  std::size_t read_length(std::size_t min_bytes_each) {
+    auto n = read_long();
+    if (failed_) return 0;
+    if (n < 0) {
+      fail(codec_errc::bad_length, "negative length " + std::to_string(n));
+      return 0;
+    }
+    if (static_cast<std::uint64_t>(n) > remaining() / min_bytes_each) {
+      fail(codec_errc::bad_length, "length " + std::to_string(n) + " exceeds the " +
+                                       std::to_string(remaining()) + " bytes left");
+      return 0;
+    }
+    return static_cast<std::size_t>(n);
+  }
+  template <class T>
+  T read_fixed() {
+    T value{};
+    if (remaining() < sizeof(T)) {
+      fail(codec_errc::truncated);
+      return value;
+    }
+    std::memcpy(&value, cur_, sizeof(T));
+    cur_ += sizeof(T);
+    return value;
+  }
+  bool read_bool() {
+    if (cur_ == end_) {
+      fail(codec_errc::truncated);
+      return false;
+    }
+    auto b = *cur_++;
+    if (b > 1) fail(codec_errc::bad_boolean, "byte " + std::to_string(b));
+    return b == 1;
+  }
+  void read_string(std::string& out) {
+    auto n = read_length(1);
+    out.assign(reinterpret_cast<const char*>(cur_), n);
+    cur_ += n;
+  }
+  std::string_view read_string_view() {
+    auto n = read_length(1);
+    std::string_view text(reinterpret_cast<const char*>(cur_), n);
+    cur_ += n;
+    return text;
+  }
+  /// Reads an array or map block count; a negative count is followed by the block's byte size.
+  std::size_t read_block_count(std::size_t min_bytes_each) {
+    auto n = read_long();
+    if (failed_) return 0;
+    if (n < 0) {
+      if (n == std::numeric_limits<std::int64_t>::min()) {
+        fail(codec_errc::bad_length, "block count out of range");
+        return 0;
+      }
+      n = -n;
+      (void)read_long();  // block size in bytes, only useful for skipping
+      if (failed_) return 0;
+    }
+    if (static_cast<std::uint64_t>(n) > remaining() / min_bytes_each) {
+      fail(codec_errc::bad_length, "block of " + std::to_string(n) + " items exceeds the " +
+                                       std::to_string(remaining()) + " bytes left");
+      return 0;
+    }
+    return static_cast<std::size_t>(n);
+  }
+
+ private:
+  const std::uint8_t* begin_;
+  const std::uint8_t* cur_;
+  const std::uint8_t* end_;
+  const std::uint8_t* error_at_ = nullptr;
+  bool failed_ = false;
+  codec_errc error_ = codec_errc::truncated;
+  std::string_view field_;
+  std::string detail_;
+};
+
+template <class T>
+void decode_value(avro_reader& r, T& value);
+
+template <avro_record Record>
+void decode_record(avro_reader& r, Record& record) {
+  for_each_field(record, [&](std::string_view name, auto& field) {
+    r.set_field(name);
+    decode_value(r, field);
+  });
+}
+
+template <class Variant, std::size_t... I>
+void decode_variant_branch(avro_reader& r, Variant& value, std::size_t index, std::index_sequence<I...>) {
+  // Reuse the held alternative when the branch is unchanged (keeps string capacity).
+  ((index == I ? (value.index() == I ? void() : void(value.template emplace<I>()),
+                  decode_record(r, std::get<I>(value)))
+               : void()),
+   ...);
+}
+
+template <class T>
+void decode_value(avro_reader& r, T& value) {
+  if constexpr (std::is_same_v<T, bool>) {
+    value = r.read_bool();
+  } else if constexpr (std::is_same_v<T, std::int32_t>) {
+    value = r.read_int();
+  } else if constexpr (std::is_same_v<T, std::int64_t>) {
+    value = r.read_long();
+  } else if constexpr (std::is_same_v<T, double> || std::is_same_v<T, float>) {
+    value = r.template read_fixed<T>();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    r.read_string(value);
+  } else if constexpr (std::is_same_v<T, uuid>) {
+    auto text = r.read_string_view();
+    if (r.failed()) return;
+    auto parsed = uuid::parse(text);
+    if (!parsed) {
+      r.fail(codec_errc::bad_uuid, "'" + std::string(text.substr(0, 40)) + "'");
+      return;
+    }
+    value = *parsed;
+  } else if constexpr (std::is_same_v<T, timestamp>) {
+    value = timestamp{std::chrono::microseconds{r.read_long()}};
+  } else if constexpr (avro_enum<T>) {
+    auto index = r.read_long();
+    if (index < 0 || static_cast<std::uint64_t>(index) >= enum_traits<T>::symbols.size()) {
+      r.fail(codec_errc::bad_enum_index, "index " + std::to_string(index) + " of " +
+                                            std::to_string(enum_traits<T>::symbols.size()) + " symbols");
+      return;
+    }
+    value = static_cast<T>(index);
+  } else if constexpr (is_optional<T>::value) {
+    auto branch = r.read_long();
+    if (branch == 0) {
+      value.reset();
+    } else if (branch == 1) {
+      if (!value) value.emplace();
+      decode_value(r, *value);
+    } else if (!r.failed()) {
+      r.fail(codec_errc::bad_union_index, "branch " + std::to_string(branch) + " of 2");
+    }
+  } else if constexpr (is_vector<T>::value) {
+    std::size_t used = 0;
+    // Each array item here is a record or string: at least one byte on the wire.
+    while (auto count = r.read_block_count(1)) {
+      if (value.size() < used + count) value.resize(used + count);
+      for (std::size_t i = 0; i < count; ++i) decode_value(r, value[used + i]);
+      used += count;
+    }
+    value.resize(used);
+  } else if constexpr (is_string_map<T>::value) {
+    value.clear();
+    std::string key;
+    // A map entry is a key (at least its length byte) and a value.
+    while (auto count = r.read_block_count(2)) {
+      for (std::size_t i = 0; i < count && !r.failed(); ++i) {
+        r.read_string(key);
+        decode_value(r, value[key]);
+      }
+    }
+  } else if constexpr (is_variant<T>::value) {
+    auto index = r.read_long();
+    if (index < 0 || static_cast<std::uint64_t>(index) >= std::variant_size_v<T>) {
+      r.fail(codec_errc::bad_union_index, "branch " + std::to_string(index) + " of " +
+                                             std::to_string(std::variant_size_v<T>));
+      return;
+    }
+    decode_variant_branch(r, value, static_cast<std::size_t>(index),
+                          std::make_index_sequence<std::variant_size_v<T>>{});
+  } else {
+    static_assert(avro_record<T>, "type has no Avro decoding");
+    decode_record(r, value);
+  }
+}
+
+}  // namespace horizons::detail

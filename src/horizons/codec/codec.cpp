@@ -1,0 +1,165 @@
+#include <horizons/catalogue.hpp>
+#include <horizons/codec.hpp>
+
+#include <fmt/format.h>
+
+#include "avro_binary.hpp"
+
+namespace horizons {
+
+std::string_view to_string(codec_errc code) {
+  switch (code) {
+    case codec_errc::truncated: return "truncated record";
+    case codec_errc::bad_magic: return "bad magic byte";
+    case codec_errc::unknown_schema_id: return "unknown schema id";
+    case codec_errc::bad_union_index: return "bad union index";
+    case codec_errc::bad_enum_index: return "bad enum index";
+    case codec_errc::bad_length: return "bad length";
+    case codec_errc::bad_varint: return "bad varint";
+    case codec_errc::bad_uuid: return "bad uuid";
+    case codec_errc::bad_boolean: return "bad boolean";
+    case codec_errc::trailing_bytes: return "trailing bytes";
+    case codec_errc::wrong_event_type: return "wrong event type";
+    case codec_errc::event_type_mismatch: return "event_type mismatch";
+  }
+  return "codec error";
+}
+
+namespace {
+
+codec_error make_error(codec_errc code, std::string message) { return {code, std::move(message)}; }
+
+codec_error reader_error(const detail::avro_reader& r, std::size_t size) {
+  auto message = fmt::format("{} in field '{}' at byte {} of {}", to_string(r.error()),
+                             r.field().empty() ? "?" : r.field(), r.offset(), size);
+  if (!r.detail().empty()) message += ": " + r.detail();
+  return make_error(r.error(), std::move(message));
+}
+
+void write_frame_header(std::int32_t schema_id, byte_buffer& out) {
+  auto* p = out.prepare(frame_header_size);
+  p[0] = std::byte{0};
+  auto id = static_cast<std::uint32_t>(schema_id);
+  for (int i = 0; i < 4; ++i) p[1 + i] = std::byte(static_cast<std::uint8_t>(id >> (24 - 8 * i)));
+  out.commit(frame_header_size);
+}
+
+template <class Payload>
+constexpr topic_id topic_of_payload() {
+  if constexpr (is_variant<Payload>::value) {
+    return payload_traits<std::variant_alternative_t<0, Payload>>::topic;
+  } else {
+    return payload_traits<Payload>::topic;
+  }
+}
+
+}  // namespace
+
+template <class Payload>
+void encode_body(const event<Payload>& e, byte_buffer& out) {
+  detail::avro_writer w(out);
+  detail::encode_event(w, e);
+}
+
+template <class Payload>
+void encode_framed(const event<Payload>& e, byte_buffer& out) {
+  write_frame_header(spec(topic_of_payload<Payload>()).schema_id, out);
+  encode_body(e, out);
+}
+
+template <class Payload>
+std::expected<void, codec_error> decode_body(std::span<const std::byte> body, event<Payload>& into) {
+  detail::avro_reader r(body);
+  detail::decode_record(r, static_cast<envelope&>(into));
+  r.set_field("payload");
+  if constexpr (is_variant<Payload>::value) {
+    detail::decode_value(r, into.payload);
+  } else {
+    auto branch = r.read_long();
+    if (!r.failed() && branch != static_cast<std::int64_t>(payload_traits<Payload>::union_index)) {
+      return std::unexpected(make_error(
+          codec_errc::wrong_event_type,
+          fmt::format("wrong event type: payload branch {} where {} (branch {}) was expected", branch,
+                      payload_traits<Payload>::event_type, payload_traits<Payload>::union_index)));
+    }
+    detail::decode_record(r, into.payload);
+  }
+  if (r.failed()) return std::unexpected(reader_error(r, body.size()));
+  if (r.remaining() != 0) {
+    return std::unexpected(make_error(
+        codec_errc::trailing_bytes,
+        fmt::format("trailing bytes: {} bytes left after the record ({} bytes)", r.remaining(), body.size())));
+  }
+  if (auto expected_type = event_type_of(into.payload); into.event_type != expected_type) {
+    return std::unexpected(make_error(
+        codec_errc::event_type_mismatch,
+        fmt::format("event_type mismatch: envelope says '{}' but the payload is {}",
+                    into.event_type.substr(0, 64), expected_type)));
+  }
+  return {};
+}
+
+std::expected<frame, codec_error> parse_frame(std::span<const std::byte> record) {
+  if (record.size() < frame_header_size) {
+    return std::unexpected(make_error(
+        codec_errc::truncated,
+        fmt::format("truncated record: {} bytes, shorter than the {}-byte frame header", record.size(),
+                    frame_header_size)));
+  }
+  if (record[0] != std::byte{0}) {
+    return std::unexpected(make_error(
+        codec_errc::bad_magic,
+        fmt::format("bad magic byte 0x{:02x} (expected 0x00)", static_cast<unsigned>(record[0]))));
+  }
+  std::uint32_t id = 0;
+  for (int i = 1; i < 5; ++i) id = (id << 8) | static_cast<std::uint8_t>(record[i]);
+  return frame{static_cast<std::int32_t>(id), record.subspan(frame_header_size)};
+}
+
+namespace {
+
+template <std::size_t... I>
+std::expected<any_event, codec_error> decode_topic(topic_id topic, std::span<const std::byte> body,
+                                                   std::index_sequence<I...>) {
+  std::expected<any_event, codec_error> result =
+      std::unexpected(make_error(codec_errc::unknown_schema_id, "unknown topic"));
+  (void)((static_cast<std::size_t>(topic) == I
+              ? (result = [&]() -> std::expected<any_event, codec_error> {
+                   any_event e{std::in_place_index<I>};
+                   if (auto ok = decode_body(body, std::get<I>(e)); !ok) return std::unexpected(ok.error());
+                   return e;
+                 }(),
+                 true)
+              : false) ||
+         ...);
+  return result;
+}
+
+}  // namespace
+
+std::expected<any_event, codec_error> decode_framed(std::span<const std::byte> record) {
+  auto framed = parse_frame(record);
+  if (!framed) return std::unexpected(std::move(framed.error()));
+  auto topic = topic_from_schema_id(framed->schema_id);
+  if (!topic) {
+    return std::unexpected(make_error(
+        codec_errc::unknown_schema_id,
+        fmt::format("unknown schema id {} (this build knows {}..{})", framed->schema_id,
+                    catalogue.front().schema_id, catalogue.back().schema_id)));
+  }
+  return decode_topic(*topic, framed->body, std::make_index_sequence<topic_count>{});
+}
+
+void encode_framed(const any_event& e, byte_buffer& out) {
+  std::visit([&](const auto& topic_event) { encode_framed(topic_event, out); }, e);
+}
+
+#define HORIZONS_INSTANTIATE_CODEC(P)                                                        \
+  template void encode_body<P>(const event<P>&, byte_buffer&);                               \
+  template void encode_framed<P>(const event<P>&, byte_buffer&);                             \
+  template std::expected<void, codec_error> decode_body<P>(std::span<const std::byte>, event<P>&);
+HORIZONS_FOR_EACH_PAYLOAD(HORIZONS_INSTANTIATE_CODEC)
+HORIZONS_FOR_EACH_TOPIC_PAYLOAD(HORIZONS_INSTANTIATE_CODEC)
+#undef HORIZONS_INSTANTIATE_CODEC
+
+}  // namespace horizons
