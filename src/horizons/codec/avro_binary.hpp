@@ -153,7 +153,9 @@ class avro_reader {
   [[nodiscard]] std::string_view field() const { return field_; }
   [[nodiscard]] std::size_t remaining() const { return static_cast<std::size_t>(end_ - cur_); }
   [[nodiscard]] const std::string& detail() const { return detail_; }
-  void set_field(std::string_view name) { field_ = name; }
+  void set_field(std::string_view name) {
+    if (!failed_) field_ = name;
+  }
 
   /// Records the first error and stops all further reading.
   void fail(codec_errc code, std::string detail = {}) {

@@ -9,9 +9,12 @@ namespace horizons {
 using namespace std::chrono;
 
 std::optional<std::string> format_rfc3339(timestamp t) {
+  // Bound the range first: year_month_day wraps silently beyond +-32767 years.
+  constexpr auto first = sys_days{year{1} / January / 1};
+  constexpr auto last = sys_days{year{9999} / December / 31} + days{1};
+  if (t < first || t >= last) return std::nullopt;
   auto day = floor<days>(t);
   year_month_day date{day};
-  if (date.year() < year{1} || date.year() > year{9999}) return std::nullopt;
   hh_mm_ss time{t - day};
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", static_cast<int>(date.year()),
                      static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
