@@ -142,6 +142,9 @@ void encode_event(avro_writer& w, const event<Payload>& e) {
 
 class avro_reader {
  public:
+  // Longer than any record Horizons accepts: such a length is corruption, not a cut-off record.
+  static constexpr std::int64_t max_plausible_length = 16 * 1024 * 1024;
+
   explicit avro_reader(std::span<const std::byte> bytes)
       : begin_(reinterpret_cast<const std::uint8_t*>(bytes.data())),
         cur_(begin_),
@@ -198,11 +201,16 @@ class avro_reader {
       return 0;
     }
     if (static_cast<std::uint64_t>(n) > remaining() / min_bytes_each) {
-      fail(codec_errc::bad_length, "length " + std::to_string(n) + " exceeds the " +
-                                       std::to_string(remaining()) + " bytes left");
+      fail_past_end(n, "length");
       return 0;
     }
     return static_cast<std::size_t>(n);
+  }
+  /// A length that runs past the end: a cut record if plausible, a corrupt one otherwise.
+  void fail_past_end(std::int64_t n, std::string_view what) {
+    auto detail = std::string(what) + " " + std::to_string(n) + " runs past the " + std::to_string(remaining()) +
+                  " bytes left";
+    fail(n <= max_plausible_length ? codec_errc::truncated : codec_errc::bad_length, std::move(detail));
   }
   template <class T>
   T read_fixed() {
@@ -249,8 +257,7 @@ class avro_reader {
       if (failed_) return 0;
     }
     if (static_cast<std::uint64_t>(n) > remaining() / min_bytes_each) {
-      fail(codec_errc::bad_length, "block of " + std::to_string(n) + " items exceeds the " +
-                                       std::to_string(remaining()) + " bytes left");
+      fail_past_end(n, "block of items");
       return 0;
     }
     return static_cast<std::size_t>(n);

@@ -1,0 +1,41 @@
+# The front doors. Each target installs missing Debian packages first.
+#   make run     build, then show the event contract at work
+#   make test    build, then run every test suite (release, then ASan/UBSan)
+#   make bench   release build, then the codec benchmark (results in bench/results/)
+.PHONY: all deps build run test test-release test-asan bench clean
+
+JOBS ?= $(shell nproc)
+RELEASE := build/release
+ASAN := build/asan
+HORIZONS := $(RELEASE)/bin/horizons
+
+all: build
+
+deps:
+	@tools/install-deps.sh
+
+build: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS)
+
+run: build
+	@$(HORIZONS) events tour
+
+test: test-release test-asan
+
+test-release: build
+	@ctest --preset release -j $(JOBS)
+
+test-asan: deps
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j $(JOBS)
+	@ctest --preset asan -j $(JOBS) -L unit
+
+bench: build
+	@mkdir -p bench/results
+	@$(RELEASE)/bin/horizons_codec_bench --benchmark_format=json --benchmark_out=bench/results/codec.json \
+		--benchmark_out_format=json --benchmark_repetitions=3 --benchmark_report_aggregates_only=true >/dev/null
+	@/usr/bin/python3 bench/codec_table.py < bench/results/codec.json
+
+clean:
+	rm -rf build
