@@ -3,7 +3,7 @@
 // Rules: event and correlation ids are set; event_type names the payload;
 // every `*_id` string is non-empty; no enum holds its UNKNOWN symbol (that
 // symbol exists only so readers survive symbols added later); numbers are
-// finite; a traceparent is W3C-shaped; and the per-event rules: a
+// finite; times lie within years 1-9999; a traceparent is W3C-shaped; and the per-event rules: a
 // job.status.changed follows the status machine, a job.submitted asks for
 // at least one node, one core and one minute, costs are not negative, retry
 // counts stay within their budget.

@@ -206,6 +206,14 @@ TEST(validation, every_valid_sample_of_every_type_passes) {
   }
 }
 
+TEST(validation, times_must_lie_within_years_1_to_9999) {
+  auto e = *make_event(a_submission()).build();
+  e.occurred_at = timestamp{std::chrono::microseconds{253'402'300'800'000'000}};  // year 10000
+  auto checked = validate(e);
+  ASSERT_FALSE(checked);
+  EXPECT_EQ(checked.error().message, "job.submitted: occurred_at must lie within years 1-9999");
+}
+
 TEST(validation, event_type_must_name_the_payload) {
   auto e = *make_event(a_submission()).build();
   e.event_type = "job.failed";

@@ -39,6 +39,9 @@ void checker::walk(const T& value, const std::string& path, std::string_view nam
     require(!(name.ends_with("_id") && value.empty()), path, "must not be empty");
   } else if constexpr (std::is_same_v<T, double> || std::is_same_v<T, float>) {
     require(std::isfinite(value), path, "must be a finite number");
+  } else if constexpr (std::is_same_v<T, timestamp>) {
+    // RFC 3339 and most Avro libraries (python's datetime among them) stop at years 1-9999.
+    require(format_rfc3339(value).has_value(), path, "must lie within years 1-9999");
   } else if constexpr (avro_enum<T>) {
     require(to_string(value) != "UNKNOWN", path, "must not be UNKNOWN (a reader-only symbol)");
   } else if constexpr (is_optional<T>::value) {
@@ -46,7 +49,7 @@ void checker::walk(const T& value, const std::string& path, std::string_view nam
   } else if constexpr (is_vector<T>::value) {
     for (std::size_t i = 0; i < value.size(); ++i) walk(value[i], fmt::format("{}[{}]", path, i), name);
   } else if constexpr (is_string_map<T>::value) {
-    for (const auto& [key, item] : value) walk(item, path + "." + key, key);
+    for (const auto& [key, item] : value) walk(item, path + "." + key, "");
   } else if constexpr (avro_record<T>) {
     for_each_field(value, [&](std::string_view field, const auto& item) {
       walk(item, path.empty() ? std::string(field) : path + "." + std::string(field), field);
@@ -107,6 +110,7 @@ std::expected<void, validation_error> validate_event(const event<Payload>& e) {
   auto expected_type = event_type_of(e.payload);
   checker c(expected_type);
   c.require(!e.event_id.is_nil(), "event_id", "must be set");
+  c.walk(static_cast<const envelope&>(e), "", "");
   c.require(!e.correlation_id.is_nil(), "correlation_id", "must be set");
   c.require(e.event_type == expected_type, "event_type",
             fmt::format("is '{}' but the payload is {}", e.event_type, expected_type));
