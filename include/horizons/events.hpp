@@ -27,6 +27,16 @@ template <class... Payloads>
                     payload);
 }
 
+/// The topic of a payload type or of a topic's payload variant.
+template <class Payload>
+inline constexpr topic_id topic_of_payload = [] {
+  if constexpr (is_variant<Payload>::value) {
+    return payload_traits<std::variant_alternative_t<0, Payload>>::topic;
+  } else {
+    return payload_traits<Payload>::topic;
+  }
+}();
+
 /// The event type of a topic that carries `Payload` (job_submitted -> job_lifecycle_event).
 template <payload_record Payload>
 using topic_event_of =
@@ -40,6 +50,25 @@ template <payload_record Payload>
   wide.payload = std::move(e.payload);
   return wide;
 }
+
+namespace detail {
+template <std::size_t... I>
+constexpr std::array<std::size_t, topic_count + 1> payload_offsets(std::index_sequence<I...>) {
+  std::array<std::size_t, topic_count + 1> offsets{};
+  ((offsets[I + 1] = offsets[I] + std::variant_size_v<decltype(std::variant_alternative_t<I, any_event>::payload)>),
+   ...);
+  return offsets;
+}
+inline constexpr auto topic_payload_offsets = payload_offsets(std::make_index_sequence<topic_count>{});
+}  // namespace detail
+
+/// How many payload types the contract has, and a dense index of each (in all_event_types order).
+inline constexpr std::size_t payload_count = detail::topic_payload_offsets[topic_count];
+template <payload_record Payload>
+inline constexpr std::size_t payload_index =
+    detail::topic_payload_offsets[static_cast<std::size_t>(payload_traits<Payload>::topic)] +
+    payload_traits<Payload>::union_index;
+static_assert(payload_count == all_event_types.size());
 
 /// The topic of any event.
 [[nodiscard]] constexpr topic_id topic_of(const any_event& e) { return static_cast<topic_id>(e.index()); }

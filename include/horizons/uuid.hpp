@@ -7,6 +7,8 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
+#include <functional>
 #include <compare>
 #include <cstdint>
 #include <optional>
@@ -43,3 +45,13 @@ class uuid {
 };
 
 }  // namespace horizons
+
+template <>
+struct std::hash<horizons::uuid> {
+  std::size_t operator()(const horizons::uuid& id) const noexcept {
+    // Version-4 UUIDs are random: the first eight bytes are already a good hash.
+    std::size_t h = 0;
+    for (int i = 0; i < 8; ++i) h = h << 8 | id.bytes()[static_cast<std::size_t>(i)];
+    return h;
+  }
+};

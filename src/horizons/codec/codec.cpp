@@ -44,15 +44,6 @@ void write_frame_header(std::int32_t schema_id, byte_buffer& out) {
   out.commit(frame_header_size);
 }
 
-template <class Payload>
-constexpr topic_id topic_of_payload() {
-  if constexpr (is_variant<Payload>::value) {
-    return payload_traits<std::variant_alternative_t<0, Payload>>::topic;
-  } else {
-    return payload_traits<Payload>::topic;
-  }
-}
-
 }  // namespace
 
 template <class Payload>
@@ -63,7 +54,7 @@ void encode_body(const event<Payload>& e, byte_buffer& out) {
 
 template <class Payload>
 void encode_framed(const event<Payload>& e, byte_buffer& out) {
-  write_frame_header(spec(topic_of_payload<Payload>()).schema_id, out);
+  write_frame_header(spec(topic_of_payload<Payload>).schema_id, out);
   encode_body(e, out);
 }
 

@@ -1,0 +1,112 @@
+// Client configuration: built-in defaults, then the environment, then a
+// config file, then command-line flags — each later source wins.
+//
+//   auto config = horizons::load_config({
+//       .environment = horizons::process_environment(),
+//       .file = "/etc/horizons.conf",                       // optional
+//       .flags = {{"KAFKA_BROKERS", "127.0.0.1:9092"}},      // from --brokers
+//   });
+//   if (!config) { fmt::print(stderr, "{}\n", config.error().message); return 2; }
+//
+// Every setting has one name, the environment variable's, used in all three
+// sources (the file holds `NAME=value` lines, `#` starts a comment). A value
+// that does not parse is refused with its name, its source and what was
+// expected:  "KAFKA_SESSION_TIMEOUT_MS (from --session-timeout-ms): expected
+// an integer of milliseconds in 1000..3600000, got 'soon'". Unknown names in
+// the file are refused too (a typo must not pass silently). Any librdkafka
+// property can be passed through as `KAFKA_RDKAFKA_<property with dots as
+// underscores>` in the environment or file (KAFKA_RDKAFKA_STATISTICS_INTERVAL_MS
+// -> statistics.interval.ms), or as a flags entry whose key is the property
+// itself (`-X property=value`); those are checked by librdkafka itself when a
+// client is created. Every source is checked, even where a later one
+// overrides a value, and a password is never echoed in a message.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <horizons/catalogue.hpp>
+
+namespace horizons {
+
+enum class security_protocol : std::uint8_t { plaintext, ssl, sasl_plaintext, sasl_ssl };
+enum class sasl_mechanism : std::uint8_t { plain, scram_sha_256, scram_sha_512 };
+
+struct client_config {
+  /// KAFKA_BROKERS: comma-separated host:port list; empty means "start the embedded cluster".
+  std::string brokers{};
+  /// KAFKA_CLIENT_ID
+  std::string client_id = "horizons";
+  /// KAFKA_CONSUMER_GROUP_ID: overrides the catalogue's group of the consumed topic.
+  std::optional<std::string> consumer_group{};
+  /// KAFKA_COMPRESSION_TYPE: overrides every topic's catalogue compression when set.
+  std::optional<compression> compression_override{};
+  /// KAFKA_SESSION_TIMEOUT_MS (1000..3600000)
+  std::chrono::milliseconds session_timeout{45'000};
+  /// KAFKA_PRODUCER_LINGER_MS (0..900000)
+  std::chrono::milliseconds linger{5};
+  /// KAFKA_PRODUCER_BATCH_SIZE: bytes per partition batch (1..2147483647)
+  int batch_size = 1'000'000;
+  /// KAFKA_DELIVERY_TIMEOUT_MS: how long a publish may wait for acknowledgement (1000..2147483647)
+  std::chrono::milliseconds delivery_timeout{120'000};
+  /// KAFKA_CONNECT_TIMEOUT_MS: bound on "brokers unreachable" before an error (100..600000)
+  std::chrono::milliseconds connect_timeout{10'000};
+  /// KAFKA_SECURITY_PROTOCOL: plaintext | ssl | sasl_plaintext | sasl_ssl
+  security_protocol security = security_protocol::plaintext;
+  /// KAFKA_SASL_MECHANISM: PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512
+  sasl_mechanism mechanism = sasl_mechanism::scram_sha_512;
+  /// KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD
+  std::string sasl_username{};
+  std::string sasl_password{};
+  /// KAFKA_SSL_CA_LOCATION: CA certificate file for ssl / sasl_ssl
+  std::string ssl_ca_location{};
+  /// librdkafka properties passed through unchanged (name -> value), applied last.
+  std::map<std::string, std::string> rdkafka{};
+};
+
+/// Where settings come from. The `{}` initialisers let callers name only the
+/// sources they have: g++ 12 -Wextra warns about omitted members without them.
+struct config_sources {
+  // Only KAFKA_* names are read; unknown ones (KAFKA_HOME, KAFKA_OPTS of
+  // Kafka's own scripts) are skipped.
+  std::map<std::string, std::string> environment{};
+  // NAME=value lines; whole-line `#` comments and blank lines are skipped,
+  // whitespace around NAME and value is trimmed, the value is taken literally
+  // (no quotes). A line without '=' or an unknown NAME is refused.
+  std::optional<std::filesystem::path> file{};
+  // NAME -> value, from the command line. A key containing a '.' or without
+  // upper-case letters is a librdkafka property passed as is (`-X linger.ms=5`).
+  std::map<std::string, std::string> flags{};
+  std::map<std::string, std::string> flag_names{};  // NAME -> "--flag" spelling, for messages
+};
+
+struct config_error {
+  std::string message;
+};
+
+[[nodiscard]] std::expected<client_config, config_error> load_config(const config_sources& sources);
+
+/// The process's KAFKA_* environment variables.
+[[nodiscard]] std::map<std::string, std::string> process_environment();
+
+/// A setting's name and the one-line help a CLI shows for it.
+struct setting_doc {
+  std::string_view name;
+  std::string_view flag;  // long flag without dashes, e.g. "session-timeout-ms"; empty if none
+  std::string_view help;
+};
+/// Every setting load_config understands, for --help and README generation.
+[[nodiscard]] const std::vector<setting_doc>& config_settings();
+
+/// librdkafka's "security.protocol" etc. spellings.
+[[nodiscard]] std::string_view to_string(security_protocol p);
+[[nodiscard]] std::string_view to_string(sasl_mechanism m);
+
+}  // namespace horizons

@@ -1,0 +1,142 @@
+// The typed Kafka consumer: handlers per event type, at-least-once.
+//
+//   auto made = horizons::consumer::create({.config = config, .topics = {horizons::topic_id::job_lifecycle}});
+//   auto& consumer = **made;
+//   consumer.on<horizons::job_submitted>(
+//       [](const horizons::envelope& meta, const horizons::job_submitted& job, const horizons::message_context& at)
+//           -> horizons::handler_result { return schedule(job); });
+//   consumer.run(stop_token);          // until stop is requested; then commits and leaves the group
+//
+// Guarantees: a record's offset is committed only after its handler returned
+// success (or after the record was written to the dead-letter topic); records
+// of one partition are handled in order, one at a time. A failing handler is
+// retried with exponential backoff (`retry`); after the last attempt the
+// record goes to `<topic>.dlq` with headers naming the original topic,
+// partition, offset, error class, message and attempts. A record that does
+// not decode goes to the DLQ at once and the consumer carries on. Event
+// types with no handler are acknowledged and counted as skipped.
+// On a rebalance the consumer commits what it finished before giving
+// partitions up. Because delivery is at-least-once, a handler may see a
+// record again after a crash: deduplicate by meta.event_id where effects
+// must happen once.
+//
+// Threads: create(), on() and run()/poll() from one thread; handlers run on
+// that thread. stats() from any thread.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include <horizons/config.hpp>
+#include <horizons/events.hpp>
+#include <horizons/kafka_error.hpp>
+
+namespace horizons {
+
+struct message_context {
+  topic_id topic;
+  std::int32_t partition;
+  std::int64_t offset;
+  timestamp record_time;                  // the record's Kafka timestamp
+  std::optional<timestamp> produced_at;   // from the produced-at header
+  int attempt;                            // 1 on first delivery to the handler
+};
+
+/// A handler's verdict: success, or an error message (retried, then dead-lettered).
+using handler_result = std::expected<void, std::string>;
+
+template <payload_record Payload>
+using handler = std::function<handler_result(const envelope&, const Payload&, const message_context&)>;
+
+struct retry_policy {
+  int max_attempts = 3;
+  std::chrono::milliseconds initial_backoff{20};
+  std::chrono::milliseconds max_backoff{1'000};
+};
+
+enum class start_position : std::uint8_t { earliest, latest };
+
+struct consumer_stats {
+  std::uint64_t handled = 0;        // handler succeeded
+  std::uint64_t skipped = 0;        // no handler for the event type
+  std::uint64_t retries = 0;        // handler attempts beyond the first
+  std::uint64_t dead_lettered = 0;  // written to a .dlq topic
+  std::uint64_t undecodable = 0;    // of those, records that did not decode
+  std::uint64_t rebalances = 0;
+};
+
+/// DLQ headers added to the original record's headers.
+namespace dlq_header {
+inline constexpr std::string_view original_topic = "dlq-original-topic";
+inline constexpr std::string_view original_partition = "dlq-original-partition";
+inline constexpr std::string_view original_offset = "dlq-original-offset";
+inline constexpr std::string_view error_class = "dlq-error-class";  // "decode" or "handler"
+inline constexpr std::string_view error_message = "dlq-error-message";
+inline constexpr std::string_view attempts = "dlq-attempts";
+inline constexpr std::string_view failed_at = "dlq-failed-at";  // microseconds since the epoch
+}  // namespace dlq_header
+
+class consumer {
+ public:
+  struct options {
+    client_config config;
+    std::vector<topic_id> topics;
+    /// Empty: config.consumer_group, else the catalogue's group of the first topic.
+    std::string group;
+    retry_policy retry;
+    start_position start = start_position::earliest;
+  };
+
+  [[nodiscard]] static std::expected<std::unique_ptr<consumer>, kafka_error> create(options opts);
+  /// Closes (commits, leaves the group) if close() was not called.
+  ~consumer();
+  consumer(const consumer&) = delete;
+  consumer& operator=(const consumer&) = delete;
+
+  template <payload_record Payload>
+  consumer& on(handler<Payload> h) {
+    handlers_[payload_index<Payload>] = [h = std::move(h)](const envelope& meta, const void* payload,
+                                                           const message_context& at) {
+      return h(meta, *static_cast<const Payload*>(payload), at);
+    };
+    return *this;
+  }
+
+  /// Registers one generic handler for every event type:
+  /// fn(const envelope&, const auto& payload, const message_context&) -> handler_result.
+  template <class Fn>
+  consumer& on_every(const Fn& fn) {
+#define HORIZONS_ON_EVERY_PAYLOAD(P) on<P>(fn);
+    HORIZONS_FOR_EACH_PAYLOAD(HORIZONS_ON_EVERY_PAYLOAD)
+#undef HORIZONS_ON_EVERY_PAYLOAD
+    return *this;
+  }
+
+  /// Handles what arrives within `timeout` (at most `max_records`); returns how many records were finished.
+  /// An error means the consumer cannot go on (fatal client error, or a DLQ write that failed).
+  [[nodiscard]] std::expected<std::size_t, kafka_error> poll(std::chrono::milliseconds timeout,
+                                                             std::size_t max_records = 500);
+  /// Polls until `stop` is requested, then close()s.
+  [[nodiscard]] std::expected<void, kafka_error> run(std::stop_token stop);
+  /// Commits finished offsets and leaves the group. Idempotent.
+  [[nodiscard]] std::expected<void, kafka_error> close();
+
+  [[nodiscard]] consumer_stats stats() const;
+  [[nodiscard]] const std::string& group() const;
+
+  struct impl;
+
+ private:
+  using erased_handler = std::function<handler_result(const envelope&, const void*, const message_context&)>;
+  explicit consumer(std::unique_ptr<impl> state);
+  std::array<erased_handler, payload_count> handlers_;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace horizons

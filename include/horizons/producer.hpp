@@ -1,0 +1,72 @@
+// The typed Kafka producer: idempotent, acks=all, each topic's compression
+// from the catalogue, murmur2 partitioning of the catalogue key (the Java
+// client's, so every client puts a key on the same partition).
+//
+//   auto made = horizons::producer::create({
+//       .config = config,
+//       .on_delivery = [](const horizons::delivery_report& r) { if (r.error) ...; },
+//   });
+//   if (!made) return fail(made.error());
+//   auto& producer = **made;
+//   producer.publish(event);                      // queued; reported once on the delivery thread
+//   auto pending = producer.close(std::chrono::seconds(30));   // flush, then stop
+//
+// Threads: publish() may be called from any thread. on_delivery runs on the
+// producer's own delivery thread, one report at a time; keep it short.
+// Back-pressure: when librdkafka's local queue is full, publish() waits for
+// room up to `enqueue_timeout`, then fails with "_QUEUE_FULL" — never drops.
+// A fatal error (e.g. an idempotence sequence desynchronisation) makes every
+// later publish() fail with `fatal = true`: destroy the producer and create
+// a new one; records not yet delivered are reported as failed.
+#pragma once
+
+#include <chrono>
+#include <expected>
+#include <memory>
+
+#include <horizons/config.hpp>
+#include <horizons/publisher.hpp>
+
+namespace horizons {
+
+struct producer_stats {
+  std::uint64_t queued = 0;
+  std::uint64_t delivered = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t queue_full_waits = 0;  // times publish() had to wait for room
+};
+
+class producer final : public publisher {
+ public:
+  struct options {
+    client_config config;
+    delivery_handler on_delivery;
+    std::chrono::milliseconds enqueue_timeout{30'000};
+    /// librdkafka's queue.buffering.max.messages: records held locally before back-pressure.
+    int max_queued_messages = 500'000;
+  };
+
+  [[nodiscard]] static std::expected<std::unique_ptr<producer>, kafka_error> create(options opts);
+  /// Flushes for at most 10 s, then stops; records still pending are logged, not silently lost.
+  ~producer() override;
+  producer(const producer&) = delete;
+  producer& operator=(const producer&) = delete;
+
+  [[nodiscard]] std::expected<void, kafka_error> publish_encoded(const outgoing_record& record,
+                                                                 std::uint64_t tag) override;
+  [[nodiscard]] std::size_t flush(std::chrono::milliseconds timeout) override;
+  /// Flushes up to `timeout`, stops the delivery thread; returns records left undelivered.
+  std::size_t close(std::chrono::milliseconds timeout);
+
+  [[nodiscard]] producer_stats stats() const;
+  /// The fatal error that stopped this producer, if any.
+  [[nodiscard]] std::optional<kafka_error> fatal_error() const;
+
+  struct impl;
+
+ private:
+  explicit producer(std::unique_ptr<impl> state);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace horizons

@@ -1,0 +1,218 @@
+#include <horizons/producer.hpp>
+
+#include <array>
+#include <atomic>
+#include <charconv>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "rdkafka.hpp"
+
+namespace horizons {
+
+using namespace std::chrono_literals;
+
+struct producer::impl {
+  options opts;
+  detail::kafka_ptr client;
+  std::array<detail::topic_ptr, topic_count> topics;
+  std::jthread delivery_thread;
+  std::atomic<std::uint64_t> queued{0}, delivered{0}, failed{0}, queue_full_waits{0};
+  mutable std::mutex fatal_mutex;
+  std::optional<kafka_error> fatal;
+  bool closed = false;
+
+  // Delivery reports: called from rd_kafka_poll() on the delivery thread, once per record.
+  static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) noexcept {
+    auto* self = static_cast<impl*>(opaque);
+    delivery_report report;
+    report.topic = static_cast<topic_id>(reinterpret_cast<std::uintptr_t>(rd_kafka_topic_opaque(message->rkt)));
+    report.partition = message->partition;
+    report.offset = message->offset;
+    report.tag = reinterpret_cast<std::uintptr_t>(message->_private);
+    rd_kafka_headers_t* headers = nullptr;
+    const void* value = nullptr;
+    std::size_t size = 0;
+    if (rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        rd_kafka_header_get_last(headers, header::event_id.data(), &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (auto id = uuid::parse({static_cast<const char*>(value), size})) report.event_id = *id;
+    }
+    if (message->err) {
+      report.error = detail::make_kafka_error(message->err, "delivery failed");
+      self->failed.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      self->delivered.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (self->opts.on_delivery) {
+      try {
+        self->opts.on_delivery(report);
+      } catch (const std::exception& e) {
+        detail::log().error("delivery handler threw: {}", e.what());
+      } catch (...) {
+        detail::log().error("delivery handler threw");
+      }
+    }
+  }
+
+  static void on_error(rd_kafka_t* client, int code, const char* reason, void* opaque) noexcept {
+    auto* self = static_cast<impl*>(opaque);
+    if (code != RD_KAFKA_RESP_ERR__FATAL) {
+      detail::log().warn("producer: {}: {}", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(code)), reason);
+      return;
+    }
+    char detail_text[512];
+    auto underlying = rd_kafka_fatal_error(client, detail_text, sizeof detail_text);
+    auto error = detail::make_kafka_error(underlying, fmt::format("fatal producer error: {}", detail_text));
+    error.fatal = true;
+    detail::log().critical("{}", error.message);
+    std::scoped_lock lock(self->fatal_mutex);
+    if (!self->fatal) self->fatal = std::move(error);
+  }
+};
+
+std::expected<std::unique_ptr<producer>, kafka_error> producer::create(options opts) {
+  auto state = std::make_unique<impl>();
+  state->opts = std::move(opts);
+  const auto& config = state->opts.config;
+  auto conf = detail::make_conf(config, detail::client_role::producer);
+  if (!conf) return std::unexpected(conf.error());
+  for (auto [name, value] : std::initializer_list<std::pair<std::string_view, std::string>>{
+           {"enable.idempotence", "true"},
+           {"acks", "all"},
+           {"linger.ms", std::to_string(config.linger.count())},
+           {"batch.size", std::to_string(config.batch_size)},
+           {"delivery.timeout.ms", std::to_string(config.delivery_timeout.count())},
+           {"queue.buffering.max.messages", std::to_string(state->opts.max_queued_messages)},
+           // The Java client's partitioner: every client maps a key to the same partition.
+           {"partitioner", "murmur2_random"},
+       }) {
+    // Pass-through properties were applied in make_conf; they must win over these defaults.
+    if (config.rdkafka.contains(std::string(name))) continue;
+    if (auto ok = detail::set_property(conf->get(), name, value); !ok) return std::unexpected(ok.error());
+  }
+  rd_kafka_conf_set_opaque(conf->get(), state.get());
+  rd_kafka_conf_set_dr_msg_cb(conf->get(), impl::on_delivery);
+  rd_kafka_conf_set_error_cb(conf->get(), impl::on_error);
+  auto client = detail::make_client(RD_KAFKA_PRODUCER, *conf);
+  if (!client) return std::unexpected(client.error());
+  state->client = std::move(*client);
+
+  // One topic handle per catalogue topic, carrying its compression and its id as opaque.
+  for (const auto& t : catalogue) {
+    detail::topic_conf_ptr topic_conf(rd_kafka_topic_conf_new());
+    auto codec = to_string(config.compression_override.value_or(t.compression_type));
+    char reason[256];
+    if (rd_kafka_topic_conf_set(topic_conf.get(), "compression.codec", std::string(codec).c_str(), reason,
+                                sizeof reason) != RD_KAFKA_CONF_OK) {
+      return std::unexpected(kafka_error{.code = RD_KAFKA_RESP_ERR__INVALID_ARG, .name = "_INVALID_ARG",
+                                         .message = fmt::format("compression {} for {}: {}", codec, t.name(), reason)});
+    }
+    rd_kafka_topic_conf_set_opaque(topic_conf.get(),
+                                   reinterpret_cast<void*>(static_cast<std::uintptr_t>(t.id)));
+    detail::topic_ptr topic(rd_kafka_topic_new(state->client.get(), std::string(t.name()).c_str(), topic_conf.get()));
+    if (!topic) return std::unexpected(detail::make_kafka_error(rd_kafka_last_error(), t.name()));
+    (void)topic_conf.release();  // owned by the topic handle now
+    state->topics[static_cast<std::size_t>(t.id)] = std::move(topic);
+  }
+  if (auto reachable = detail::await_brokers(state->client.get(), config); !reachable) {
+    return std::unexpected(reachable.error());
+  }
+  state->delivery_thread = std::jthread([raw = state.get()](std::stop_token stop) {
+    while (!stop.stop_requested()) rd_kafka_poll(raw->client.get(), 100);
+  });
+  return std::unique_ptr<producer>(new producer(std::move(state)));
+}
+
+producer::producer(std::unique_ptr<impl> state) : impl_(std::move(state)) {}
+
+producer::~producer() {
+  if (!impl_) return;
+  auto pending = close(10s);
+  if (pending > 0) detail::log().error("producer destroyed with {} records undelivered", pending);
+}
+
+std::expected<void, kafka_error> producer::publish_encoded(const outgoing_record& record, std::uint64_t tag) {
+  if (auto fatal = fatal_error()) return std::unexpected(*fatal);
+  char produced_at[24];
+  auto end = std::to_chars(produced_at, produced_at + sizeof produced_at,
+                           now().time_since_epoch().count()).ptr;
+  char event_id[uuid::text_size], correlation_id[uuid::text_size];
+  record.meta.event_id.format_to(event_id);
+  record.meta.correlation_id.format_to(correlation_id);
+
+  auto* headers = rd_kafka_headers_new(6);  // owned by the message once produce succeeds
+  rd_kafka_header_add(headers, header::event_type.data(), header::event_type.size(), record.event_type.data(),
+                      static_cast<ssize_t>(record.event_type.size()));
+  rd_kafka_header_add(headers, header::event_id.data(), header::event_id.size(), event_id, sizeof event_id);
+  rd_kafka_header_add(headers, header::correlation_id.data(), header::correlation_id.size(), correlation_id,
+                      sizeof correlation_id);
+  rd_kafka_header_add(headers, header::content_type.data(), header::content_type.size(),
+                      header::content_type_value.data(), static_cast<ssize_t>(header::content_type_value.size()));
+  rd_kafka_header_add(headers, header::produced_at.data(), header::produced_at.size(), produced_at,
+                      end - produced_at);
+  if (record.meta.traceparent) {
+    rd_kafka_header_add(headers, header::traceparent.data(), header::traceparent.size(),
+                        record.meta.traceparent->data(), static_cast<ssize_t>(record.meta.traceparent->size()));
+  }
+
+  auto* topic = impl_->topics[static_cast<std::size_t>(record.topic)].get();
+  const char* key_data = record.key ? record.key->data() : nullptr;
+  std::size_t key_size = record.key ? record.key->size() : 0;
+  auto deadline = std::chrono::steady_clock::now() + impl_->opts.enqueue_timeout;
+  for (;;) {
+    auto err = rd_kafka_producev(
+        impl_->client.get(), RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE(const_cast<std::byte*>(record.value.data()), record.value.size()),
+        RD_KAFKA_V_KEY(key_data, key_size),
+        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(tag))),
+        RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      impl_->queued.fetch_add(1, std::memory_order_relaxed);
+      return {};
+    }
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || std::chrono::steady_clock::now() >= deadline) {
+      rd_kafka_headers_destroy(headers);
+      return std::unexpected(detail::make_kafka_error(
+          err, fmt::format("publish {} to {}", record.event_type, topic_name(record.topic))));
+    }
+    // Back-pressure: the delivery thread drains the queue; wait for room rather than drop.
+    impl_->queue_full_waits.fetch_add(1, std::memory_order_relaxed);
+    std::this_thread::sleep_for(1ms);
+  }
+}
+
+std::size_t producer::flush(std::chrono::milliseconds timeout) {
+  // Not rd_kafka_flush(): it polls on this thread, and reports must come from the delivery thread alone.
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto pending = [&] { return static_cast<std::size_t>(rd_kafka_outq_len(impl_->client.get())); };
+  while (pending() > 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  return pending();
+}
+
+std::size_t producer::close(std::chrono::milliseconds timeout) {
+  if (impl_->closed) return 0;
+  auto pending = impl_->delivery_thread.joinable() ? flush(timeout) : 0;
+  impl_->delivery_thread.request_stop();
+  if (impl_->delivery_thread.joinable()) impl_->delivery_thread.join();
+  if (pending > 0) {
+    // Purge so that every undelivered record still gets its (failed) report, exactly once.
+    rd_kafka_purge(impl_->client.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(impl_->client.get(), 0);
+  }
+  impl_->closed = true;
+  return pending;
+}
+
+producer_stats producer::stats() const {
+  return {impl_->queued.load(), impl_->delivered.load(), impl_->failed.load(), impl_->queue_full_waits.load()};
+}
+
+std::optional<kafka_error> producer::fatal_error() const {
+  std::scoped_lock lock(impl_->fatal_mutex);
+  return impl_->fatal;
+}
+
+}  // namespace horizons

@@ -1,0 +1,75 @@
+// librdkafka, owned (private to the kafka module).
+//
+// Every handle lives in a unique_ptr with an empty deleter struct, wrapped
+// on the line it is obtained. A conf passes to rd_kafka_new() by release()
+// only after the call succeeded: librdkafka owns it only then.
+#pragma once
+
+#include <expected>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
+#include <horizons/config.hpp>
+#include <horizons/kafka_error.hpp>
+
+namespace horizons::detail {
+
+struct kafka_deleter {
+  void operator()(rd_kafka_t* p) const { rd_kafka_destroy(p); }
+  void operator()(rd_kafka_conf_t* p) const { rd_kafka_conf_destroy(p); }
+  void operator()(rd_kafka_topic_conf_t* p) const { rd_kafka_topic_conf_destroy(p); }
+  void operator()(rd_kafka_topic_t* p) const { rd_kafka_topic_destroy(p); }
+  void operator()(rd_kafka_topic_partition_list_t* p) const { rd_kafka_topic_partition_list_destroy(p); }
+  void operator()(rd_kafka_message_t* p) const { rd_kafka_message_destroy(p); }
+  void operator()(rd_kafka_headers_t* p) const { rd_kafka_headers_destroy(p); }
+  void operator()(rd_kafka_queue_t* p) const { rd_kafka_queue_destroy(p); }
+  void operator()(rd_kafka_event_t* p) const { rd_kafka_event_destroy(p); }
+  void operator()(rd_kafka_error_t* p) const { rd_kafka_error_destroy(p); }
+  void operator()(rd_kafka_AdminOptions_t* p) const { rd_kafka_AdminOptions_destroy(p); }
+  void operator()(rd_kafka_NewTopic_t* p) const { rd_kafka_NewTopic_destroy(p); }
+  void operator()(rd_kafka_ConfigResource_t* p) const { rd_kafka_ConfigResource_destroy(p); }
+  void operator()(const rd_kafka_metadata_t* p) const { rd_kafka_metadata_destroy(p); }
+};
+
+using kafka_ptr = std::unique_ptr<rd_kafka_t, kafka_deleter>;
+using conf_ptr = std::unique_ptr<rd_kafka_conf_t, kafka_deleter>;
+using topic_conf_ptr = std::unique_ptr<rd_kafka_topic_conf_t, kafka_deleter>;
+using topic_ptr = std::unique_ptr<rd_kafka_topic_t, kafka_deleter>;
+using partition_list_ptr = std::unique_ptr<rd_kafka_topic_partition_list_t, kafka_deleter>;
+using message_ptr = std::unique_ptr<rd_kafka_message_t, kafka_deleter>;
+using headers_ptr = std::unique_ptr<rd_kafka_headers_t, kafka_deleter>;
+using queue_ptr = std::unique_ptr<rd_kafka_queue_t, kafka_deleter>;
+using event_ptr = std::unique_ptr<rd_kafka_event_t, kafka_deleter>;
+using error_ptr = std::unique_ptr<rd_kafka_error_t, kafka_deleter>;
+using admin_options_ptr = std::unique_ptr<rd_kafka_AdminOptions_t, kafka_deleter>;
+using new_topic_ptr = std::unique_ptr<rd_kafka_NewTopic_t, kafka_deleter>;
+using config_resource_ptr = std::unique_ptr<rd_kafka_ConfigResource_t, kafka_deleter>;
+using metadata_ptr = std::unique_ptr<const rd_kafka_metadata_t, kafka_deleter>;
+
+[[nodiscard]] kafka_error make_kafka_error(rd_kafka_resp_err_t code, std::string_view context);
+[[nodiscard]] kafka_error make_kafka_error(const rd_kafka_error_t* error, std::string_view context);
+
+/// The project's logger ("horizons"); librdkafka's own logs go to "rdkafka".
+[[nodiscard]] spdlog::logger& log();
+
+enum class client_role : std::uint8_t { producer, consumer, admin };
+
+/// A conf with the connection, security and logging settings of `config` and
+/// its pass-through properties. Role-specific settings are the caller's.
+[[nodiscard]] std::expected<conf_ptr, kafka_error> make_conf(const client_config& config, client_role role);
+
+/// Sets one property; the error names the property and librdkafka's reason.
+[[nodiscard]] std::expected<void, kafka_error> set_property(rd_kafka_conf_t* conf, std::string_view name,
+                                                            std::string_view value);
+
+/// rd_kafka_new, taking ownership of `conf` only on success.
+[[nodiscard]] std::expected<kafka_ptr, kafka_error> make_client(rd_kafka_type_t type, conf_ptr& conf);
+
+/// Waits up to the configured connect timeout for broker metadata; a clear error if none answers.
+[[nodiscard]] std::expected<void, kafka_error> await_brokers(rd_kafka_t* client, const client_config& config);
+
+}  // namespace horizons::detail
