@@ -85,11 +85,11 @@ inline constexpr std::string_view failed_at = "dlq-failed-at";  // microseconds 
 class consumer {
  public:
   struct options {
-    client_config config;
-    std::vector<topic_id> topics;
+    client_config config{};
+    std::vector<topic_id> topics{};
     /// Empty: config.consumer_group, else the catalogue's group of the first topic.
-    std::string group;
-    retry_policy retry;
+    std::string group{};
+    retry_policy retry{};
     start_position start = start_position::earliest;
   };
 

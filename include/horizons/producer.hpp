@@ -39,8 +39,8 @@ struct producer_stats {
 class producer final : public publisher {
  public:
   struct options {
-    client_config config;
-    delivery_handler on_delivery;
+    client_config config{};
+    delivery_handler on_delivery{};
     std::chrono::milliseconds enqueue_timeout{30'000};
     /// librdkafka's queue.buffering.max.messages: records held locally before back-pressure.
     int max_queued_messages = 500'000;

@@ -310,15 +310,17 @@ std::expected<void, kafka_error> consumer::close() {
   auto& state = *impl_;
   if (state.closed) return {};
   state.closed = true;
-  std::expected<void, kafka_error> result;
+  // A commit refused because the group is rebalancing (its members are leaving too) loses nothing:
+  // leaving revokes the partitions, and the revoke commits again; at worst records are seen twice.
   auto commit = rd_kafka_commit(state.client.get(), nullptr, 0);
   if (commit && commit != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-    result = std::unexpected(detail::make_kafka_error(commit, fmt::format("consumer {}: final commit", state.group)));
+    detail::log().warn("consumer {}: final commit: {} (finished records may be delivered again)", state.group,
+                       rd_kafka_err2str(commit));
   }
-  if (auto err = rd_kafka_consumer_close(state.client.get()); err && result) {
-    result = std::unexpected(detail::make_kafka_error(err, fmt::format("consumer {}: leave group", state.group)));
+  if (auto err = rd_kafka_consumer_close(state.client.get())) {
+    return std::unexpected(detail::make_kafka_error(err, fmt::format("consumer {}: leave group", state.group)));
   }
-  return result;
+  return {};
 }
 
 }  // namespace horizons
