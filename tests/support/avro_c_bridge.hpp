@@ -13,8 +13,10 @@
 //
 // avro-c 1.11 ignores logicalType, so the parsed schema JSON is kept next to
 // the avro-c schema: it says which strings are uuids and which longs are
-// timestamp-micros. Nothing here is thread-safe (avro-c's error text is
-// thread-local, the handles are not shared); errors are values, never throws.
+// timestamp-micros. avro_value_read accepts enum indexes past the last symbol
+// and boolean bytes other than 0/1: to_json reports both as errors, so the
+// oracle is as strict as Avro. Use one set of objects per thread (the handles
+// are not shared; avro-c's error text is per thread). Errors are values.
 #pragma once
 
 #include <cstddef>
@@ -134,7 +136,7 @@ class memory_writer {
 };
 
 struct converted_event {
-  json json;                   // Horizons' convention, fields in schema order
+  nlohmann::ordered_json json; // Horizons' convention, fields in schema order
   std::string payload_record;  // record name of the payload branch, as avro-c's schema names it
 };
 
