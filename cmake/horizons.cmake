@@ -4,5 +4,6 @@ function(horizons_add_test)
   cmake_parse_arguments(T "" "NAME;LABEL" "SOURCES;LIBS" ${ARGN})
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE horizons GTest::gtest_main ${T_LIBS})
-  gtest_discover_tests(${T_NAME} PROPERTIES LABELS ${T_LABEL} DISCOVERY_TIMEOUT 30)
+  # Generous per-test timeout: embedded and kafka tests start clusters; a hang still ends.
+  gtest_discover_tests(${T_NAME} PROPERTIES LABELS ${T_LABEL} TIMEOUT 600 DISCOVERY_TIMEOUT 30)
 endfunction()

@@ -62,6 +62,10 @@ struct retry_policy {
 
 enum class start_position : std::uint8_t { earliest, latest };
 
+/// What happens to a record that does not decode: written to `<topic>.dlq` (services), or
+/// logged and acknowledged (tools that only read a topic and must not move its records).
+enum class undecodable_policy : std::uint8_t { dead_letter, skip };
+
 struct consumer_stats {
   std::uint64_t handled = 0;        // handler succeeded
   std::uint64_t skipped = 0;        // no handler for the event type
@@ -91,6 +95,7 @@ class consumer {
     std::string group{};
     retry_policy retry{};
     start_position start = start_position::earliest;
+    undecodable_policy undecodable = undecodable_policy::dead_letter;
   };
 
   [[nodiscard]] static std::expected<std::unique_ptr<consumer>, kafka_error> create(options opts);

@@ -70,6 +70,11 @@ inline constexpr std::size_t payload_index =
     payload_traits<Payload>::union_index;
 static_assert(payload_count == all_event_types.size());
 
+/// The dotted event type of any event.
+[[nodiscard]] constexpr std::string_view event_type_of_any(const any_event& e) {
+  return std::visit([](const auto& topic_event) { return event_type_of(topic_event.payload); }, e);
+}
+
 /// The topic of any event.
 [[nodiscard]] constexpr topic_id topic_of(const any_event& e) { return static_cast<topic_id>(e.index()); }
 

@@ -228,8 +228,8 @@ std::expected<std::size_t, kafka_error> consumer::poll(std::chrono::milliseconds
       } else if (framed->schema_id != spec(*topic).schema_id) {
         decoded = std::unexpected(codec_error{
             codec_errc::unknown_schema_id,
-            fmt::format("schema id {} is not the schema of topic {} ({})", framed->schema_id, topic_name(*topic),
-                        spec(*topic).schema_id)});
+            fmt::format("unknown schema id {} for topic {} (its schema is {})", framed->schema_id,
+                        topic_name(*topic), spec(*topic).schema_id)});
       } else {
         decoded = std::visit([&](auto& slot) { return decode_body(framed->body, slot); },
                              state.decoded[static_cast<std::size_t>(*topic)]);
@@ -237,7 +237,10 @@ std::expected<std::size_t, kafka_error> consumer::poll(std::chrono::milliseconds
     }
     if (!decoded) {
       state.undecodable.fetch_add(1, std::memory_order_relaxed);
-      if (auto sent = state.dead_letter(message.get(), "decode", decoded.error().message, 0); !sent) {
+      if (state.opts.undecodable == undecodable_policy::skip) {
+        detail::log().warn("consumer {}: skipped {}[{}]@{}: {}", state.group, rd_kafka_topic_name(message->rkt),
+                           message->partition, message->offset, decoded.error().message);
+      } else if (auto sent = state.dead_letter(message.get(), "decode", decoded.error().message, 0); !sent) {
         return std::unexpected(sent.error());
       }
       state.finish(message.get());

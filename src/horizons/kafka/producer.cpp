@@ -99,9 +99,10 @@ std::expected<std::unique_ptr<producer>, kafka_error> producer::create(options o
   if (!client) return std::unexpected(client.error());
   state->client = std::move(*client);
 
-  // One topic handle per catalogue topic, carrying its compression and its id as opaque.
+  // One topic handle per catalogue topic, carrying its compression and its id as opaque. Each starts
+  // from the client's default topic conf: a fresh one would drop the partitioner and pass-through settings.
   for (const auto& t : catalogue) {
-    detail::topic_conf_ptr topic_conf(rd_kafka_topic_conf_new());
+    detail::topic_conf_ptr topic_conf(rd_kafka_default_topic_conf_dup(state->client.get()));
     auto codec = to_string(config.compression_override.value_or(t.compression_type));
     char reason[256];
     if (rd_kafka_topic_conf_set(topic_conf.get(), "compression.codec", std::string(codec).c_str(), reason,

@@ -1,0 +1,351 @@
+// The consumer's failure paths and the client's behaviour under faults, on
+// the embedded cluster: poison records and failing handlers end in the DLQ
+// with their reasons, a broker going down and up or failing requests loses
+// nothing, a consumer process killed mid-stream resumes, unreachable
+// brokers are reported within the configured bound.
+#include <horizons/consumer.hpp>
+#include <horizons/producer.hpp>
+#include <horizons/sample.hpp>
+#include <horizons/testkit/cluster_fixture.hpp>
+#include <horizons/topic_reader.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <map>
+#include <poll.h>
+#include <set>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <unordered_map>
+#include <unordered_set>
+
+extern char** environ;
+
+namespace horizons {
+namespace {
+
+using namespace std::chrono_literals;
+
+class kafka_faults : public testkit::cluster_fixture {
+ protected:
+  std::unique_ptr<producer> make_producer(std::atomic<std::size_t>& delivered, std::atomic<std::size_t>& failed) {
+    auto made = producer::create({.config = config(), .on_delivery = [&](const delivery_report& r) {
+                                    (r.error ? failed : delivered).fetch_add(1);
+                                  }});
+    EXPECT_TRUE(made) << made.error().message;
+    return made ? std::move(*made) : nullptr;
+  }
+
+  std::vector<raw_record> read_all(const std::string& topic) {
+    auto reader = topic_reader::open(config(), topic, read_from::beginning);
+    EXPECT_TRUE(reader) << reader.error().message;
+    std::vector<raw_record> records;
+    if (!reader) return records;
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto record = (*reader)->next(500ms);
+      EXPECT_TRUE(record) << record.error().message;
+      if (!record) break;
+      if (*record) {
+        records.push_back(std::move(**record));
+      } else if ((*reader)->at_end()) {
+        break;
+      }
+    }
+    return records;
+  }
+};
+
+std::vector<event<job_submitted>> submissions(std::size_t count, std::uint64_t seed) {
+  event_sampler sampler(seed);
+  std::vector<event<job_submitted>> events;
+  for (std::size_t i = 0; i < count; ++i) events.push_back(sampler.next<job_submitted>());
+  return events;
+}
+
+// Runs `consumer` until `done()` or a deadline.
+void poll_until(consumer& in, const std::function<bool()>& done, std::chrono::seconds deadline = 60s) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (!done() && std::chrono::steady_clock::now() < until) {
+    auto polled = in.poll(100ms);
+    ASSERT_TRUE(polled) << polled.error().message;
+  }
+}
+
+TEST_F(kafka_faults, poison_records_are_dead_lettered_with_their_reason_and_the_rest_is_processed) {
+  std::atomic<std::size_t> delivered{0}, failed{0};
+  auto out = make_producer(delivered, failed);
+  ASSERT_TRUE(out);
+  auto good = submissions(2000, 1);
+  // Four kinds of poison, five of each, spread through the stream.
+  byte_buffer valid;
+  encode_framed(good.front(), valid);
+  std::string body(valid.view());
+  std::map<std::string, std::string> poison{
+      {"random bytes", "\x13\x37 not avro at all"},
+      {"bad magic byte", "\x7f" + body.substr(1)},
+      {"unknown schema id", std::string("\x00\x00\x00\x03\xe7", 5) + body.substr(5)},
+      {"truncated record", body.substr(0, body.size() / 2)},
+  };
+  envelope dummy = good.front();
+  std::size_t poisoned = 0;
+  for (std::size_t i = 0; i < good.size(); ++i) {
+    ASSERT_TRUE(out->publish(good[i]));
+    if (i % 100 == 50) {
+      for (const auto& [kind, bytes] : poison) {
+        ASSERT_TRUE(out->publish_encoded(
+            {topic_id::job_lifecycle, std::string_view("poison"), as_bytes(bytes), dummy, "poison"}, 0));
+        ++poisoned;
+      }
+      if (poisoned >= 20) poison.clear();
+    }
+  }
+  ASSERT_EQ(out->flush(30s), 0u);
+  ASSERT_EQ(poisoned, 20u);
+
+  auto made = consumer::create({.config = config(), .topics = {topic_id::job_lifecycle}, .group = "poison-test"});
+  ASSERT_TRUE(made) << made.error().message;
+  auto& in = **made;
+  std::unordered_set<uuid> handled;
+  in.on<job_submitted>([&](const envelope& meta, const job_submitted&, const message_context&) -> handler_result {
+    handled.insert(meta.event_id);
+    return {};
+  });
+  poll_until(in, [&] { return handled.size() + in.stats().dead_lettered >= good.size() + poisoned; });
+  ASSERT_TRUE(in.close());
+
+  auto dead = read_all("job-lifecycle.dlq");
+  std::map<std::string, int> reasons;
+  for (const auto& r : dead) {
+    EXPECT_EQ(r.header("dlq-original-topic"), "job-lifecycle");
+    EXPECT_TRUE(r.header("dlq-original-partition"));
+    EXPECT_TRUE(r.header("dlq-original-offset"));
+    EXPECT_EQ(r.header("dlq-error-class"), "decode");
+    EXPECT_EQ(r.key, "poison") << "the DLQ keeps the original key";
+    for (auto kind : {"bad magic byte", "unknown schema id", "truncated record"}) {
+      if (r.header("dlq-error-message")->find(kind) != std::string_view::npos) ++reasons[kind];
+    }
+  }
+  std::printf("valid %zu handled %zu, poison %zu dead-lettered %zu (stats %llu)\n", good.size(), handled.size(),
+              poisoned, dead.size(), static_cast<unsigned long long>(in.stats().dead_lettered));
+  EXPECT_EQ(handled.size(), good.size());
+  EXPECT_EQ(dead.size(), poisoned);
+  EXPECT_EQ(in.stats().undecodable, poisoned);
+  // Random bytes begin with 0x13: reported as a bad magic byte too.
+  EXPECT_EQ(reasons["bad magic byte"], 10);
+  EXPECT_EQ(reasons["unknown schema id"], 5);
+  EXPECT_EQ(reasons["truncated record"], 5);
+}
+
+TEST_F(kafka_faults, failing_handlers_are_retried_then_dead_lettered_transient_failures_recover) {
+  std::atomic<std::size_t> delivered{0}, failed{0};
+  auto out = make_producer(delivered, failed);
+  ASSERT_TRUE(out);
+  auto events = submissions(300, 2);
+  for (const auto& e : events) ASSERT_TRUE(out->publish(e));
+  ASSERT_EQ(out->flush(30s), 0u);
+
+  std::set<std::string> always_fail, fail_once;
+  for (std::size_t i = 0; i < 10; ++i) always_fail.insert(events[i * 7].payload.job_id);
+  for (std::size_t i = 0; i < 10; ++i) fail_once.insert(events[i * 7 + 3].payload.job_id);
+
+  auto made = consumer::create({.config = config(),
+                                .topics = {topic_id::job_lifecycle},
+                                .group = "retry-test",
+                                .retry = {.max_attempts = 3, .initial_backoff = 1ms, .max_backoff = 4ms}});
+  ASSERT_TRUE(made) << made.error().message;
+  auto& in = **made;
+  std::unordered_map<std::string, int> attempts;
+  in.on<job_submitted>([&](const envelope&, const job_submitted& job, const message_context& at) -> handler_result {
+    ++attempts[job.job_id];
+    if (always_fail.contains(job.job_id)) return std::unexpected("scheduler rejected " + job.job_id);
+    if (fail_once.contains(job.job_id) && at.attempt == 1) return std::unexpected("transient");
+    return {};
+  });
+  poll_until(in, [&] { return in.stats().handled + in.stats().dead_lettered >= events.size(); });
+  ASSERT_TRUE(in.close());
+
+  auto stats = in.stats();
+  std::printf("handled %llu, retries %llu, dead-lettered %llu\n", static_cast<unsigned long long>(stats.handled),
+              static_cast<unsigned long long>(stats.retries), static_cast<unsigned long long>(stats.dead_lettered));
+  EXPECT_EQ(stats.handled, events.size() - always_fail.size());
+  EXPECT_EQ(stats.dead_lettered, always_fail.size());
+  EXPECT_EQ(stats.retries, always_fail.size() * 2 + fail_once.size());
+  for (const auto& id : always_fail) {
+    EXPECT_EQ(attempts[id], 3) << id;
+  }
+  for (const auto& id : fail_once) {
+    EXPECT_EQ(attempts[id], 2) << id;
+  }
+
+  auto dead = read_all("job-lifecycle.dlq");
+  ASSERT_EQ(dead.size(), always_fail.size());
+  for (const auto& r : dead) {
+    EXPECT_EQ(r.header("dlq-error-class"), "handler");
+    EXPECT_EQ(r.header("dlq-attempts"), "3");
+    EXPECT_TRUE(r.header("dlq-error-message")->starts_with("scheduler rejected job-"));
+    EXPECT_TRUE(always_fail.contains(std::string(*r.key)));
+  }
+}
+
+TEST_F(kafka_faults, a_broker_down_and_up_and_failing_requests_lose_nothing) {
+  std::atomic<std::size_t> delivered{0}, failed{0};
+  auto out = make_producer(delivered, failed);
+  ASSERT_TRUE(out);
+  auto events = submissions(20'000, 3);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (i == 5'000) {
+      ASSERT_TRUE(cluster().set_broker_down(2));
+    }
+    if (i == 8'000) {
+      // Produce requests fail with retriable errors: NOT_ENOUGH_REPLICAS (19), REQUEST_TIMED_OUT (7).
+      cluster().inject_request_errors(0, 19, 3);
+      cluster().inject_request_errors(0, 7, 3);
+    }
+    if (i == 12'000) {
+      ASSERT_TRUE(cluster().set_broker_up(2));
+    }
+    ASSERT_TRUE(out->publish(events[i]));
+    if (i % 1'000 == 0) std::this_thread::sleep_for(20ms);  // spread the stream over the faults
+  }
+  EXPECT_EQ(out->flush(120s), 0u);
+
+  auto made = consumer::create({.config = config(), .topics = {topic_id::job_lifecycle}, .group = "broker-fault"});
+  ASSERT_TRUE(made) << made.error().message;
+  auto& in = **made;
+  std::unordered_map<uuid, int> seen;
+  in.on<job_submitted>([&](const envelope& meta, const job_submitted&, const message_context&) -> handler_result {
+    ++seen[meta.event_id];
+    return {};
+  });
+  poll_until(in, [&] { return seen.size() >= events.size(); }, 120s);
+  ASSERT_TRUE(in.close());
+  std::size_t duplicates = 0, lost = 0;
+  for (const auto& [id, count] : seen) duplicates += count - 1;
+  for (const auto& e : events) lost += seen.contains(e.event_id) ? 0 : 1;
+  std::printf("produced %zu, delivered %zu, failed %zu, consumed %zu, lost %zu, duplicated %zu\n", events.size(),
+              delivered.load(), failed.load(), seen.size(), lost, duplicates);
+  EXPECT_EQ(delivered.load(), events.size());
+  EXPECT_EQ(failed.load(), 0u);
+  EXPECT_EQ(lost, 0u);
+  EXPECT_EQ(duplicates, 0u);
+}
+
+// A child process whose stdout we read line by line, and can SIGKILL.
+class child_process {
+ public:
+  explicit child_process(const std::vector<std::string>& args) {
+    int fds[2];
+    EXPECT_EQ(pipe(fds), 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    EXPECT_EQ(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]);
+    out_ = fdopen(fds[0], "r");
+  }
+  ~child_process() {
+    kill_now();
+    if (out_) fclose(out_);
+  }
+  /// The next line, or nullopt at end of output or when none came within `timeout`.
+  std::optional<std::string> read_line(std::chrono::milliseconds timeout = 30'000ms) {
+    pollfd ready{fileno(out_), POLLIN, 0};
+    // Lines already buffered by stdio need no wait.
+    if (out_->_IO_read_ptr == out_->_IO_read_end && ::poll(&ready, 1, static_cast<int>(timeout.count())) <= 0) {
+      return std::nullopt;
+    }
+    char* line = nullptr;
+    std::size_t size = 0;
+    auto n = getline(&line, &size, out_);
+    std::optional<std::string> result;
+    if (n > 0) result.emplace(line, static_cast<std::size_t>(n));
+    free(line);
+    return result;
+  }
+  void kill_now() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  FILE* out_ = nullptr;
+};
+
+TEST_F(kafka_faults, a_consumer_process_killed_mid_stream_resumes_and_dedup_applies_each_effect_once) {
+  std::atomic<std::size_t> delivered{0}, failed{0};
+  auto out = make_producer(delivered, failed);
+  ASSERT_TRUE(out);
+  constexpr std::size_t total = 10'000;
+  auto events = submissions(total, 4);
+  for (const auto& e : events) ASSERT_TRUE(out->publish(e));
+  ASSERT_EQ(out->flush(30s), 0u);
+
+  std::unordered_map<std::string, int> deliveries;  // by event id: how often the consumer printed it
+  std::unordered_set<std::string> effects;          // the deduplicating handler's applied effects
+  auto consume = [&](std::size_t stop_after) {
+    // A short session: the killed member leaves the group after 6 s instead of the default 45 s.
+    child_process child({HORIZONS_CLI, "consume", "job-lifecycle", "--group", "killed", "--from-beginning", "--json",
+                         "--brokers", config().brokers, "--session-timeout-ms", "6000"});
+    std::size_t lines = 0;
+    while (effects.size() < total && lines < stop_after) {
+      auto line = child.read_line();
+      if (!line) break;
+      auto at = line->find("\"event_id\":\"");
+      ASSERT_NE(at, std::string::npos) << *line;
+      auto id = line->substr(at + 12, 36);
+      ++deliveries[id];
+      effects.insert(id);
+      ++lines;
+    }
+    child.kill_now();  // SIGKILL: no final commit, no leaving the group
+  };
+  consume(3'000);
+  auto after_kill = effects.size();
+  consume(total * 2);
+  std::size_t redelivered = 0;
+  for (const auto& [id, count] : deliveries) redelivered += count - 1;
+  std::printf("produced %zu, processed before kill %zu, processed %zu, redelivered %zu, effects applied %zu, lost %zu\n",
+              total, after_kill, deliveries.size(), redelivered, effects.size(), total - effects.size());
+  EXPECT_GE(after_kill, 3'000u);
+  EXPECT_EQ(deliveries.size(), total) << "at least once: every event processed";
+  EXPECT_EQ(effects.size(), total) << "deduplication by event id: each effect exactly once";
+}
+
+TEST(unreachable_brokers, are_reported_within_the_configured_bound) {
+  client_config config{.brokers = "127.0.0.1:9", .connect_timeout = std::chrono::milliseconds{2'000}};
+  for (auto role : {"producer", "consumer"}) {
+    auto started = std::chrono::steady_clock::now();
+    std::string message;
+    if (std::string_view(role) == "producer") {
+      auto made = producer::create({.config = config});
+      ASSERT_FALSE(made);
+      message = made.error().message;
+    } else {
+      auto made = consumer::create({.config = config, .topics = {topic_id::job_lifecycle}});
+      ASSERT_FALSE(made);
+      message = made.error().message;
+    }
+    auto took = std::chrono::steady_clock::now() - started;
+    std::printf("%s: '%s' after %lld ms\n", role, message.c_str(),
+                static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+    EXPECT_NE(message.find("no broker of '127.0.0.1:9' answered within 2000 ms"), std::string::npos) << message;
+    EXPECT_LT(took, 15s) << "bounded, not a hang";
+  }
+}
+
+}  // namespace
+}  // namespace horizons
