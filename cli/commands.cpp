@@ -43,6 +43,7 @@ void add_commands(CLI::App& app, int& result) {
   add_events_commands(app, result);
   add_schemas_commands(app, result);
   add_kafka_commands(app, result);
+  add_ops_commands(app, result);
 }
 
 }  // namespace horizons::cli

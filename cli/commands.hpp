@@ -19,5 +19,6 @@ void add_commands(CLI::App& app, int& result);
 void add_events_commands(CLI::App& app, int& result);
 void add_schemas_commands(CLI::App& app, int& result);
 void add_kafka_commands(CLI::App& app, int& result);
+void add_ops_commands(CLI::App& app, int& result);
 
 }  // namespace horizons::cli

@@ -1,8 +1,15 @@
 #include "commands.hpp"
 
+#include <spdlog/spdlog.h>
+
 int main(int argc, char** argv) {
   CLI::App app{"horizons: the Cosmic Horizons event backbone"};
   app.require_subcommand(1);
+  spdlog::set_level(spdlog::level::warn);
+  app.add_option_function<std::string>(
+         "--log-level", [](const std::string& level) { spdlog::set_level(spdlog::level::from_str(level)); },
+         "Log level of the library and librdkafka: trace, debug, info, warn (default), err, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "err", "off"}));
   int result = horizons::cli::exit_ok;
   horizons::cli::add_commands(app, result);
   try {

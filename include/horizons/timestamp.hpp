@@ -19,6 +19,8 @@ using timestamp = std::chrono::sys_time<std::chrono::microseconds>;
   return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
 }
 
+/// True for times within years 0001-9999, the range RFC 3339 can write.
+[[nodiscard]] bool is_rfc3339_range(timestamp t);
 /// "YYYY-MM-DDTHH:MM:SS.ffffffZ" for years 0001-9999; nullopt outside.
 [[nodiscard]] std::optional<std::string> format_rfc3339(timestamp t);
 /// Accepts "YYYY-MM-DDTHH:MM:SS[.f{1,6}](Z|±HH:MM)"; nullopt for anything else.

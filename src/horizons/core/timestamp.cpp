@@ -8,11 +8,15 @@ namespace horizons {
 
 using namespace std::chrono;
 
-std::optional<std::string> format_rfc3339(timestamp t) {
-  // Bound the range first: year_month_day wraps silently beyond +-32767 years.
+bool is_rfc3339_range(timestamp t) {
   constexpr auto first = sys_days{year{1} / January / 1};
   constexpr auto last = sys_days{year{9999} / December / 31} + days{1};
-  if (t < first || t >= last) return std::nullopt;
+  return t >= first && t < last;
+}
+
+std::optional<std::string> format_rfc3339(timestamp t) {
+  // Bound the range first: year_month_day wraps silently beyond +-32767 years.
+  if (!is_rfc3339_range(t)) return std::nullopt;
   auto day = floor<days>(t);
   year_month_day date{day};
   hh_mm_ss time{t - day};

@@ -9,13 +9,30 @@ namespace horizons {
 
 namespace {
 
+// Where a value sits in the event, as a chain on the stack: the text is built only for an error,
+// so validating a good event allocates nothing (publish() validates every event).
+struct path_node {
+  const path_node* parent = nullptr;
+  std::string_view name{};
+  std::size_t index = std::string_view::npos;  // array position, or npos
+
+  [[nodiscard]] std::string text() const {
+    std::string prefix = parent ? parent->text() : std::string();
+    if (index != std::string_view::npos) return fmt::format("{}[{}]", prefix, index);
+    return prefix.empty() ? std::string(name) : prefix + "." + std::string(name);
+  }
+};
+
 // Collects the first problem; later checks are skipped once one is found.
 class checker {
  public:
   explicit checker(std::string_view event_type) : event_type_(event_type) {}
 
+  void require(bool ok, const path_node& at, std::string_view problem) {
+    if (!ok && !error_) error_ = fmt::format("{}: {} {}", event_type_, at.text(), problem);
+  }
   void require(bool ok, std::string_view path, std::string_view problem) {
-    if (!ok && !error_) error_ = fmt::format("{}: {} {}", event_type_, path, problem);
+    require(ok, path_node{.name = path}, problem);
   }
   void fail(std::string message) {
     if (!error_) error_ = fmt::format("{}: {}", event_type_, message);
@@ -25,8 +42,9 @@ class checker {
     return {};
   }
 
+  /// `name`: the field the value belongs to (for the `*_id` rule); empty inside maps.
   template <class T>
-  void walk(const T& value, const std::string& path, std::string_view name);
+  void walk(const T& value, const path_node& at, std::string_view name);
 
  private:
   std::string_view event_type_;
@@ -34,25 +52,25 @@ class checker {
 };
 
 template <class T>
-void checker::walk(const T& value, const std::string& path, std::string_view name) {
+void checker::walk(const T& value, const path_node& at, std::string_view name) {
   if constexpr (std::is_same_v<T, std::string>) {
-    require(!(name.ends_with("_id") && value.empty()), path, "must not be empty");
+    require(!(name.ends_with("_id") && value.empty()), at, "must not be empty");
   } else if constexpr (std::is_same_v<T, double> || std::is_same_v<T, float>) {
-    require(std::isfinite(value), path, "must be a finite number");
+    require(std::isfinite(value), at, "must be a finite number");
   } else if constexpr (std::is_same_v<T, timestamp>) {
     // RFC 3339 and most Avro libraries (python's datetime among them) stop at years 1-9999.
-    require(format_rfc3339(value).has_value(), path, "must lie within years 1-9999");
+    require(is_rfc3339_range(value), at, "must lie within years 1-9999");
   } else if constexpr (avro_enum<T>) {
-    require(to_string(value) != "UNKNOWN", path, "must not be UNKNOWN (a reader-only symbol)");
+    require(to_string(value) != "UNKNOWN", at, "must not be UNKNOWN (a reader-only symbol)");
   } else if constexpr (is_optional<T>::value) {
-    if (value) walk(*value, path, name);
+    if (value) walk(*value, at, name);
   } else if constexpr (is_vector<T>::value) {
-    for (std::size_t i = 0; i < value.size(); ++i) walk(value[i], fmt::format("{}[{}]", path, i), name);
+    for (std::size_t i = 0; i < value.size(); ++i) walk(value[i], path_node{&at, {}, i}, name);
   } else if constexpr (is_string_map<T>::value) {
-    for (const auto& [key, item] : value) walk(item, path + "." + key, "");
+    for (const auto& [key, item] : value) walk(item, path_node{&at, key}, "");
   } else if constexpr (avro_record<T>) {
     for_each_field(value, [&](std::string_view field, const auto& item) {
-      walk(item, path.empty() ? std::string(field) : path + "." + std::string(field), field);
+      walk(item, at.name.empty() && !at.parent ? path_node{nullptr, field} : path_node{&at, field}, field);
     });
   }
 }
@@ -66,8 +84,9 @@ bool is_traceparent(std::string_view text) {
   if (text.size() != 55 || text[2] != '-' || text[35] != '-' || text[52] != '-') return false;
   auto version = text.substr(0, 2), trace = text.substr(3, 32), parent = text.substr(36, 16),
        flags = text.substr(53, 2);
+  auto all_zero = [](std::string_view hex) { return hex.find_first_not_of('0') == std::string_view::npos; };
   return version == "00" && is_lower_hex(trace) && is_lower_hex(parent) && is_lower_hex(flags) &&
-         trace != std::string(32, '0') && parent != std::string(16, '0');
+         !all_zero(trace) && !all_zero(parent);
 }
 
 // Rules beyond the generic walk, one overload per payload that has any.
@@ -110,7 +129,7 @@ std::expected<void, validation_error> validate_event(const event<Payload>& e) {
   auto expected_type = event_type_of(e.payload);
   checker c(expected_type);
   c.require(!e.event_id.is_nil(), "event_id", "must be set");
-  c.walk(static_cast<const envelope&>(e), "", "");
+  c.walk(static_cast<const envelope&>(e), path_node{}, "");
   c.require(!e.correlation_id.is_nil(), "correlation_id", "must be set");
   c.require(e.event_type == expected_type, "event_type",
             fmt::format("is '{}' but the payload is {}", e.event_type, expected_type));
@@ -118,9 +137,9 @@ std::expected<void, validation_error> validate_event(const event<Payload>& e) {
   c.require(!e.traceparent || is_traceparent(*e.traceparent), "traceparent",
             "is not a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)");
   if constexpr (is_variant<Payload>::value) {
-    std::visit([&](const auto& p) { c.walk(p, "payload", "payload"); check_payload(c, p); }, e.payload);
+    std::visit([&](const auto& p) { c.walk(p, path_node{.name = "payload"}, "payload"); check_payload(c, p); }, e.payload);
   } else {
-    c.walk(e.payload, "payload", "payload");
+    c.walk(e.payload, path_node{.name = "payload"}, "payload");
     check_payload(c, e.payload);
   }
   return c.result();
