@@ -9,22 +9,17 @@
 #include <horizons/testkit/cluster_fixture.hpp>
 #include <horizons/topic_reader.hpp>
 
+#include "child_process.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <map>
-#include <poll.h>
 #include <set>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 #include <unordered_map>
 #include <unordered_set>
-
-extern char** environ;
 
 namespace horizons {
 namespace {
@@ -236,55 +231,6 @@ TEST_F(kafka_faults, a_broker_down_and_up_and_failing_requests_lose_nothing) {
   EXPECT_EQ(duplicates, 0u);
 }
 
-// A child process whose stdout we read line by line, and can SIGKILL.
-class child_process {
- public:
-  explicit child_process(const std::vector<std::string>& args) {
-    int fds[2];
-    EXPECT_EQ(pipe(fds), 0);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&actions, fds[0]);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    EXPECT_EQ(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);
-    out_ = fdopen(fds[0], "r");
-  }
-  ~child_process() {
-    kill_now();
-    if (out_) fclose(out_);
-  }
-  /// The next line, or nullopt at end of output or when none came within `timeout`.
-  std::optional<std::string> read_line(std::chrono::milliseconds timeout = 30'000ms) {
-    pollfd ready{fileno(out_), POLLIN, 0};
-    // Lines already buffered by stdio need no wait.
-    if (out_->_IO_read_ptr == out_->_IO_read_end && ::poll(&ready, 1, static_cast<int>(timeout.count())) <= 0) {
-      return std::nullopt;
-    }
-    char* line = nullptr;
-    std::size_t size = 0;
-    auto n = getline(&line, &size, out_);
-    std::optional<std::string> result;
-    if (n > 0) result.emplace(line, static_cast<std::size_t>(n));
-    free(line);
-    return result;
-  }
-  void kill_now() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  FILE* out_ = nullptr;
-};
-
 TEST_F(kafka_faults, a_consumer_process_killed_mid_stream_resumes_and_dedup_applies_each_effect_once) {
   std::atomic<std::size_t> delivered{0}, failed{0};
   auto out = make_producer(delivered, failed);
@@ -298,7 +244,7 @@ TEST_F(kafka_faults, a_consumer_process_killed_mid_stream_resumes_and_dedup_appl
   std::unordered_set<std::string> effects;          // the deduplicating handler's applied effects
   auto consume = [&](std::size_t stop_after) {
     // A short session: the killed member leaves the group after 6 s instead of the default 45 s.
-    child_process child({HORIZONS_CLI, "consume", "job-lifecycle", "--group", "killed", "--from-beginning", "--json",
+    testing_support::child_process child({HORIZONS_CLI, "consume", "job-lifecycle", "--group", "killed", "--from-beginning", "--json",
                          "--brokers", config().brokers, "--session-timeout-ms", "6000"});
     std::size_t lines = 0;
     while (effects.size() < total && lines < stop_after) {
