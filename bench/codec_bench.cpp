@@ -72,10 +72,10 @@ horizons::event<Payload> make(horizons::envelope envelope, Payload payload) {
   return e;
 }
 
-// A job submitted from the portal: every envelope field a real one carries.
+// A job submitted from the portal: the root of its flow, so no causation_id;
+// every other envelope field a real one carries.
 horizons::event<horizons::job_submitted> job_submitted() {
   auto env = envelope_of("job.submitted", "3f2b8c1e-5d4a-4e7b-9c3f-1a2b3c4d5e6f");
-  env.causation_id = id("9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d");
   env.user_id = "u-1042";
   env.tags = {{"env", "prod"}, {"src", "cli"}};
   env.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";

@@ -11,6 +11,7 @@
 #include <functional>
 #include <compare>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <random>
 #include <string>
@@ -43,6 +44,59 @@ class uuid {
  private:
   std::array<std::uint8_t, 16> bytes_{};
 };
+
+// parse() and format_to() are inline, table-driven and branch-free per digit:
+// the codec reads and writes two UUIDs per event.
+namespace detail {
+
+// Where each byte's two hex digits start in the 36-char canonical form.
+inline constexpr std::array<std::uint8_t, 16> uuid_digit_positions{0,  2,  4,  6,  9,  11, 14, 16,
+                                                                   19, 21, 24, 26, 28, 30, 32, 34};
+
+// Each char's hex value, or 0xff if it is not a hex digit (so OR-ing all values tests them at once).
+inline constexpr auto hex_values = [] {
+  std::array<std::uint8_t, 256> values{};
+  values.fill(0xff);
+  for (std::uint8_t i = 0; i < 10; ++i) values['0' + i] = i;
+  for (std::uint8_t i = 0; i < 6; ++i) values['a' + i] = values['A' + i] = static_cast<std::uint8_t>(10 + i);
+  return values;
+}();
+
+// The two lower-case hex digits of every byte value, in order.
+inline constexpr auto hex_pairs = [] {
+  constexpr char digits[] = "0123456789abcdef";
+  std::array<char, 512> pairs{};
+  for (std::size_t b = 0; b < 256; ++b) {
+    pairs[2 * b] = digits[b >> 4];
+    pairs[2 * b + 1] = digits[b & 0x0f];
+  }
+  return pairs;
+}();
+
+}  // namespace detail
+
+inline std::optional<uuid> uuid::parse(std::string_view text) {
+  if (text.size() != text_size || text[8] != '-' || text[13] != '-' || text[18] != '-' || text[23] != '-') {
+    return std::nullopt;
+  }
+  std::array<std::uint8_t, 16> bytes;
+  std::uint8_t combined = 0;  // OR of all digit values: above 0x0f iff a char was not a hex digit
+  for (std::size_t i = 0; i < 16; ++i) {
+    auto high = detail::hex_values[static_cast<unsigned char>(text[detail::uuid_digit_positions[i]])];
+    auto low = detail::hex_values[static_cast<unsigned char>(text[detail::uuid_digit_positions[i] + 1])];
+    combined |= high | low;
+    bytes[i] = static_cast<std::uint8_t>(high << 4 | low);
+  }
+  if (combined > 0x0f) return std::nullopt;
+  return uuid(bytes);
+}
+
+inline void uuid::format_to(char* out) const {
+  out[8] = out[13] = out[18] = out[23] = '-';
+  for (std::size_t i = 0; i < 16; ++i) {
+    std::memcpy(out + detail::uuid_digit_positions[i], &detail::hex_pairs[2 * std::size_t{bytes_[i]}], 2);
+  }
+}
 
 }  // namespace horizons
 

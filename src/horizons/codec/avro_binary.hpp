@@ -7,6 +7,7 @@
 #pragma once
 
 #include <bit>
+#include <concepts>
 #include <cstring>
 #include <limits>
 
@@ -15,60 +16,112 @@
 namespace horizons::detail {
 
 // ---------------------------------------------------------------- writing
+//
+// The encoding templates are generic over a sink and walk a value twice: once
+// with avro_size_bound to reserve room for all of it, then with avro_raw_writer
+// to write it with no capacity check per field, through a cursor the compiler
+// can keep in a register. avro_writer does both, appending to a byte_buffer.
 
+/// Adds up an upper bound of the encoded size; a varint counts as its 10-byte maximum.
+class avro_size_bound {
+ public:
+  static constexpr std::size_t max_varint_size = 10;
+
+  void write_long(std::int64_t) { size_ += max_varint_size; }
+  void write_double(double) { size_ += 8; }
+  void write_float(float) { size_ += 4; }
+  void write_byte(std::uint8_t) { size_ += 1; }
+  void write_string(std::string_view text) { size_ += max_varint_size + text.size(); }
+  void write_uuid(const uuid&) { size_ += 1 + uuid::text_size; }
+  [[nodiscard]] std::size_t size() const { return size_; }
+
+ private:
+  std::size_t size_ = 0;
+};
+
+/// Writes into room the caller reserved with avro_size_bound; checks nothing.
+class avro_raw_writer {
+ public:
+  explicit avro_raw_writer(std::byte* at) : cur_(reinterpret_cast<std::uint8_t*>(at)) {}
+
+  [[gnu::always_inline]] void write_long(std::int64_t value) {
+    auto n = (static_cast<std::uint64_t>(value) << 1) ^ static_cast<std::uint64_t>(value >> 63);
+    // Most longs (lengths, counts, branches, enums) fit one byte and skip the loop.
+    while (n >= 0x80) [[unlikely]] {
+      *cur_++ = static_cast<std::uint8_t>(n | 0x80);
+      n >>= 7;
+    }
+    *cur_++ = static_cast<std::uint8_t>(n);
+  }
+  [[gnu::always_inline]] void write_double(double value) {
+    static_assert(std::endian::native == std::endian::little, "Avro doubles are little-endian");
+    write_fixed(value);
+  }
+  [[gnu::always_inline]] void write_float(float value) { write_fixed(value); }
+  [[gnu::always_inline]] void write_byte(std::uint8_t value) { *cur_++ = value; }
+  [[gnu::always_inline]] void write_string(std::string_view text) {
+    write_long(static_cast<std::int64_t>(text.size()));
+    std::memcpy(cur_, text.data(), text.size());
+    cur_ += text.size();
+  }
+  [[gnu::always_inline]] void write_uuid(const uuid& id) {
+    write_byte(uuid::text_size * 2);  // zig-zag varint of 36 is one byte
+    id.format_to(reinterpret_cast<char*>(cur_));
+    cur_ += uuid::text_size;
+  }
+  [[nodiscard]] std::size_t written_since(const std::byte* start) const {
+    return static_cast<std::size_t>(cur_ - reinterpret_cast<const std::uint8_t*>(start));
+  }
+
+ private:
+  template <class T>
+  void write_fixed(T value) {
+    std::memcpy(cur_, &value, sizeof(T));
+    cur_ += sizeof(T);
+  }
+
+  std::uint8_t* cur_;
+};
+
+/// Appends to a byte_buffer, reserving once per call what the encoding can take at most.
 class avro_writer {
  public:
   explicit avro_writer(byte_buffer& out) : out_(out) {}
 
+  /// Calls encode(sink) twice: to bound the size, then to write.
+  template <class Encode>
+  void append(const Encode& encode) {
+    avro_size_bound bound;
+    encode(bound);
+    auto* start = out_.prepare(bound.size());
+    avro_raw_writer raw(start);
+    encode(raw);
+    out_.commit(raw.written_since(start));
+  }
   void write_long(std::int64_t value) {
-    auto* p = reinterpret_cast<std::uint8_t*>(out_.prepare(10));
-    auto n = (static_cast<std::uint64_t>(value) << 1) ^ static_cast<std::uint64_t>(value >> 63);
-    std::size_t i = 0;
-    while (n >= 0x80) {
-      p[i++] = static_cast<std::uint8_t>(n | 0x80);
-      n >>= 7;
-    }
-    p[i++] = static_cast<std::uint8_t>(n);
-    out_.commit(i);
-  }
-  void write_double(double value) {
-    static_assert(std::endian::native == std::endian::little, "Avro doubles are little-endian");
-    std::memcpy(out_.prepare(8), &value, 8);
-    out_.commit(8);
-  }
-  void write_float(float value) {
-    std::memcpy(out_.prepare(4), &value, 4);
-    out_.commit(4);
+    append([&](auto& sink) { sink.write_long(value); });
   }
   void write_byte(std::uint8_t value) {
-    *out_.prepare(1) = std::byte{value};
-    out_.commit(1);
-  }
-  void write_string(std::string_view text) {
-    write_long(static_cast<std::int64_t>(text.size()));
-    std::memcpy(out_.prepare(text.size()), text.data(), text.size());
-    out_.commit(text.size());
-  }
-  void write_uuid(const uuid& id) {
-    write_byte(uuid::text_size * 2);  // zig-zag varint of 36 is one byte
-    id.format_to(reinterpret_cast<char*>(out_.prepare(uuid::text_size)));
-    out_.commit(uuid::text_size);
+    append([&](auto& sink) { sink.write_byte(value); });
   }
 
  private:
   byte_buffer& out_;
 };
 
-template <class T>
-void encode_value(avro_writer& w, const T& value);
+template <class Sink>
+concept avro_sink = std::same_as<Sink, avro_size_bound> || std::same_as<Sink, avro_raw_writer>;
 
-template <avro_record Record>
-void encode_record(avro_writer& w, const Record& record) {
+template <avro_sink Sink, class T>
+void encode_value(Sink& w, const T& value);
+
+template <avro_sink Sink, avro_record Record>
+void encode_record(Sink& w, const Record& record) {
   for_each_field(record, [&](std::string_view, const auto& field) { encode_value(w, field); });
 }
 
-template <class T>
-void encode_value(avro_writer& w, const T& value) {
+template <avro_sink Sink, class T>
+void encode_value(Sink& w, const T& value) {
   if constexpr (std::is_same_v<T, bool>) {
     w.write_byte(value ? 1 : 0);
   } else if constexpr (std::is_same_v<T, std::int32_t> || std::is_same_v<T, std::int64_t>) {
@@ -117,10 +170,16 @@ void encode_value(avro_writer& w, const T& value) {
   }
 }
 
+/// Appends the encoding of one value (tests build records field by field with it).
+template <class T>
+void encode_value(avro_writer& w, const T& value) {
+  w.append([&](auto& sink) { encode_value(sink, value); });
+}
+
 /// The envelope, then the payload as a branch of the topic's union.
 /// event_type is written from the payload, so it can never disagree with it.
-template <class Payload>
-void encode_event(avro_writer& w, const event<Payload>& e) {
+template <avro_sink Sink, class Payload>
+void encode_event(Sink& w, const event<Payload>& e) {
   for_each_field(static_cast<const envelope&>(e), [&](std::string_view name, const auto& field) {
     if constexpr (std::is_same_v<std::decay_t<decltype(field)>, std::string>) {
       if (name == "event_type") {
@@ -170,19 +229,10 @@ class avro_reader {
     cur_ = end_;
   }
 
-  std::int64_t read_long() {
-    std::uint64_t n = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (cur_ == end_) {
-        fail(codec_errc::truncated);
-        return 0;
-      }
-      std::uint8_t b = *cur_++;
-      n |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) return static_cast<std::int64_t>((n >> 1) ^ (~(n & 1) + 1));
-    }
-    fail(codec_errc::bad_varint);
-    return 0;
+  [[gnu::always_inline]] std::int64_t read_long() {
+    // Most longs (lengths, counts, branches, enums) fit one byte.
+    if (cur_ != end_ && *cur_ < 0x80) [[likely]] return zigzag_decode(*cur_++);
+    return read_long_slow();
   }
   std::int32_t read_int() {
     auto v = read_long();
@@ -264,6 +314,22 @@ class avro_reader {
   }
 
  private:
+  static std::int64_t zigzag_decode(std::uint64_t n) { return static_cast<std::int64_t>((n >> 1) ^ (~(n & 1) + 1)); }
+  std::int64_t read_long_slow() {
+    std::uint64_t n = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (cur_ == end_) {
+        fail(codec_errc::truncated);
+        return 0;
+      }
+      std::uint8_t b = *cur_++;
+      n |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return zigzag_decode(n);
+    }
+    fail(codec_errc::bad_varint);
+    return 0;
+  }
+
   const std::uint8_t* begin_;
   const std::uint8_t* cur_;
   const std::uint8_t* end_;
@@ -292,6 +358,31 @@ void decode_variant_branch(avro_reader& r, Variant& value, std::size_t index, st
                   decode_record(r, std::get<I>(value)))
                : void()),
    ...);
+}
+
+/// Decodes over the entries `map` already holds (the previous event's): while
+/// the keys on the wire match them in order, as they do when an encoder wrote
+/// the same keys from a std::map, each node and its storage is reused. From the
+/// first other key on, the rest is dropped and keys are found or inserted like
+/// operator[] does, so a key repeated on the wire keeps its last value.
+template <class Map>
+void decode_map(avro_reader& r, Map& map) {
+  auto reuse = map.begin();
+  // A map entry is a key (at least its length byte) and a value.
+  while (auto count = r.read_block_count(2)) {
+    for (std::size_t i = 0; i < count && !r.failed(); ++i) {
+      auto key = r.read_string_view();
+      if (reuse != map.end() && reuse->first == key) {
+        decode_value(r, reuse->second);
+        ++reuse;
+      } else {
+        reuse = map.erase(reuse, map.end());
+        // Keys on the wire are usually sorted: hint that the entry goes last.
+        decode_value(r, map.try_emplace(map.end(), std::string(key))->second);
+      }
+    }
+  }
+  map.erase(reuse, map.end());
 }
 
 template <class T>
@@ -345,15 +436,7 @@ void decode_value(avro_reader& r, T& value) {
     }
     value.resize(used);
   } else if constexpr (is_string_map<T>::value) {
-    value.clear();
-    std::string key;
-    // A map entry is a key (at least its length byte) and a value.
-    while (auto count = r.read_block_count(2)) {
-      for (std::size_t i = 0; i < count && !r.failed(); ++i) {
-        r.read_string(key);
-        decode_value(r, value[key]);
-      }
-    }
+    decode_map(r, value);
   } else if constexpr (is_variant<T>::value) {
     auto index = r.read_long();
     if (index < 0 || static_cast<std::uint64_t>(index) >= std::variant_size_v<T>) {

@@ -48,8 +48,7 @@ void write_frame_header(std::int32_t schema_id, byte_buffer& out) {
 
 template <class Payload>
 void encode_body(const event<Payload>& e, byte_buffer& out) {
-  detail::avro_writer w(out);
-  detail::encode_event(w, e);
+  detail::avro_writer(out).append([&](auto& sink) { detail::encode_event(sink, e); });
 }
 
 template <class Payload>
