@@ -2,7 +2,10 @@
 // the CLI11 app; main() only parses and runs.
 #pragma once
 
+#include <string_view>
+
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 namespace horizons::cli {
 
@@ -12,6 +15,12 @@ enum exit_code : int {
   exit_bad_input = 1,   // some input record or line was refused (each reported on stderr)
   exit_usage = 2,       // bad flags or arguments
 };
+
+/// Prints "horizons <command>: <message>" on stderr, one line, and returns `code`.
+inline int fail(std::string_view command, std::string_view message, int code = exit_bad_input) {
+  fmt::print(stderr, "horizons {}: {}\n", command, message);
+  return code;
+}
 
 /// Builds the whole command tree. Commands store their exit code in `result`.
 void add_commands(CLI::App& app, int& result);

@@ -23,11 +23,6 @@ namespace {
 using namespace std::chrono_literals;
 using ordered_json = nlohmann::ordered_json;
 
-int fail(std::string_view command, std::string_view message, int code = exit_bad_input) {
-  fmt::print(stderr, "horizons {}: {}\n", command, message);
-  return code;
-}
-
 std::optional<topic_id> catalogue_topic(std::string_view command, const std::string& name) {
   auto topic = topic_from_name(name);
   if (!topic) {

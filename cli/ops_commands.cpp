@@ -15,11 +15,6 @@ namespace {
 
 using ordered_json = nlohmann::ordered_json;
 
-int fail(std::string_view command, std::string_view message, int code = exit_bad_input) {
-  fmt::print(stderr, "horizons {}: {}\n", command, message);
-  return code;
-}
-
 void print_json(const ordered_json& value) { fmt::print("{}\n", value.dump(2)); }
 
 std::expected<std::unique_ptr<admin>, int> connect(std::string_view command, const kafka_options& connection) {
