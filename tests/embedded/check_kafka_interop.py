@@ -33,14 +33,9 @@ and exits 1 on any mismatch after showing the first few. --self-test runs the sa
 is clean, then corrupts one expectation or one received record at a time and checks that each
 corruption is reported, for the right record and reason, and nothing else is.
 
-Compression: kafka-python decodes snappy and lz4 only with python3-snappy / python3-lz4. The catalogue
-compresses job-lifecycle and audit-trail with snappy and notifications with lz4; where the codec is
-missing, `horizons produce` runs with KAFKA_COMPRESSION_TYPE=none and KafkaProducer sends uncompressed.
-The summary says which was used.
-
-Known Horizons bug (KNOWN_BUG_CRC32_PARTITIONER below): Horizons puts a key in the partition CRC32 picks,
-not murmur2's, so a Java or kafka-python producer puts the same key in another partition. The check
-tolerates CRC32 partitions while the flag is set, says so in one line, and fails once the bug is gone.
+Compression is the catalogue's on both sides: snappy for job-lifecycle and audit-trail, lz4 for
+notifications. kafka-python has these codecs only with Debian's python3-snappy and python3-lz4
+(tools/install-deps.sh installs both); without them the script exits naming the missing package.
 """
 
 import argparse
@@ -54,7 +49,6 @@ import sys
 import tempfile
 import threading
 import time
-import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -83,10 +77,11 @@ KEY_FIELD = {
     "audit.action.recorded": "resource_id", "audit.policy.changed": "policy_id",
     "audit.data.access": "resource_id", "audit.job.lifecycle": "job_id", "audit.compliance.check": "check_id",
 }
-# The catalogue's compression per topic (catalogue.hpp), and whether kafka-python can decode it here.
+# The catalogue's compression per topic (catalogue.hpp); `horizons produce` uses it when no
+# KAFKA_COMPRESSION_TYPE is set, and KafkaProducer is given the same.
 CATALOGUE_COMPRESSION = {"job-lifecycle": "snappy", "notifications": "lz4", "audit-trail": "snappy"}
-PYTHON_HAS_CODEC = {"none": True, "gzip": kafka.codec.has_gzip(), "snappy": kafka.codec.has_snappy(),
-                    "lz4": kafka.codec.has_lz4(), "zstd": kafka.codec.has_zstd()}
+# kafka-python's test for each codec of the catalogue, and the Debian package that provides it.
+CODEC_PACKAGE = {"snappy": (kafka.codec.has_snappy, "python3-snappy"), "lz4": (kafka.codec.has_lz4, "python3-lz4")}
 # What each direction sends: (event type, how many), interleaved round robin.
 HORIZONS_SENDS = {
     "job-lifecycle": [("job.submitted", 6), ("job.status.changed", 6), ("job.completed", 6),
@@ -97,13 +92,6 @@ PYTHON_SENDS = {
     "audit-trail": [("audit.action.recorded", 4), ("audit.policy.changed", 4), ("audit.data.access", 4),
                     ("audit.job.lifecycle", 4), ("audit.compliance.check", 4)],
 }
-# Horizons' producer asks for the Java client's partitioner ("partitioner": "murmur2_random" on the global
-# conf, src/horizons/kafka/producer.cpp) but creates each topic handle with a fresh rd_kafka_topic_conf_new(),
-# and librdkafka uses the default topic conf (where the global setting went) only for handles created with
-# a NULL conf. So Horizons partitions keys by CRC32 (consistent_random) while Java clients and kafka-python
-# use murmur2: one key, two partitions. While True, CRC32 partitions pass (and are reported); once the
-# producer is fixed the check fails and says to set this to False.
-KNOWN_BUG_CRC32_PARTITIONER = False
 DEADLINE_S = 40  # for any one client to see what it waits for
 
 
@@ -116,19 +104,26 @@ def canonical(value):
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def child_environment(**settings):
+def child_environment():
     """This environment without KAFKA_* (a developer's KAFKA_BROKERS or KAFKA_COMPRESSION_TYPE must not
-    leak into the test), plus `settings`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_")}
-    env.update(settings)
-    return env
+    leak into the test)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_")}
 
 
-def run(command, stdin=b"", env=None, timeout=DEADLINE_S):
+def require_codecs():
+    """Exits naming the Debian package to install if kafka-python lacks a codec of the catalogue."""
+    missing = {codec: package for codec, (has, package) in CODEC_PACKAGE.items() if not has()}
+    if missing:
+        sys.exit(f"check_kafka_interop.py: kafka-python has no {' or '.join(missing)} codec, which the catalogue's "
+                 f"compression needs. Install Debian's {' and '.join(missing.values())} "
+                 f"(apt-get install {' '.join(missing.values())}, as tools/install-deps.sh does).")
+
+
+def run(command, stdin=b"", timeout=DEADLINE_S):
     """(exit code, stdout bytes, stderr text); a timeout or a missing program counts as exit code None."""
     try:
         result = subprocess.run([str(c) for c in command], input=stdin, capture_output=True,
-                                env=env or child_environment(), timeout=timeout)
+                                env=child_environment(), timeout=timeout)
     except subprocess.TimeoutExpired as expired:
         return None, expired.stdout or b"", f"timed out after {timeout} s; " + (expired.stderr or b"").decode(errors="replace")
     except OSError as error:
@@ -292,17 +287,11 @@ class Received:
 
 
 def horizons_produce(horizons, bootstrap, topic, lines):
-    """Publishes the lines with `horizons produce`; returns a note on the compression used."""
-    codec = CATALOGUE_COMPRESSION[topic]
-    settings = {}
-    if not PYTHON_HAS_CODEC[codec]:
-        settings["KAFKA_COMPRESSION_TYPE"] = "none"
-    code, _, stderr = run([horizons, "produce", topic, "--brokers", bootstrap], "".join(f"{t}\n" for t in lines).encode(),
-                          env=child_environment(**settings))
+    """Publishes the lines with `horizons produce` (with the catalogue's compression: no KAFKA_* is passed on)."""
+    code, _, stderr = run([horizons, "produce", topic, "--brokers", bootstrap], "".join(f"{t}\n" for t in lines).encode())
     want = f"produced {len(lines)} events to {topic}: {len(lines)} delivered, 0 failed, 0 refused, 0 undelivered"
     if code != 0 or want not in stderr:
         raise SystemExit(f"horizons produce {topic} exited {code}; expected {want!r} on stderr, got: {stderr[-2000:]}")
-    return f"{topic}: {codec}" if not settings else f"{topic}: none (catalogue: {codec}; kafka-python has no {codec} codec)"
 
 
 def kafka_python_read(bootstrap, topic, expected_count):
@@ -411,37 +400,20 @@ def check_horizons_records(contract, expected_lines, records, produced_between):
     return failures
 
 
-def check_partitions(records, partitions_of, known_bug=KNOWN_BUG_CRC32_PARTITIONER):
-    """([(where, problem)], notes) for keyed records not in the partition the Java client and kafka-python
-    pick for their key (murmur2, positive, modulo the partition count): a key must land on one partition
-    whichever client writes it, or per-key order breaks between them. With known_bug, librdkafka's default
-    partition (CRC32 of the key) is tolerated instead, and its absence reported (the bug was fixed)."""
-    failures, like_crc32, telling = [], 0, 0
+def check_partitions(records, partitions_of):
+    """[(where, problem)] for keyed records not in the partition the Java client and kafka-python pick for
+    their key (murmur2, positive, modulo the partition count): a key must land on one partition whichever
+    client writes it, or per-key order breaks between them."""
+    failures = []
     for r in records:
         if r.key is None:
             continue  # check_horizons_records reports the missing key
         partitions = partitions_of[r.topic]
         murmur2 = DefaultPartitioner()(r.key, partitions, partitions)
-        crc32 = partitions[zlib.crc32(r.key) % len(partitions)]
-        telling += murmur2 != crc32
-        if r.partition == murmur2:
-            continue
-        if known_bug and r.partition == crc32:
-            like_crc32 += 1
-            continue
-        failures.append((r.where, f"key {r.key.decode(errors='replace')!r} is in partition {r.partition}; murmur2 "
-                                  f"(the Java client's and kafka-python's partitioner) puts it in {murmur2}"))
-    notes = []
-    if known_bug and telling:
-        if like_crc32:
-            notes.append(f"known Horizons bug: {like_crc32} of the {telling} records whose key murmur2 and CRC32 "
-                         f"put in different partitions are in CRC32's (librdkafka's default partitioner), not "
-                         f"murmur2's (see KNOWN_BUG_CRC32_PARTITIONER)")
-        else:
-            failures.append(("partitioner", f"the known bug no longer shows: all {telling} records whose key murmur2 "
-                                            f"and CRC32 tell apart are in murmur2's partition. Set "
-                                            f"KNOWN_BUG_CRC32_PARTITIONER = False in {Path(__file__).name}"))
-    return failures, notes
+        if r.partition != murmur2:
+            failures.append((r.where, f"key {r.key.decode(errors='replace')!r} is in partition {r.partition}; murmur2 "
+                                      f"(the Java client's and kafka-python's partitioner) puts it in {murmur2}"))
+    return failures
 
 
 def seen_value(record, expected):
@@ -494,10 +466,10 @@ def check_kcat(python_records, kcat_rows):
 
 
 def python_produce(contract, bootstrap, topic, lines):
-    """python-avro encodes each line, kafka-python sends it keyed by the catalogue key, one in flight at a
-    time so per-key order holds without idempotence. Returns a note on the compression used."""
-    codec = "lz4" if PYTHON_HAS_CODEC["lz4"] else None
-    producer = KafkaProducer(bootstrap_servers=bootstrap.split(","), acks="all", compression_type=codec,
+    """python-avro encodes each line, kafka-python sends it keyed by the catalogue key, compressed as the
+    catalogue says, one in flight at a time so per-key order holds without idempotence."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap.split(","), acks="all",
+                             compression_type=CATALOGUE_COMPRESSION[topic],
                              retries=5, max_in_flight_requests_per_connection=1, client_id="kafka-interop-writer")
     try:
         futures = []
@@ -523,7 +495,6 @@ def python_produce(contract, bootstrap, topic, lines):
                 raise SystemExit(f"kafka-python could not send {topic} line {number}: {type(error).__name__}: {error}")
     finally:
         producer.close(timeout=10)
-    return f"{topic}: {codec or 'none'}" + ("" if codec else " (kafka-python has no lz4 codec)")
 
 
 def horizons_consume(horizons, bootstrap, topic):
@@ -606,12 +577,13 @@ class Exchange:
         self.contract = interop.Contract(horizons, root)
         self.from_horizons = sample_events(horizons, HORIZONS_SENDS, seed)
         self.from_python = sample_events(horizons, PYTHON_SENDS, seed + 500)
-        self.notes = []
         with EmbeddedCluster(horizons) as bootstrap:
             log(f"embedded cluster: {bootstrap}")
+            log("compression: " + "; ".join(f"{topic}: {CATALOGUE_COMPRESSION[topic]}"
+                                            for topic in [*self.from_horizons, *self.from_python]))
             started = time.time()
             for topic, lines in self.from_horizons.items():
-                self.notes.append(horizons_produce(horizons, bootstrap, topic, lines))
+                horizons_produce(horizons, bootstrap, topic, lines)
             self.produced_between = (started - 1, time.time() + 1)
             self.records, self.partitions_of, self.kcat_rows = [], {}, []
             for topic, lines in self.from_horizons.items():
@@ -621,24 +593,19 @@ class Exchange:
                 self.kcat_rows.extend((topic, p, o, k) for p, o, k in kcat_read(bootstrap, topic))
             self.consumed, self.consume_code, self.consume_stderr = {}, 0, ""
             for topic, lines in self.from_python.items():
-                self.notes.append(python_produce(self.contract, bootstrap, topic, lines))
+                python_produce(self.contract, bootstrap, topic, lines)
                 code, got, stderr = horizons_consume(horizons, bootstrap, topic)
                 self.consumed[topic] = got
                 self.consume_code = code if code != 0 else self.consume_code
                 self.consume_stderr += stderr
-        log(f"compression: {'; '.join(self.notes)}")
 
     # Each check takes the exchange's own data unless given a corrupted copy (the self-test).
 
-    def horizons_to_python(self, expected=None, records=None, notes=None, known_bug=KNOWN_BUG_CRC32_PARTITIONER):
-        """[(where, problem)]; notes (a list) receives what a known bug changed."""
+    def horizons_to_python(self, expected=None, records=None):
         records = self.records if records is None else records
         expected = self.from_horizons if expected is None else expected
-        failures = check_horizons_records(self.contract, expected, records, self.produced_between)
-        wrong_partitions, known = check_partitions(records, self.partitions_of, known_bug)
-        if notes is not None:
-            notes.extend(known)
-        return failures + wrong_partitions
+        return (check_horizons_records(self.contract, expected, records, self.produced_between)
+                + check_partitions(records, self.partitions_of))
 
     def horizons_to_kcat(self, kcat_rows=None):
         kcat_rows = self.kcat_rows if kcat_rows is None else kcat_rows
@@ -657,11 +624,7 @@ class Exchange:
 def run_checks(exchange):
     horizons_count = sum(map(len, exchange.from_horizons.values()))
     python_count = sum(map(len, exchange.from_python.values()))
-    notes = []
-    failures = exchange.horizons_to_python(notes=notes)
-    for note in notes:
-        print(f"  {note}")
-    ok = report("horizons->kafka-python", horizons_count, failures)
+    ok = report("horizons->kafka-python", horizons_count, exchange.horizons_to_python())
     ok &= report("horizons->kcat", horizons_count, exchange.horizons_to_kcat())
     ok &= report("kafka-python->horizons", python_count, exchange.python_to_horizons())
     return 0 if ok else 1
@@ -773,8 +736,7 @@ def run_self_test(exchange):
         ("key changed", lambda r: setattr(r, "key", (r.key or b"") + b"x"), "key: expected"),
         ("moved to another partition", lambda r: setattr(r, "partition", next(
             p for p in exchange.partitions_of[r.topic]
-            if p not in (DefaultPartitioner()(r.key, exchange.partitions_of[r.topic], []),
-                         exchange.partitions_of[r.topic][zlib.crc32(r.key) % len(exchange.partitions_of[r.topic])]))),
+            if p != DefaultPartitioner()(r.key, exchange.partitions_of[r.topic], []))),
          "is in partition"),
     ):
         records, changed = with_record(change)
@@ -785,19 +747,6 @@ def run_self_test(exchange):
             places.append(f"{target.topic} key {target.key.decode()}")
         expect(f"{name} in the received record {target.where}", exchange.horizons_to_python(records=records),
                places, because)
-
-    # The known bug: without the allowance every record that murmur2 and CRC32 tell apart is reported;
-    # with it, records all in murmur2's partitions (a fixed producer) are reported as "no longer shows".
-    if KNOWN_BUG_CRC32_PARTITIONER:
-        telling = [r.where for r in exchange.records
-                   if DefaultPartitioner()(r.key, exchange.partitions_of[r.topic], [])
-                   != exchange.partitions_of[r.topic][zlib.crc32(r.key) % len(exchange.partitions_of[r.topic])]]
-        expect("the CRC32 partitions, without the known-bug allowance",
-               exchange.horizons_to_python(known_bug=False), telling, "murmur2")
-        fixed = [Received(r.topic, DefaultPartitioner()(r.key, exchange.partitions_of[r.topic], []), r.offset, r.key,
-                          r.value, r.headers) for r in exchange.records]
-        expect("every record in murmur2's partition (as a fixed producer would put it)",
-               exchange.horizons_to_python(records=fixed), "partitioner", "no longer shows")
 
     # horizons -> kcat: one record's key differs from what kafka-python read; one record missing.
     rows = list(exchange.kcat_rows)
@@ -842,6 +791,7 @@ def main():
     args = parser.parse_args()
     if not args.horizons.is_file():
         sys.exit(f"check_kafka_interop.py: no horizons binary at {args.horizons}")
+    require_codecs()
     sys.stdout.reconfigure(line_buffering=True)
     terminate_on_sigterm()
     log(f"kafka-python {kafka.__version__}, python-avro {interop.avro.__version__}, seed {args.seed}")

@@ -1,12 +1,14 @@
 # Kafka interop on the embedded cluster: kafka-python and kcat read what `horizons produce` writes, and
 # `horizons consume` reads what kafka-python writes (Avro by python-avro). See check_kafka_interop.py.
-# Included from tests/embedded/CMakeLists.txt. Needs /usr/bin/python3 with Debian's python3-avro and
-# python3-kafka, and kcat on PATH; both tests start their own `horizons up --brokers 3`.
+# Included from tests/embedded/CMakeLists.txt. Needs /usr/bin/python3 with Debian's python3-avro,
+# python3-kafka, python3-snappy and python3-lz4 (the catalogue's codecs), and kcat on PATH; both tests
+# start their own `horizons up --brokers 3`.
 
 # The same cache entry as tests/interop (whichever directory sets it first wins; the default is the same).
 set(HORIZONS_INTEROP_PYTHON /usr/bin/python3 CACHE FILEPATH "Python interpreter with python3-avro for tests/interop")
 execute_process(
-  COMMAND ${HORIZONS_INTEROP_PYTHON} -c "import avro.io, kafka; print(kafka.__version__)"
+  COMMAND ${HORIZONS_INTEROP_PYTHON} -c
+          "import avro.io, kafka, kafka.codec; assert kafka.codec.has_snappy() and kafka.codec.has_lz4(); print(kafka.__version__)"
   RESULT_VARIABLE kafka_interop_python_result
   OUTPUT_VARIABLE kafka_interop_kafka_version
   OUTPUT_STRIP_TRAILING_WHITESPACE
@@ -14,8 +16,9 @@ execute_process(
 find_program(HORIZONS_KCAT kcat)
 if(NOT kafka_interop_python_result EQUAL 0 OR NOT HORIZONS_KCAT)
   message(WARNING
-    "tests/embedded: the kafka_interop tests will fail: they need ${HORIZONS_INTEROP_PYTHON} with avro and "
-    "kafka (apt-get install python3-avro python3-kafka) and kcat on PATH (apt-get install kcat).")
+    "tests/embedded: the kafka_interop tests will fail: they need ${HORIZONS_INTEROP_PYTHON} with avro, kafka, "
+    "snappy and lz4 (apt-get install python3-avro python3-kafka python3-snappy python3-lz4) and kcat on PATH "
+    "(apt-get install kcat).")
 else()
   message(STATUS "tests/embedded: kafka-python ${kafka_interop_kafka_version} and ${HORIZONS_KCAT} for kafka_interop")
 endif()
