@@ -58,6 +58,7 @@ struct producer::impl {
 
   static void on_error(rd_kafka_t* client, int code, const char* reason, void* opaque) noexcept {
     auto* self = static_cast<impl*>(opaque);
+    detail::note_client_error(client, code, reason);
     if (code != RD_KAFKA_RESP_ERR__FATAL) {
       detail::log().warn("producer: {}: {}", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(code)), reason);
       return;

@@ -3,6 +3,12 @@
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
 namespace horizons::detail {
 
 kafka_error make_kafka_error(rd_kafka_resp_err_t code, std::string_view context) {
@@ -49,7 +55,34 @@ void route_log(const rd_kafka_t* client, int level, const char* facility, const 
   }
 }
 
+// Clients inside await_brokers(), and the authentication failure each met, if any. librdkafka reports a
+// refused login only through the error callback; without this a wrong password looks like a timeout.
+std::mutex awaiting_mutex;
+std::map<const rd_kafka_t*, std::optional<kafka_error>> awaiting;
+
+void default_error_cb(rd_kafka_t* client, int code, const char* reason, void*) noexcept {
+  note_client_error(client, code, reason);
+  try {
+    log().warn("[{}] {}: {}", rd_kafka_name(client), rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(code)),
+               reason);
+  } catch (...) {
+  }
+}
+
 }  // namespace
+
+void note_client_error(const rd_kafka_t* client, int code, const char* reason) noexcept {
+  if (code != RD_KAFKA_RESP_ERR__AUTHENTICATION) return;
+  try {
+    std::scoped_lock lock(awaiting_mutex);
+    auto it = awaiting.find(client);
+    if (it == awaiting.end() || it->second) return;
+    it->second = kafka_error{.code = code,
+                             .name = rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(code)),
+                             .message = fmt::format("authentication failed: {}", reason)};
+  } catch (...) {
+  }
+}
 
 spdlog::logger& log() {
   static auto logger = named_logger("horizons");
@@ -90,6 +123,7 @@ std::expected<conf_ptr, kafka_error> make_conf(const client_config& config, clie
   for (const auto& [name, value] : config.rdkafka) apply(name, value);
   if (!ok) return std::unexpected(ok.error());
   rd_kafka_conf_set_log_cb(conf.get(), route_log);
+  rd_kafka_conf_set_error_cb(conf.get(), default_error_cb);
   return conf;
 }
 
@@ -106,10 +140,36 @@ std::expected<kafka_ptr, kafka_error> make_client(rd_kafka_type_t type, conf_ptr
 }
 
 std::expected<void, kafka_error> await_brokers(rd_kafka_t* client, const client_config& config) {
-  const rd_kafka_metadata_t* raw = nullptr;
-  auto err = rd_kafka_metadata(client, 0, nullptr, &raw, static_cast<int>(config.connect_timeout.count()));
-  metadata_ptr metadata(raw);
-  if (err == RD_KAFKA_RESP_ERR_NO_ERROR && metadata && metadata->broker_cnt > 0) return {};
+  {
+    std::scoped_lock lock(awaiting_mutex);
+    awaiting[client].reset();
+  }
+  struct forget {
+    const rd_kafka_t* client;
+    ~forget() {
+      std::scoped_lock lock(awaiting_mutex);
+      awaiting.erase(client);
+    }
+  } forget_on_return{client};
+
+  // Ask in short rounds, serving error callbacks in between, so a refused login ends the wait at once.
+  auto deadline = std::chrono::steady_clock::now() + config.connect_timeout;
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const rd_kafka_metadata_t* raw = nullptr;
+    err = rd_kafka_metadata(client, 0, nullptr, &raw, static_cast<int>(std::clamp<long>(left.count(), 1, 250)));
+    metadata_ptr metadata(raw);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && metadata && metadata->broker_cnt > 0) return {};
+    rd_kafka_poll(client, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a refused connection returns at once
+    std::scoped_lock lock(awaiting_mutex);
+    if (auto& refused = awaiting[client]) {
+      refused->message = fmt::format("brokers '{}' refused {} login of user '{}': {}", config.brokers,
+                                     to_string(config.mechanism), config.sasl_username, refused->message);
+      return std::unexpected(*refused);
+    }
+  }
   auto error = make_kafka_error(err == RD_KAFKA_RESP_ERR_NO_ERROR ? RD_KAFKA_RESP_ERR__TRANSPORT : err,
                                 fmt::format("no broker of '{}' answered within {} ms", config.brokers,
                                             config.connect_timeout.count()));

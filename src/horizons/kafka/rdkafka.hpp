@@ -69,7 +69,11 @@ enum class client_role : std::uint8_t { producer, consumer, admin };
 /// rd_kafka_new, taking ownership of `conf` only on success.
 [[nodiscard]] std::expected<kafka_ptr, kafka_error> make_client(rd_kafka_type_t type, conf_ptr& conf);
 
-/// Waits up to the configured connect timeout for broker metadata; a clear error if none answers.
+/// For clients that install their own error callback: passes the error on to await_brokers().
+void note_client_error(const rd_kafka_t* client, int code, const char* reason) noexcept;
+
+/// Waits up to the configured connect timeout for broker metadata; a clear error if none answers,
+/// and at once if the brokers refuse the client's SASL login.
 [[nodiscard]] std::expected<void, kafka_error> await_brokers(rd_kafka_t* client, const client_config& config);
 
 }  // namespace horizons::detail
