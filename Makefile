@@ -1,7 +1,9 @@
 # The front doors. Each target installs missing Debian packages first.
 #   make run     build, then show the event contract at work
-#   make test    build, then run every test suite (release, then ASan/UBSan)
+#   make test    build, then every test suite: unit, embedded, kafka (starts and stops a real
+#                cluster itself), then the unit suite again under ASan/UBSan
 #   make bench   release build, then the codec benchmark (results in bench/results/)
+#   make kafka-up / kafka-down   a real 3-node Kafka cluster on 127.0.0.1:19092-19094
 .PHONY: all deps build run test test-release test-asan bench clean
 
 JOBS ?= $(shell nproc)
@@ -39,3 +41,10 @@ bench: build
 
 clean:
 	rm -rf build
+
+# A real 3-node Apache Kafka cluster on loopback for people (the kafka tests start their own).
+.PHONY: kafka-up kafka-down
+kafka-up: deps
+	@tools/kafka/kafka.sh up
+kafka-down:
+	@tools/kafka/kafka.sh down

@@ -16,6 +16,8 @@
 #include <functional>
 #include <thread>
 #include <map>
+#include <mutex>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -264,6 +266,68 @@ TEST_F(real_kafka, a_broker_killed_mid_stream_loses_nothing_and_returns_to_the_i
   EXPECT_EQ(out_of_order, 0u);
   EXPECT_EQ(health->brokers_up, 3);
   EXPECT_TRUE(health->under_replicated.empty()) << "the restarted broker is back in every ISR";
+}
+
+TEST_F(real_kafka, below_min_isr_nothing_is_reported_delivered_until_a_broker_returns) {
+  auto client = connect();
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->ensure_topics());
+  event_sampler sampler(77);
+  struct tally {
+    std::atomic<std::size_t> delivered{0}, failed{0};
+    std::mutex mutex;
+    std::set<std::string> errors;
+  };
+  auto make = [&](tally& t, std::chrono::milliseconds delivery_timeout) {
+    auto config = plaintext();
+    config.delivery_timeout = delivery_timeout;
+    return producer::create({.config = config, .on_delivery = [&t](const delivery_report& r) {
+                               if (!r.error) {
+                                 t.delivered.fetch_add(1);
+                                 return;
+                               }
+                               t.failed.fetch_add(1);
+                               std::scoped_lock lock(t.mutex);
+                               t.errors.insert(r.error->name);
+                             }});
+  };
+  // Producers connect first: with two of three nodes gone the quorum is lost too.
+  tally short_wait, long_wait;
+  auto impatient = make(short_wait, 5s);
+  auto patient = make(long_wait, 180s);
+  ASSERT_TRUE(impatient) << impatient.error().message;
+  ASSERT_TRUE(patient) << patient.error().message;
+  ASSERT_EQ(kafka_tool("kill 2"), 0);
+  ASSERT_EQ(kafka_tool("kill 3"), 0);
+  constexpr std::size_t count = 100;
+  for (std::size_t i = 0; i < count; ++i) {
+    ASSERT_TRUE((*impatient)->publish(sampler.next<job_submitted>()));
+    ASSERT_TRUE((*patient)->publish(sampler.next<job_submitted>()));
+  }
+  // The short delivery timeout: each record fails to the caller with an error it can act on.
+  EXPECT_EQ((*impatient)->flush(30s), 0u);
+  std::this_thread::sleep_for(3s);
+  auto waiting_delivered = long_wait.delivered.load();
+  std::string short_errors;
+  for (const auto& e : short_wait.errors) short_errors += e + " ";
+  ASSERT_EQ(kafka_tool("start 2"), 0);
+  // The long one: records waited, and are delivered once a second in-sync replica is back.
+  EXPECT_EQ((*patient)->flush(150s), 0u);
+  ASSERT_EQ(kafka_tool("start 3"), 0);
+  std::printf("two brokers down: short timeout %zu delivered, %zu failed (%s); long timeout %zu delivered while "
+              "down, %zu delivered after one returned, %zu failed\n",
+              short_wait.delivered.load(), short_wait.failed.load(), short_errors.c_str(), waiting_delivered,
+              long_wait.delivered.load(), long_wait.failed.load());
+  EXPECT_EQ(short_wait.delivered.load(), 0u) << "nothing may be reported delivered below min ISR";
+  EXPECT_EQ(short_wait.failed.load(), count);
+  for (const auto& e : short_wait.errors) {
+    EXPECT_TRUE(e == "_MSG_TIMED_OUT" || e == "NOT_ENOUGH_REPLICAS" || e == "NOT_ENOUGH_REPLICAS_AFTER_APPEND" ||
+                e == "REQUEST_TIMED_OUT")
+        << e;
+  }
+  EXPECT_EQ(waiting_delivered, 0u);
+  EXPECT_EQ(long_wait.delivered.load(), count);
+  EXPECT_EQ(long_wait.failed.load(), 0u);
 }
 
 }  // namespace
