@@ -144,7 +144,8 @@ int run_health(const kafka_options& connection, bool json) {
     fmt::print("cluster {}: {} of {} brokers up\n", h.healthy() ? "HEALTHY" : "UNHEALTHY", h.brokers_up,
                h.expected_brokers);
     for (const auto& b : h.brokers) {
-      fmt::print("  broker {} {}:{} {}\n", b.id, b.host, b.port, b.up() ? "up" : "DOWN: " + b.problem);
+      auto address = b.host.empty() ? std::string("(not in metadata)") : fmt::format("{}:{}", b.host, b.port);
+      fmt::print("  broker {} {} {}\n", b.id, address, b.up() ? "up" : "DOWN: " + b.problem);
     }
     fmt::print("  partitions: {} without leader, {} with an unreachable leader, {} under-replicated\n",
                h.leaderless.size(), h.leader_unreachable.size(), h.under_replicated.size());
