@@ -240,35 +240,22 @@ TEST_F(kafka_faults, a_consumer_process_killed_mid_stream_resumes_and_dedup_appl
   for (const auto& e : events) ASSERT_TRUE(out->publish(e));
   ASSERT_EQ(out->flush(30s), 0u);
 
-  std::unordered_map<std::string, int> deliveries;  // by event id: how often the consumer printed it
-  std::unordered_set<std::string> effects;          // the deduplicating handler's applied effects
+  testing_support::delivery_tally tally;
   auto consume = [&](std::size_t stop_after) {
     // A short session: the killed member leaves the group after 6 s instead of the default 45 s.
-    testing_support::child_process child({HORIZONS_CLI, "consume", "job-lifecycle", "--group", "killed", "--from-beginning", "--json",
-                         "--brokers", config().brokers, "--session-timeout-ms", "6000"});
-    std::size_t lines = 0;
-    while (effects.size() < total && lines < stop_after) {
-      auto line = child.read_line();
-      if (!line) break;
-      auto at = line->find("\"event_id\":\"");
-      ASSERT_NE(at, std::string::npos) << *line;
-      auto id = line->substr(at + 12, 36);
-      ++deliveries[id];
-      effects.insert(id);
-      ++lines;
-    }
-    child.kill_now();  // SIGKILL: no final commit, no leaving the group
+    testing_support::consume_then_kill({HORIZONS_CLI, "consume", "job-lifecycle", "--group", "killed",
+                                        "--from-beginning", "--json", "--brokers", config().brokers,
+                                        "--session-timeout-ms", "6000"},
+                                       tally, stop_after, total, [](const std::string&) { return true; });
   };
   consume(3'000);
-  auto after_kill = effects.size();
+  auto after_kill = tally.deliveries.size();
   consume(total * 2);
-  std::size_t redelivered = 0;
-  for (const auto& [id, count] : deliveries) redelivered += count - 1;
+  auto effects = tally.deliveries.size();  // one per distinct event id
   std::printf("produced %zu, processed before kill %zu, processed %zu, redelivered %zu, effects applied %zu, lost %zu\n",
-              total, after_kill, deliveries.size(), redelivered, effects.size(), total - effects.size());
+              total, after_kill, tally.deliveries.size(), tally.redelivered(), effects, total - effects);
   EXPECT_GE(after_kill, 3'000u);
-  EXPECT_EQ(deliveries.size(), total) << "at least once: every event processed";
-  EXPECT_EQ(effects.size(), total) << "deduplication by event id: each effect exactly once";
+  EXPECT_EQ(effects, total) << "at least once, deduplicated by event id: each effect exactly once";
 }
 
 TEST(unreachable_brokers, are_reported_within_the_configured_bound) {

@@ -352,34 +352,21 @@ TEST_F(real_kafka, a_consumer_process_killed_mid_stream_resumes_and_effects_happ
   }
   // Exactly-once effects by deduplicating on event_id: the consumer is at-least-once, and a
   // transactional consume-transform-produce would not cover effects outside Kafka (mail, ledger rows).
-  std::map<std::string, int> deliveries;
-  std::set<std::string> effects;
+  testing_support::delivery_tally tally;
   auto consume = [&](std::size_t stop_after) {
-    testing_support::child_process child({HORIZONS_CLI, "--log-level", "off", "consume", "notifications", "--group",
-                                          "killed-consumer", "--from-beginning", "--json", "--brokers",
-                                          HORIZONS_KAFKA_BROKERS, "--session-timeout-ms", "6000"});
-    for (std::size_t lines = 0; effects.size() < total && lines < stop_after; ++lines) {
-      auto line = child.read_line(std::chrono::seconds(60));
-      if (!line) break;
-      auto at = line->find("\"event_id\":\"");
-      ASSERT_NE(at, std::string::npos) << *line;
-      auto id = line->substr(at + 12, 36);
-      if (!ours.contains(id)) continue;
-      ++deliveries[id];
-      effects.insert(id);
-    }
-    child.kill_now();  // SIGKILL: no final commit, no leaving the group
+    testing_support::consume_then_kill({HORIZONS_CLI, "--log-level", "off", "consume", "notifications", "--group",
+                                        "killed-consumer", "--from-beginning", "--json", "--brokers",
+                                        HORIZONS_KAFKA_BROKERS, "--session-timeout-ms", "6000"},
+                                       tally, stop_after, total, [&](const std::string& id) { return ours.contains(id); });
   };
   consume(7'000);
-  auto before_kill = effects.size();
+  auto before_kill = tally.deliveries.size();
   consume(total * 2);
-  std::size_t redelivered = 0;
-  for (const auto& [id, n] : deliveries) redelivered += n - 1;
+  auto effects = tally.deliveries.size();  // one per distinct event id
   std::printf("produced %zu, processed before SIGKILL %zu, processed %zu, redelivered %zu, effects %zu, lost %zu\n",
-              total, before_kill, deliveries.size(), redelivered, effects.size(), total - effects.size());
+              total, before_kill, tally.deliveries.size(), tally.redelivered(), effects, total - effects);
   EXPECT_GE(before_kill, 7'000u);
-  EXPECT_EQ(deliveries.size(), total);
-  EXPECT_EQ(effects.size(), total);
+  EXPECT_EQ(effects, total);
 }
 
 TEST_F(real_kafka, consumers_joining_and_leaving_under_load_lose_nothing_and_keep_key_order) {

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <functional>
+#include <map>
 #include <optional>
 #include <poll.h>
 #include <spawn.h>
@@ -75,5 +77,39 @@ class child_process {
   pid_t pid_ = -1;
   FILE* out_ = nullptr;
 };
+
+/// How often a consuming process printed each event id (`horizons consume --json` lines). A
+/// handler that deduplicates by event id applies one effect per distinct id: deliveries.size().
+struct delivery_tally {
+  std::map<std::string, int> deliveries;
+
+  [[nodiscard]] std::size_t redelivered() const {
+    std::size_t extra = 0;
+    for (const auto& [id, count] : deliveries) extra += static_cast<std::size_t>(count - 1);
+    return extra;
+  }
+};
+
+/// Runs `args` (a `horizons consume ... --json` command), tallies the event ids it prints that
+/// `wanted` accepts until `stop_after` of them or `total` distinct ones, then SIGKILLs it: no final
+/// commit, no leaving the group, as when a consumer process dies.
+inline void consume_then_kill(const std::vector<std::string>& args, delivery_tally& tally, std::size_t stop_after,
+                              std::size_t total, const std::function<bool(const std::string&)>& wanted) {
+  child_process child(args);
+  for (std::size_t counted = 0; tally.deliveries.size() < total && counted < stop_after;) {
+    auto line = child.read_line(std::chrono::seconds(60));
+    if (!line) break;
+    auto at = line->find("\"event_id\":\"");
+    if (at == std::string::npos) {
+      ADD_FAILURE() << "not an event line: " << *line;
+      break;
+    }
+    auto id = line->substr(at + 12, 36);
+    if (!wanted(id)) continue;
+    ++tally.deliveries[id];
+    ++counted;
+  }
+  child.kill_now();
+}
 
 }  // namespace testing_support
