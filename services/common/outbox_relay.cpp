@@ -1,0 +1,262 @@
+#include "services/common/outbox_relay.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include <horizons/producer.hpp>
+#include <horizons/uuid.hpp>
+
+#include "services/common/sqlite.hpp"
+#include "services/common/state_store.hpp"
+
+namespace horizons::services {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct ack {
+  std::int64_t seq;
+  uuid event_id;
+  bool ok;
+  std::string error;
+};
+
+struct in_flight_row {
+  std::string topic;
+  std::string event_type;
+};
+
+constexpr std::size_t claim_batch = 1'000;
+
+}  // namespace
+
+struct outbox_relay::impl {
+  options opts;
+  std::string owner = uuid::random().to_string();  // this relay's claim on rows
+  sqlite::database db;
+  sqlite::statement claim, release, renew, record_delivered, remove;
+  std::unique_ptr<producer> out;
+
+  std::map<std::int64_t, in_flight_row> in_flight;  // relay thread only
+
+  mutable std::mutex mutex;
+  std::condition_variable wakeup;
+  std::vector<ack> acks;  // from the delivery thread
+  bool woken = false;
+  bool stopping = false;
+  clock::time_point deadline{};
+
+  std::atomic<std::uint64_t> published{0}, delivered{0}, failed{0};
+  std::thread thread;
+
+  impl(options o, sqlite::database d, sqlite::statement c, sqlite::statement rl, sqlite::statement rn,
+       sqlite::statement rd, sqlite::statement rm)
+      : opts(std::move(o)), db(std::move(d)), claim(std::move(c)), release(std::move(rl)), renew(std::move(rn)),
+        record_delivered(std::move(rd)), remove(std::move(rm)) {}
+
+  std::expected<void, std::string> make_producer() {
+    auto config = opts.config;
+    config.client_id = opts.service + "-relay";
+    auto made = producer::create({
+        .config = config,
+        .on_delivery =
+            [this](const delivery_report& r) {
+              std::lock_guard lock(mutex);
+              acks.push_back({static_cast<std::int64_t>(r.tag), r.event_id, !r.error.has_value(),
+                              r.error ? r.error->message : std::string()});
+              wakeup.notify_one();
+            },
+        .enqueue_timeout = std::chrono::milliseconds(5'000),
+        .max_queued_messages = 100'000,
+    });
+    if (!made) return std::unexpected(made.error().message);
+    out = std::move(*made);
+    return {};
+  }
+
+  void apply(std::vector<ack>& batch) {
+    if (batch.empty()) return;
+    auto tx = sqlite::transaction::begin(db);
+    if (!tx) {
+      spdlog::error("{} outbox: {}", opts.service, tx.error().message);
+      return;  // rows stay claimed; the lease hands them out again
+    }
+    for (const auto& a : batch) {
+      auto row = in_flight.find(a.seq);
+      if (a.ok) {
+        if (row != in_flight.end()) {
+          (void)record_delivered.bind(1, a.event_id.to_string()).bind(2, row->second.topic).bind(3, row->second.event_type).run();
+        }
+        (void)remove.bind(1, a.seq).run();
+        ++delivered;
+      } else {
+        spdlog::warn("{} outbox: delivery of row {} failed ({}); sending it again", opts.service, a.seq, a.error);
+        (void)release.bind(1, a.seq).bind(2, owner).run();
+        ++failed;
+      }
+      if (row != in_flight.end()) in_flight.erase(row);
+    }
+    if (auto ok = tx->commit(); !ok) spdlog::error("{} outbox: {}", opts.service, ok.error().message);
+  }
+
+  // Claims the next committed rows and hands them to the producer, in seq order.
+  void publish_new() {
+    struct claimed {
+      std::int64_t seq;
+      std::vector<std::byte> value;
+    };
+    std::vector<claimed> rows;
+    {
+      auto tx = sqlite::transaction::begin(db);
+      if (!tx) return;
+      auto now = wall_ms();
+      claim.bind(1, owner).bind(2, now + opts.lease.count()).bind(3, now).bind(4, static_cast<std::int64_t>(claim_batch));
+      while (claim.next()) {
+        auto bytes = claim.blob(1);
+        rows.push_back({claim.integer(0), {bytes.begin(), bytes.end()}});
+      }
+      if (claim.last_error() || !tx->commit()) return;
+    }
+    std::ranges::sort(rows, {}, &claimed::seq);
+    for (auto& row : rows) {
+      auto decoded = decode_framed(row.value);
+      if (!decoded) {
+        // Only this build's encoder writes the outbox; an undecodable row is a bug, never retried.
+        spdlog::error("{} outbox: row {} does not decode ({}); dropping it", opts.service, row.seq,
+                      decoded.error().message);
+        (void)remove.bind(1, row.seq).run();
+        continue;
+      }
+      in_flight[row.seq] = {std::string(topic_name(topic_of(*decoded))), std::string(event_type_of_any(*decoded))};
+      if (auto sent = out->publish(*decoded, static_cast<std::uint64_t>(row.seq)); !sent) {
+        in_flight.erase(row.seq);
+        (void)release.bind(1, row.seq).bind(2, owner).run();
+        if (!sent.error().fatal) spdlog::warn("{} outbox: {}; retrying", opts.service, sent.error().message);
+        return;
+      }
+      ++published;
+    }
+  }
+
+  [[nodiscard]] bool outbox_empty() {
+    auto count = db.prepare("SELECT count(*) FROM outbox");
+    if (!count) return false;
+    auto n = count->single_int();
+    return n && n->value_or(0) == 0;
+  }
+
+  void loop() {
+    auto last_renewal = clock::now();
+    for (;;) {
+      std::vector<ack> batch;
+      bool stop_now = false;
+      clock::time_point stop_by{};
+      {
+        std::unique_lock lock(mutex);
+        wakeup.wait_for(lock, std::chrono::milliseconds(50), [&] { return woken || !acks.empty() || stopping; });
+        woken = false;
+        batch.swap(acks);
+        stop_now = stopping;
+        stop_by = deadline;
+      }
+      apply(batch);
+      if (auto fatal = out->fatal_error()) {
+        spdlog::error("{} outbox: producer failed fatally ({}); recreating it", opts.service, fatal->message);
+        out->close(std::chrono::milliseconds(1'000));
+        {
+          std::lock_guard lock(mutex);
+          batch.swap(acks);
+        }
+        apply(batch);
+        for (const auto& [seq, row] : in_flight) (void)release.bind(1, seq).bind(2, owner).run();
+        in_flight.clear();
+        if (auto made = make_producer(); !made) {
+          spdlog::error("{} outbox: {}", opts.service, made.error());
+          std::this_thread::sleep_for(std::chrono::seconds(1));
+          continue;
+        }
+      }
+      publish_new();
+      if (clock::now() - last_renewal > opts.lease / 3) {
+        (void)renew.bind(1, wall_ms() + opts.lease.count()).bind(2, owner).run();
+        last_renewal = clock::now();
+      }
+      if (stop_now && ((in_flight.empty() && outbox_empty()) || clock::now() >= stop_by)) break;
+    }
+    auto left = clock::now() < deadline ? std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now())
+                                        : std::chrono::milliseconds(0);
+    out->close(left);
+    std::vector<ack> batch;
+    {
+      std::lock_guard lock(mutex);
+      batch.swap(acks);
+    }
+    apply(batch);
+    for (const auto& [seq, row] : in_flight) (void)release.bind(1, seq).bind(2, owner).run();
+  }
+};
+
+std::expected<std::unique_ptr<outbox_relay>, std::string> outbox_relay::start(options opts) {
+  auto db = sqlite::database::open(opts.database);
+  if (!db) return std::unexpected(db.error().message);
+  if (auto ok = create_shared_tables(*db); !ok) return std::unexpected(ok.error().message);
+  auto claim = db->prepare(
+      "UPDATE outbox SET claimed_by = ?1, claimed_until = ?2 WHERE seq IN "
+      "(SELECT seq FROM outbox WHERE claimed_until < ?3 ORDER BY seq LIMIT ?4) RETURNING seq, value");
+  auto release = db->prepare("UPDATE outbox SET claimed_by = NULL, claimed_until = 0 WHERE seq = ?1 AND claimed_by = ?2");
+  auto renew = db->prepare("UPDATE outbox SET claimed_until = ?1 WHERE claimed_by = ?2");
+  auto record = db->prepare("INSERT OR IGNORE INTO delivered(event_id, topic, event_type) VALUES (?1, ?2, ?3)");
+  auto remove = db->prepare("DELETE FROM outbox WHERE seq = ?1");
+  for (auto* s : {&claim, &release, &renew, &record, &remove}) {
+    if (!*s) return std::unexpected(s->error().message);
+  }
+  auto state = std::make_unique<impl>(std::move(opts), std::move(*db), std::move(*claim), std::move(*release),
+                                      std::move(*renew), std::move(*record), std::move(*remove));
+  if (auto made = state->make_producer(); !made) return std::unexpected(made.error());
+  auto* raw = state.get();
+  state->thread = std::thread([raw] { raw->loop(); });
+  return std::unique_ptr<outbox_relay>(new outbox_relay(std::move(state)));
+}
+
+outbox_relay::outbox_relay(std::unique_ptr<impl> state) : impl_(std::move(state)) {}
+
+outbox_relay::~outbox_relay() { stop(std::chrono::seconds(10)); }
+
+void outbox_relay::wake() {
+  std::lock_guard lock(impl_->mutex);
+  impl_->woken = true;
+  impl_->wakeup.notify_one();
+}
+
+std::size_t outbox_relay::stop(std::chrono::milliseconds timeout) {
+  if (!impl_->thread.joinable()) return 0;
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+    impl_->deadline = clock::now() + timeout;
+    impl_->wakeup.notify_one();
+  }
+  impl_->thread.join();
+  auto count = impl_->db.prepare("SELECT count(*) FROM outbox");
+  if (!count) return 0;
+  auto n = count->single_int();
+  return n ? static_cast<std::size_t>(n->value_or(0)) : 0;
+}
+
+relay_stats outbox_relay::stats() const {
+  return {.published = impl_->published, .delivered = impl_->delivered, .failed = impl_->failed};
+}
+
+}  // namespace horizons::services

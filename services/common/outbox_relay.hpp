@@ -1,0 +1,69 @@
+// Publishes a service's outbox (state_store.hpp) to Kafka.
+//
+//   auto relay = horizons::services::outbox_relay::start({.database = path, .config = config, .service = "orchestrator"});
+//   auto store = horizons::services::state_store::open(path, [&] { (*relay)->wake(); });
+//   ...
+//   (*relay)->stop(std::chrono::seconds(30));   // publishes what is left first
+//
+// The relay claims committed outbox rows in order, publishes them through
+// its own idempotent producer, and when Kafka acknowledges a row records its
+// event id in `delivered` and deletes the row, in one transaction. A failed
+// delivery releases the row to be sent again. Several processes may share one
+// outbox: a row is claimed by one relay for a lease that the relay renews
+// while it lives; the rows of a relay that died are taken over when the lease
+// runs out. A fatal producer error (librdkafka idempotence) recreates the
+// producer; its unacknowledged rows are sent again with the same event ids.
+//
+// Threads: the relay runs its own thread and SQLite connection; wake() and
+// stats() may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <horizons/config.hpp>
+
+namespace horizons::services {
+
+struct relay_stats {
+  std::uint64_t published = 0;  // handed to the producer
+  std::uint64_t delivered = 0;  // acknowledged and deleted from the outbox
+  std::uint64_t failed = 0;     // deliveries that failed and were released to be sent again
+};
+
+class outbox_relay {
+ public:
+  struct options {
+    std::filesystem::path database{};
+    client_config config{};
+    std::string service{};  // for logs and the producer's client id
+    /// How long a claimed row stays with this relay without renewal.
+    std::chrono::milliseconds lease{10'000};
+  };
+
+  [[nodiscard]] static std::expected<std::unique_ptr<outbox_relay>, std::string> start(options opts);
+  /// stop() with a 10 s bound if it was not called.
+  ~outbox_relay();
+  outbox_relay(const outbox_relay&) = delete;
+  outbox_relay& operator=(const outbox_relay&) = delete;
+
+  /// New rows were committed: publish them now rather than at the next poll.
+  void wake();
+  /// Publishes every committed row and waits for acknowledgements, up to `timeout`; then stops.
+  /// Returns the number of rows left in the outbox (kept for the next start).
+  std::size_t stop(std::chrono::milliseconds timeout);
+
+  [[nodiscard]] relay_stats stats() const;
+
+  struct impl;
+
+ private:
+  explicit outbox_relay(std::unique_ptr<impl> state);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace horizons::services

@@ -1,0 +1,44 @@
+#include "services/common/service_host.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace horizons::services {
+
+std::expected<std::unique_ptr<service_host>, std::string> service_host::start(std::string name,
+                                                                              const service_options& options) {
+  auto path = state_path(options.data_dir, name);
+  auto relay = outbox_relay::start({.database = path, .config = options.config, .service = name, .lease = std::chrono::milliseconds(10'000)});
+  if (!relay) return std::unexpected(fmt::format("{}: {}", name, relay.error()));
+  auto* wake = relay->get();
+  auto store = state_store::open(path, [wake] { wake->wake(); });
+  if (!store) return std::unexpected(fmt::format("{}: {}", name, store.error()));
+  return std::unique_ptr<service_host>(new service_host(std::move(name), std::move(*relay), std::move(*store)));
+}
+
+std::expected<void, std::string> service_host::run(consumer& source, std::stop_token stop,
+                                                   const std::function<void()>& tick,
+                                                   std::chrono::milliseconds tick_every,
+                                                   std::chrono::milliseconds drain_timeout) {
+  std::expected<void, std::string> result;
+  auto next_tick = std::chrono::steady_clock::now();
+  while (!stop.stop_requested()) {
+    auto polled = source.poll(tick ? std::min(tick_every, std::chrono::milliseconds(100)) : std::chrono::milliseconds(100));
+    if (!polled) {
+      result = std::unexpected(fmt::format("{}: {}", name_, polled.error().message));
+      break;
+    }
+    if (tick && std::chrono::steady_clock::now() >= next_tick) {
+      tick();
+      next_tick = std::chrono::steady_clock::now() + tick_every;
+    }
+  }
+  if (auto closed = source.close(); !closed) spdlog::warn("{}: closing the consumer: {}", name_, closed.error().message);
+  if (auto left = finish(drain_timeout); left > 0) {
+    spdlog::warn("{}: {} outgoing events not yet acknowledged; kept in the outbox for the next start", name_, left);
+  }
+  return result;
+}
+
+std::size_t service_host::finish(std::chrono::milliseconds timeout) { return relay_ ? relay_->stop(timeout) : 0; }
+
+}  // namespace horizons::services
