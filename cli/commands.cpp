@@ -44,6 +44,9 @@ void add_commands(CLI::App& app, int& result) {
   add_schemas_commands(app, result);
   add_kafka_commands(app, result);
   add_ops_commands(app, result);
+  add_platform_commands(app, result);
+  add_bench_commands(app, result);
+  add_audit_commands(app, result);
 }
 
 }  // namespace horizons::cli

@@ -29,5 +29,8 @@ void add_events_commands(CLI::App& app, int& result);
 void add_schemas_commands(CLI::App& app, int& result);
 void add_kafka_commands(CLI::App& app, int& result);
 void add_ops_commands(CLI::App& app, int& result);
+void add_platform_commands(CLI::App& app, int& result);
+void add_bench_commands(CLI::App& app, int& result);
+void add_audit_commands(CLI::App& app, int& result);
 
 }  // namespace horizons::cli

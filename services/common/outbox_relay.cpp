@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -97,7 +98,7 @@ struct outbox_relay::impl {
       auto row = in_flight.find(a.seq);
       if (a.ok) {
         if (row != in_flight.end()) {
-          (void)record_delivered.bind(1, a.event_id.to_string()).bind(2, row->second.topic).bind(3, row->second.event_type).run();
+          (void)record_delivered.bind(1, a.event_id.to_string()).bind(2, row->second.topic).bind(3, row->second.event_type).bind(4, wall_ms() * 1000).run();
         }
         (void)remove.bind(1, a.seq).run();
         ++delivered;
@@ -130,7 +131,8 @@ struct outbox_relay::impl {
       if (claim.last_error() || !tx->commit()) return;
     }
     std::ranges::sort(rows, {}, &claimed::seq);
-    for (auto& row : rows) {
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto& row = rows[i];
       auto decoded = decode_framed(row.value);
       if (!decoded) {
         // Only this build's encoder writes the outbox; an undecodable row is a bug, never retried.
@@ -142,7 +144,11 @@ struct outbox_relay::impl {
       in_flight[row.seq] = {std::string(topic_name(topic_of(*decoded))), std::string(event_type_of_any(*decoded))};
       if (auto sent = out->publish(*decoded, static_cast<std::uint64_t>(row.seq)); !sent) {
         in_flight.erase(row.seq);
-        (void)release.bind(1, row.seq).bind(2, owner).run();
+        // Hand back the rest of the batch too: claimed but never published, those rows would
+        // otherwise stay with this relay (its renewals keep their lease) until it stops.
+        for (const auto& unsent : std::span(rows).subspan(i)) {
+          (void)release.bind(1, unsent.seq).bind(2, owner).run();
+        }
         if (!sent.error().fatal) spdlog::warn("{} outbox: {}; retrying", opts.service, sent.error().message);
         return;
       }
@@ -165,7 +171,7 @@ struct outbox_relay::impl {
       clock::time_point stop_by{};
       {
         std::unique_lock lock(mutex);
-        wakeup.wait_for(lock, std::chrono::milliseconds(50), [&] { return woken || !acks.empty() || stopping; });
+        wakeup.wait_for(lock, std::chrono::milliseconds(50), [&] { return woken || !acks.empty(); });
         woken = false;
         batch.swap(acks);
         stop_now = stopping;
@@ -217,7 +223,7 @@ std::expected<std::unique_ptr<outbox_relay>, std::string> outbox_relay::start(op
       "(SELECT seq FROM outbox WHERE claimed_until < ?3 ORDER BY seq LIMIT ?4) RETURNING seq, value");
   auto release = db->prepare("UPDATE outbox SET claimed_by = NULL, claimed_until = 0 WHERE seq = ?1 AND claimed_by = ?2");
   auto renew = db->prepare("UPDATE outbox SET claimed_until = ?1 WHERE claimed_by = ?2");
-  auto record = db->prepare("INSERT OR IGNORE INTO delivered(event_id, topic, event_type) VALUES (?1, ?2, ?3)");
+  auto record = db->prepare("INSERT OR IGNORE INTO delivered(event_id, topic, event_type, delivered_at) VALUES (?1, ?2, ?3, ?4)");
   auto remove = db->prepare("DELETE FROM outbox WHERE seq = ?1");
   for (auto* s : {&claim, &release, &renew, &record, &remove}) {
     if (!*s) return std::unexpected(s->error().message);
@@ -245,6 +251,7 @@ std::size_t outbox_relay::stop(std::chrono::milliseconds timeout) {
   {
     std::lock_guard lock(impl_->mutex);
     impl_->stopping = true;
+    impl_->woken = true;  // once: while draining, the loop waits for acknowledgements rather than spin
     impl_->deadline = clock::now() + timeout;
     impl_->wakeup.notify_one();
   }

@@ -97,7 +97,9 @@ statement& statement::bind(int index, double value) {
 }
 statement& statement::bind(int index, std::string_view text) {
   reset_if_stepped();
-  sqlite3_bind_text(stmt_.get(), index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  // An empty string_view may have no data pointer, which SQLite would bind as NULL.
+  sqlite3_bind_text(stmt_.get(), index, text.data() ? text.data() : "", static_cast<int>(text.size()),
+                    SQLITE_TRANSIENT);
   return *this;
 }
 statement& statement::bind(int index, std::span<const std::byte> blob) {
@@ -115,6 +117,7 @@ statement& statement::bind_null(int index) {
 }
 
 bool statement::next() {
+  if (!stepped_) error_.reset();  // a new run: an earlier run's error is no longer this one's
   stepped_ = true;
   int rc = sqlite3_step(stmt_.get());
   if (rc == SQLITE_ROW) return true;
@@ -125,7 +128,6 @@ bool statement::next() {
 }
 
 std::expected<void, error> statement::run() {
-  error_.reset();
   while (next()) {
   }
   if (error_) return std::unexpected(*error_);
@@ -133,7 +135,6 @@ std::expected<void, error> statement::run() {
 }
 
 std::expected<std::optional<std::int64_t>, error> statement::single_int() {
-  error_.reset();
   std::optional<std::int64_t> value;
   if (next()) {
     if (!is_null(0)) value = integer(0);

@@ -44,7 +44,8 @@ class statement {
   statement& bind(int index, std::span<const std::byte> blob);
   statement& bind_null(int index);
 
-  /// Steps to the next row: true while there is one. An error ends the rows and is kept in last_error().
+  /// Steps to the next row: true while there is one. An error ends the rows and is kept in last_error()
+  /// until the statement runs again.
   [[nodiscard]] bool next();
   /// Runs a statement that returns no rows (INSERT, UPDATE, ...) and resets it for reuse.
   [[nodiscard]] std::expected<void, error> run();
@@ -76,7 +77,7 @@ class database {
  public:
   /// Opens (creating it and its parent directories) the database at `path`.
   [[nodiscard]] static std::expected<database, error> open(const std::filesystem::path& path);
-  /// Opens an existing database read-only; a missing file is an error.
+  /// Opens an existing database (read-write, like open()); a missing file is an error and nothing is created.
   [[nodiscard]] static std::expected<database, error> open_existing(const std::filesystem::path& path);
 
   database(database&&) noexcept = default;

@@ -12,7 +12,8 @@ std::expected<void, sqlite::error> create_shared_tables(sqlite::database& db) {
     CREATE TABLE IF NOT EXISTS handled (event_id TEXT PRIMARY KEY) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, value BLOB NOT NULL,
                                        claimed_by TEXT, claimed_until INTEGER NOT NULL DEFAULT 0);
-    CREATE TABLE IF NOT EXISTS delivered (event_id TEXT PRIMARY KEY, topic TEXT NOT NULL, event_type TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS delivered (event_id TEXT PRIMARY KEY, topic TEXT NOT NULL, event_type TEXT NOT NULL,
+                                          delivered_at INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
   )sql");
 }
 

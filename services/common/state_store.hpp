@@ -3,11 +3,14 @@
 // transactional outbox of the events it decided to publish.
 //
 //   auto store = horizons::services::state_store::open(data_dir / "metrics-aggregator" / "state.db");
-//   consumer.on<job_metrics_recorded>([&](const envelope& meta, const job_metrics_recorded& sample, auto&) {
-//     return store->handle_once(meta.event_id, [&](horizons::services::outbox& out) -> step_result {
+//   consumer.on<job_metrics_recorded>([&](const envelope& meta, const job_metrics_recorded& sample,
+//                                         auto&) -> handler_result {
+//     auto done = store->handle_once(meta.event_id, [&](horizons::services::outbox& out) -> step_result {
 //       fold(store->db(), sample);             // the service's own tables
 //       return out.emit(summary_event);        // published after the transaction commits
 //     });
+//     if (!done) return std::unexpected(done.error());  // nothing kept: retried, then dead-lettered
+//     return {};                                         // *done is false for a duplicate
 //   });
 //
 // Why: a consumer's offset is committed only after its handler returned, so

@@ -1,0 +1,277 @@
+// horizons run | serve <service> | submit: the platform's services from the command line.
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <horizons/producer.hpp>
+
+#include "commands.hpp"
+#include "kafka_options.hpp"
+#include "services/orchestrator/orchestrator.hpp"
+#include "services/platform/platform.hpp"
+
+namespace horizons::cli {
+namespace {
+
+std::string service_list() {
+  std::string list;
+  for (auto s : platform::all_services) list += fmt::format("{}{}", list.empty() ? "" : ", ", platform::name_of(s));
+  return list;
+}
+
+// The simulated scheduler's knobs, shared by `run` and `serve orchestrator`.
+void add_simulation_options(CLI::App* command, orchestrator::simulation& sim) {
+  command->add_option("--time-scale", sim.time_scale, "Simulated seconds per real second (3600: an hour per second)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  command->add_option("--max-retries", sim.max_retries, "Retries of a failed job before it fails for good")
+      ->check(CLI::Range(0, 20))->capture_default_str();
+  command->add_option("--cancel-rate", sim.cancel_rate, "Chance that a user cancels a job before it runs")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  command->add_option_function<double>(
+             "--failure-rate", [&sim](double rate) { for (auto& p : sim.systems) p.failure_rate = rate; },
+             "Chance that one attempt of a job fails, on every system (default per system: 0.08-0.15)")
+      ->check(CLI::Range(0.0, 1.0));
+  command->add_option("--sim-seed", sim.seed, "Seed of the scheduler's draws (queue waits, run times, failures)");
+}
+
+// One line of progress: a bar on a terminal, a plain line every two seconds otherwise.
+void show_progress(const platform::progress& p) {
+  static bool tty = isatty(STDERR_FILENO) != 0;
+  static auto last_line = std::chrono::steady_clock::now() - std::chrono::seconds(10);
+  if (!tty && std::chrono::steady_clock::now() - last_line < std::chrono::seconds(2)) return;
+  last_line = std::chrono::steady_clock::now();
+  constexpr int width = 30;
+  int filled = p.jobs_total > 0 ? p.jobs_ended * width / p.jobs_total : 0;
+  std::string states;
+  for (const auto& [state, n] : p.jobs_by_state) states += fmt::format(" {} {}", state, n);
+  fmt::print(stderr, "{}[{}{}] {}/{} jobs ended | {} events, {:.0f}/s | {:.1f} s |{}{}", tty ? "\r\033[K" : "",
+             std::string(static_cast<std::size_t>(filled), '#'), std::string(static_cast<std::size_t>(width - filled), '.'),
+             p.jobs_ended, p.jobs_total, p.events, p.events_per_s, p.elapsed.count(), states, tty ? "" : "\n");
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+void add_platform_commands(CLI::App& app, int& result) {
+  // ---- run
+  {
+    auto* run = app.add_subcommand("run", "Run the whole platform: cluster, topics, the five services, a workload, a report");
+    auto kafka = std::make_shared<kafka_options>();
+    add_kafka_options(run, kafka);
+    auto opts = std::make_shared<platform::options>();
+    auto services = std::make_shared<std::vector<std::string>>();
+    auto report_json = std::make_shared<std::string>();
+    auto timeout_s = std::make_shared<int>(600);
+    run->add_option("--jobs", opts->jobs, "Jobs to submit")->check(CLI::Range(1, 1'000'000))->capture_default_str();
+    run->add_option("--rate", opts->submit_rate, "Jobs submitted per second")->check(CLI::PositiveNumber)->capture_default_str();
+    run->add_option("--data-dir", opts->data_dir, "Where the services keep their state")->capture_default_str();
+    run->add_option("--services", *services,
+                    "Services to run in this process (default: all): " + service_list() +
+                        "; the others must run elsewhere (horizons serve) on the same cluster and data dir")
+        ->delimiter(',');
+    run->add_option("--webhook", opts->webhook_url, "Also deliver notifications to this URL (HTTP POST)");
+    run->add_option("--report-json", *report_json, "Also write the report as JSON to this file");
+    run->add_option("--timeout", *timeout_s, "Give up after this many seconds")->check(CLI::Range(10, 86'400))->capture_default_str();
+    run->add_option("--seed", opts->seed, "Seed of the workload (job mix, users)")->capture_default_str();
+    add_simulation_options(run, opts->sim);
+    run->footer(
+        "Examples:\n"
+        "  horizons run                                  # embedded 3-broker cluster, 300 jobs\n"
+        "  horizons run --jobs 1000 --report-json run.json\n"
+        "  horizons run --brokers 127.0.0.1:19092 --data-dir /tmp/h   # a real cluster\n"
+        "Exit status: 0 when every job ended, nothing was lost or duplicated and the ledger verified; 1 otherwise.");
+    run->callback([&result, kafka, opts, services, report_json, timeout_s] {
+      auto config = resolve_config(*kafka, false);
+      if (!config) {
+        result = fail("run", config.error(), exit_usage);
+        return;
+      }
+      auto options = *opts;
+      options.config = *config;
+      options.timeout = std::chrono::seconds(*timeout_s);
+      if (!services->empty()) {
+        options.services.clear();
+        for (const auto& name : *services) {
+          auto s = platform::service_from_name(name);
+          if (!s) {
+            result = fail("run", fmt::format("unknown service '{}' (expected {})", name, service_list()), exit_usage);
+            return;
+          }
+          options.services.push_back(*s);
+        }
+      }
+      if (auto ok = options.sim.check(); !ok) {
+        result = fail("run", ok.error(), exit_usage);
+        return;
+      }
+      options.on_progress = show_progress;
+      auto stop = stop_on_signals();
+      auto report = platform::run(options, stop);
+      if (isatty(STDERR_FILENO)) fmt::print(stderr, "\n");
+      if (!report) {
+        result = fail("run", report.error());
+        return;
+      }
+      fmt::print("{}", report->text());
+      std::fflush(stdout);
+      if (!report_json->empty()) {
+        std::ofstream file(*report_json);
+        file << report->json();
+        if (!file) {
+          result = fail("run", fmt::format("cannot write {}", *report_json));
+          return;
+        }
+      }
+      result = report->ok() ? exit_ok : exit_bad_input;
+    });
+  }
+
+  // ---- serve
+  {
+    auto* serve = app.add_subcommand("serve", "Run one service in this process until SIGTERM or SIGINT");
+    auto kafka = std::make_shared<kafka_options>();
+    add_kafka_options(serve, kafka);
+    auto opts = std::make_shared<platform::serve_options>();
+    auto name = std::make_shared<std::string>();
+    serve->add_option("service", *name, "One of: " + service_list())->required();
+    serve->add_option("--data-dir", opts->data_dir, "Where the service keeps its state")->capture_default_str();
+    serve->add_option("--http", opts->http_listen,
+                      "host:port of the orchestrator's job API (default: none) or the health monitor's "
+                      "/healthz and /metrics (default 127.0.0.1:9464)");
+    serve->add_option("--webhook", opts->webhook_url, "notification-dispatcher: also POST each notification here");
+    add_simulation_options(serve, opts->sim);
+    serve->footer(
+        "Examples:\n"
+        "  horizons serve orchestrator --brokers 127.0.0.1:19092 --http 127.0.0.1:8070\n"
+        "  horizons serve compliance-auditor --brokers 127.0.0.1:19092 --data-dir /var/lib/horizons\n"
+        "Scale out by starting more processes of a service with the same data dir: they share its consumer group.");
+    serve->callback([&result, kafka, opts, name] {
+      auto s = platform::service_from_name(*name);
+      if (!s) {
+        result = fail("serve", fmt::format("unknown service '{}' (expected {})", *name, service_list()), exit_usage);
+        return;
+      }
+      auto config = resolve_config(*kafka, true);
+      if (!config) {
+        result = fail("serve", config.error(), exit_usage);
+        return;
+      }
+      auto options = *opts;
+      options.config = *config;
+      auto stop = stop_on_signals();
+      fmt::print(stderr, "horizons serve: {} running on {} (data in {}); SIGTERM stops it\n", *name, config->brokers,
+                 options.data_dir.string());
+      if (auto ran = platform::serve(*s, options, stop); !ran) {
+        result = fail("serve", ran.error());
+        return;
+      }
+      fmt::print(stderr, "horizons serve: {} stopped\n", *name);
+      result = exit_ok;
+    });
+  }
+
+  // ---- submit
+  {
+    auto* submit = app.add_subcommand("submit", "Submit a job (a job.submitted event) to the orchestrator");
+    auto kafka = std::make_shared<kafka_options>();
+    add_kafka_options(submit, kafka);
+    struct submit_flags {
+      std::string json_file, via, name, pipeline = "alpha_cal", system = "frontera", dataset = "vla-0001", user, job_id;
+      int nodes = 1, gpus = 0;
+    };
+    auto f = std::make_shared<submit_flags>();
+    submit->add_option("--json", f->json_file, "Read the submission (JSON) from this file, or - for stdin");
+    submit->add_option("--via", f->via, "POST to the orchestrator's API at this URL (http://host:port) instead of Kafka");
+    submit->add_option("--name", f->name, "Job name");
+    submit->add_option("--job-id", f->job_id, "Job id (default: a fresh one)");
+    submit->add_option("--pipeline", f->pipeline, "alpha_cal, image_reconstruction, anomaly_detection, other")->capture_default_str();
+    submit->add_option("--system", f->system, "frontera, stampede3, lonestar6")->capture_default_str();
+    submit->add_option("--dataset", f->dataset, "Dataset id")->capture_default_str();
+    submit->add_option("--nodes", f->nodes, "Nodes")->check(CLI::Range(1, 10'000))->capture_default_str();
+    submit->add_option("--gpus", f->gpus, "GPUs")->check(CLI::Range(0, 10'000))->capture_default_str();
+    submit->add_option("--user", f->user, "Submitting user")->required();
+    submit->footer(
+        "Examples:\n"
+        "  horizons submit --brokers 127.0.0.1:19092 --user alice --name m87-cal --nodes 4\n"
+        "  echo '{\"job_name\":\"m87\",\"pipeline\":\"ImageReconstruction\"}' | horizons submit --user alice --json - --brokers ...\n"
+        "  horizons submit --via http://127.0.0.1:8070 --user alice --name m87-cal");
+    submit->callback([&result, kafka, f] {
+      std::string body;
+      if (!f->json_file.empty()) {
+        std::stringstream text;
+        if (f->json_file == "-") {
+          text << std::cin.rdbuf();
+        } else {
+          std::ifstream file(f->json_file);
+          if (!file) {
+            result = fail("submit", fmt::format("cannot read {}", f->json_file), exit_usage);
+            return;
+          }
+          text << file.rdbuf();
+        }
+        body = text.str();
+      } else {
+        nlohmann::json j{{"job_name", f->name.empty() ? "job" : f->name}, {"pipeline", f->pipeline}, {"tacc_system", f->system},
+                         {"dataset_id", f->dataset}, {"resources", {{"nodes", f->nodes}, {"gpus", f->gpus}}}};
+        if (!f->job_id.empty()) j["job_id"] = f->job_id;
+        body = j.dump();
+      }
+      if (!f->via.empty()) {
+        httplib::Client client(f->via);
+        client.set_connection_timeout(std::chrono::seconds(5));
+        auto answer = client.Post("/jobs", {{"X-User", f->user}}, body, "application/json");
+        if (!answer) {
+          result = fail("submit", fmt::format("{}: {}", f->via, httplib::to_string(answer.error())));
+          return;
+        }
+        if (answer->status != 202) {
+          result = fail("submit", fmt::format("{} answered {}: {}", f->via, answer->status, answer->body));
+          return;
+        }
+        fmt::print("{}\n", answer->body);
+        result = exit_ok;
+        return;
+      }
+      auto submission = orchestrator::submission_from_json(body, f->user);
+      if (!submission) {
+        result = fail("submit", submission.error(), exit_usage);
+        return;
+      }
+      auto config = resolve_config(*kafka, true);
+      if (!config) {
+        result = fail("submit", config.error(), exit_usage);
+        return;
+      }
+      std::optional<std::optional<kafka_error>> outcome;
+      std::mutex mutex;
+      auto made = producer::create({.config = *config, .on_delivery = [&](const delivery_report& r) {
+                                      std::lock_guard lock(mutex);
+                                      outcome = r.error;
+                                    }, .enqueue_timeout = std::chrono::milliseconds(30'000), .max_queued_messages = 1'000});
+      if (!made) {
+        result = fail("submit", made.error().message);
+        return;
+      }
+      if (auto queued = (*made)->publish(*submission); !queued) {
+        result = fail("submit", queued.error().message);
+        return;
+      }
+      (*made)->close(config->delivery_timeout);
+      std::lock_guard lock(mutex);
+      if (!outcome || *outcome) {
+        result = fail("submit", outcome ? (*outcome)->message : "no delivery report");
+        return;
+      }
+      fmt::print("{{\"job_id\": \"{}\", \"event_id\": \"{}\"}}\n", submission->payload.job_id, submission->event_id.to_string());
+      result = exit_ok;
+    });
+  }
+}
+
+}  // namespace horizons::cli

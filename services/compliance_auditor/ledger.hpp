@@ -1,0 +1,160 @@
+// The compliance auditor's ledger: every audit event, once, in a hash-chained,
+// append-only SQLite table, so that editing, deleting, inserting or reordering
+// an entry after the fact is detected by verify().
+//
+//   auto ledger = horizons::compliance::ledger::open(ledger::path_in("horizons-data"));
+//   if (!ledger) return fail(ledger.error().message);
+//   auto appended = ledger->append(audit_event);        // idempotent by event_id
+//   auto report = ledger->verify();                      // report->ok(), report->bad->seq
+//   auto entries = ledger->query({.job_id = "job-42"});
+//   auto pruned = ledger->prune(horizons::now() - horizons::compliance::retention);
+//
+// Entry n stores the event's canonical bytes (its Avro body, codec.hpp's
+// encode_body) and hash(n) = SHA-256(hash(n-1) || n as 8 bytes big-endian ||
+// bytes), where hash(0) is 32 zero bytes, or after a prune the checkpoint's
+// hash of the last pruned entry. The indexed columns (event id, type, time,
+// job, user) are derived from the bytes and checked against them by verify().
+//
+// What the chain cannot tell on its own: entries removed from the end, or a
+// whole chain rewritten by someone who recomputes every hash. Record the head
+// hash verify() reports somewhere else to catch those.
+//
+// Several processes may share one file: each append is one BEGIN IMMEDIATE
+// transaction, so sequence numbers and links never race. Threads: one ledger
+// object per thread.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <horizons/events.hpp>
+#include <horizons/timestamp.hpp>
+
+#include "services/common/sqlite.hpp"
+
+namespace horizons::compliance {
+
+/// How long entries are kept (the audit-trail topic's retention too).
+inline constexpr std::chrono::days retention{90};
+
+using digest = std::array<std::uint8_t, 32>;
+[[nodiscard]] std::string to_hex(const digest& d);
+
+struct ledger_error {
+  std::string message{};
+};
+
+struct append_result {
+  std::int64_t seq = 0;
+  digest hash{};
+  bool duplicate = false;  // the event id was already in the ledger; nothing changed
+};
+
+/// Entries before the chain's first remaining entry were pruned; the chain continues from here.
+struct checkpoint {
+  std::int64_t seq = 0;          // the last pruned entry
+  digest hash{};                 // its hash
+  std::int64_t pruned_total = 0; // entries pruned over the ledger's life
+  timestamp pruned_at{};
+};
+
+enum class tamper_kind : std::uint8_t {
+  edited,       // an entry's bytes, hash or indexed columns no longer match
+  deleted,      // an entry is missing from the chain
+  inserted,     // an entry that was never appended sits in the chain
+  reordered,    // entries are out of their appended order
+  broken_link,  // an intact entry links to a predecessor that is not there
+  checkpoint,   // the checkpoint does not lead to the first remaining entry
+};
+[[nodiscard]] std::string_view to_string(tamper_kind kind);
+
+struct bad_entry {
+  std::int64_t seq = 0;  // the first entry that is wrong (or missing)
+  tamper_kind kind = tamper_kind::edited;
+  std::string explanation{};  // one line naming the entry
+};
+
+struct verify_report {
+  std::int64_t entries_checked = 0;  // entries found good before the first bad one
+  std::int64_t first_seq = 0;        // the range checked (0 when empty)
+  std::int64_t last_seq = 0;
+  digest head_hash{};  // when ok(): the hash new entries link to (last entry's, checkpoint's or zeros)
+  std::optional<compliance::checkpoint> checkpoint{};
+  std::optional<bad_entry> bad{};
+  [[nodiscard]] bool ok() const { return !bad; }
+};
+
+struct query_filter {
+  std::optional<std::string> job_id{};
+  std::optional<std::string> user_id{};
+  std::optional<timestamp> since{};  // occurred_at >= since
+  std::optional<timestamp> until{};  // occurred_at < until
+  std::optional<std::size_t> limit{};
+};
+
+struct ledger_entry {
+  std::int64_t seq = 0;
+  std::string event_id{};
+  std::string event_type{};
+  timestamp occurred_at{};
+  std::optional<std::string> job_id{};
+  std::optional<std::string> user_id{};
+  std::string hash{};        // hex
+  std::string event_json{};  // the decoded event, json.hpp's to_json
+};
+
+struct prune_report {
+  std::int64_t pruned = 0;
+  std::optional<compliance::checkpoint> checkpoint{};  // after the prune (nullopt: never pruned)
+};
+
+class ledger {
+ public:
+  /// Opens the ledger at `path`, creating the file and its tables if needed.
+  [[nodiscard]] static std::expected<ledger, ledger_error> open(const std::filesystem::path& path);
+  /// Opens an existing ledger without writing to it, so a read-only copy can be verified;
+  /// a missing file, or one without a ledger, is an error.
+  [[nodiscard]] static std::expected<ledger, ledger_error> open_existing(const std::filesystem::path& path);
+  /// The ledger of a service data directory: data_dir/compliance-auditor/ledger.db.
+  [[nodiscard]] static std::filesystem::path path_in(const std::filesystem::path& data_dir);
+
+  ledger(ledger&&) noexcept = default;
+  ledger& operator=(ledger&&) noexcept = default;
+
+  /// Appends one event in its own transaction. A second append of the same event id is a no-op.
+  [[nodiscard]] std::expected<append_result, ledger_error> append(const audit_event& e);
+  /// Appends several events in one transaction (all or none); results in input order.
+  [[nodiscard]] std::expected<std::vector<append_result>, ledger_error> append(std::span<const audit_event> events);
+
+  /// Walks the whole chain from the checkpoint and stops at the first bad entry.
+  /// An error only when the ledger cannot be read; tampering is in the report.
+  [[nodiscard]] std::expected<verify_report, ledger_error> verify();
+
+  /// Entries matching every given filter, in chain order.
+  [[nodiscard]] std::expected<std::vector<ledger_entry>, ledger_error> query(const query_filter& filter);
+
+  /// Removes the longest prefix of the chain whose entries all occurred before `older_than`
+  /// and records the last removed entry as the checkpoint, in one transaction. Refuses
+  /// (error) if that prefix does not verify: pruning must never launder tampering.
+  [[nodiscard]] std::expected<prune_report, ledger_error> prune(timestamp older_than);
+
+  [[nodiscard]] std::expected<std::int64_t, ledger_error> count();
+  [[nodiscard]] const std::filesystem::path& path() const { return db_.path(); }
+
+ private:
+  explicit ledger(sqlite::database db) : db_(std::move(db)) {}
+  static std::expected<ledger, ledger_error> with_tables(std::expected<sqlite::database, sqlite::error> db);
+  // Verifies the chain from the checkpoint through `last_seq` (all of it when nullopt).
+  std::expected<verify_report, ledger_error> walk(std::optional<std::int64_t> last_seq);
+
+  sqlite::database db_;
+};
+
+}  // namespace horizons::compliance

@@ -1,0 +1,267 @@
+#include "services/health_monitor/http_endpoint.hpp"
+
+#include <array>
+#include <atomic>
+#include <charconv>
+#include <initializer_list>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+namespace horizons::health_monitor {
+namespace {
+
+using ordered_json = nlohmann::ordered_json;
+
+constexpr std::string_view metrics_content_type = "text/plain; version=0.0.4; charset=utf-8";
+
+struct listen_address {
+  std::string host;
+  int port;
+};
+
+std::expected<listen_address, std::string> parse_listen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  auto bad = [&] { return std::unexpected(fmt::format("HTTP listen address: expected host:port, got '{}'", listen)); };
+  if (colon == std::string::npos || colon == 0) return bad();
+  std::string host = listen.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return bad();
+    host = host.substr(1, host.size() - 2);
+  }
+  int port = -1;
+  const char* first = listen.data() + colon + 1;
+  const char* last = listen.data() + listen.size();
+  auto [end, ec] = std::from_chars(first, last, port);
+  if (first == last || ec != std::errc() || end != last || port < 0 || port > 65'535) return bad();
+  return listen_address{std::move(host), port};
+}
+
+// Prometheus text format 0.0.4: label values escape backslash, double quote and line feed;
+// HELP text escapes backslash and line feed.
+std::string escape(std::string_view text, bool quotes) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '"' && quotes) {
+      out += "\\\"";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+using labels = std::initializer_list<std::pair<std::string_view, std::string_view>>;
+
+class exposition {
+ public:
+  void family(std::string_view name, std::string_view help, std::string_view type) {
+    text_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, escape(help, false), name, type);
+  }
+  void sample(std::string_view name, labels with, double value) {
+    text_ += name;
+    if (with.size() > 0) {
+      text_ += '{';
+      bool first = true;
+      for (const auto& [label, label_value] : with) {
+        text_ += fmt::format("{}{}=\"{}\"", first ? "" : ",", label, escape(label_value, true));
+        first = false;
+      }
+      text_ += '}';
+    }
+    text_ += fmt::format(" {}\n", value);
+  }
+  void gauge(std::string_view name, std::string_view help, double value) {
+    family(name, help, "gauge");
+    sample(name, {}, value);
+  }
+  [[nodiscard]] std::string take() { return std::move(text_); }
+
+ private:
+  std::string text_;
+};
+
+constexpr std::array lag_statuses{lag_status::ok, lag_status::warning, lag_status::stalled, lag_status::stopped,
+                                  lag_status::error};
+
+}  // namespace
+
+std::string render_healthz(const snapshot& latest) {
+  ordered_json groups = ordered_json::array();
+  for (const auto& g : latest.groups) {
+    groups.push_back({{"group", g.group},
+                      {"topic", g.topic},
+                      {"status", status_name(g.status)},
+                      {"lag_messages", g.lag_messages},
+                      {"lag_seconds", g.lag_seconds},
+                      {"reason", g.reason}});
+  }
+  const auto& b = latest.brokers;
+  ordered_json out{
+      {"status", status_name(latest.status)},
+      {"checked_at", format_rfc3339(latest.checked_at).value_or("")},
+      {"reasons", latest.reasons},
+      {"brokers",
+       {{"status", status_name(b.status)},
+        {"detail", b.detail},
+        {"up", b.brokers_up},
+        {"expected", b.expected_brokers},
+        {"leaderless_partitions", b.leaderless},
+        {"leader_unreachable_partitions", b.leader_unreachable},
+        {"under_replicated_partitions", b.under_replicated}}},
+      {"database", {{"status", status_name(latest.database)}, {"detail", latest.database_detail}}},
+      {"jobs",
+       {{"active", latest.jobs.active},
+        {"pending", latest.jobs.pending},
+        {"failed_24h", latest.jobs.failed_24h},
+        {"queue_depth", latest.queue_depth}}},
+      {"groups", std::move(groups)},
+      {"open_alerts", latest.open_alerts},
+      {"response_time_ms", latest.response_time_ms},
+      {"evaluations", latest.evaluations},
+  };
+  return out.dump();
+}
+
+int healthz_code(const snapshot& latest) { return latest.status == overall_status::down ? 503 : 200; }
+
+std::string render_metrics(const snapshot& latest) {
+  exposition out;
+  const auto& b = latest.brokers;
+  out.gauge("horizons_brokers_up", "Brokers listed in the cluster metadata that answered a probe.", b.brokers_up);
+  out.gauge("horizons_brokers_expected", "Brokers the cluster should have.", b.expected_brokers);
+  out.gauge("horizons_partitions_leaderless", "Partitions without a leader.", b.leaderless);
+  out.gauge("horizons_partitions_leader_unreachable", "Partitions whose leader did not answer.",
+            b.leader_unreachable);
+  out.gauge("horizons_partitions_under_replicated", "Partitions with fewer in-sync replicas than replicas.",
+            b.under_replicated);
+
+  out.family("horizons_health_status", "Overall health of the platform (one-hot).", "gauge");
+  for (auto status : {overall_status::ok, overall_status::degraded, overall_status::down}) {
+    out.sample("horizons_health_status", {{"status", status_name(status)}}, latest.status == status ? 1 : 0);
+  }
+
+  out.family("horizons_consumer_lag_messages", "Records the group has yet to finish, per topic.", "gauge");
+  for (const auto& g : latest.groups) {
+    out.sample("horizons_consumer_lag_messages", {{"group", g.group}, {"topic", g.topic}},
+               static_cast<double>(g.lag_messages));
+  }
+  out.family("horizons_consumer_lag_seconds", "Age of the oldest record the group has yet to finish, per topic.",
+             "gauge");
+  for (const auto& g : latest.groups) {
+    out.sample("horizons_consumer_lag_seconds", {{"group", g.group}, {"topic", g.topic}}, g.lag_seconds);
+  }
+  out.family("horizons_consumer_lag_status", "The sliding-window lag rule's verdict per group and topic (one-hot).",
+             "gauge");
+  for (const auto& g : latest.groups) {
+    for (auto status : lag_statuses) {
+      out.sample("horizons_consumer_lag_status", {{"group", g.group}, {"topic", g.topic}, {"status", status_name(status)}},
+                 g.status == status ? 1 : 0);
+    }
+  }
+
+  out.family("horizons_jobs", "Jobs by state, folded from the job-lifecycle topic.", "gauge");
+  out.sample("horizons_jobs", {{"state", "active"}}, latest.jobs.active);
+  out.sample("horizons_jobs", {{"state", "pending"}}, latest.jobs.pending);
+  out.sample("horizons_jobs", {{"state", "failed_24h"}}, latest.jobs.failed_24h);
+  out.gauge("horizons_queue_depth", "Lag of the job-processor group on job-lifecycle.",
+            static_cast<double>(latest.queue_depth));
+
+  out.gauge("horizons_alerts_open", "Alerts raised and not yet resolved.", static_cast<double>(latest.open_alerts.size()));
+  out.gauge("horizons_health_evaluation_seconds", "How long the latest evaluation took.",
+            latest.response_time_ms / 1'000.0);
+  out.family("horizons_health_evaluations_total", "Evaluations since the monitor started.", "counter");
+  out.sample("horizons_health_evaluations_total", {}, static_cast<double>(latest.evaluations));
+  out.family("horizons_alerts_raised_total", "alert.raised events emitted since the monitor started.", "counter");
+  out.sample("horizons_alerts_raised_total", {}, static_cast<double>(latest.alerts_raised));
+  return out.take();
+}
+
+struct http_endpoint::impl {
+  httplib::Server server;
+  std::thread thread;
+  std::atomic<bool> finished{false};
+  std::string address;
+  mutable std::mutex mutex;
+  std::optional<snapshot> latest;
+
+  void serve_healthz(httplib::Response& response) const {
+    std::lock_guard lock(mutex);
+    if (!latest) {
+      response.status = 503;
+      response.set_content(ordered_json{{"status", "down"}, {"checked_at", nullptr}, {"reasons", {"no evaluation yet"}}}
+                               .dump(),
+                           "application/json");
+      return;
+    }
+    response.status = healthz_code(*latest);
+    response.set_content(render_healthz(*latest), "application/json");
+  }
+
+  void serve_metrics(httplib::Response& response) const {
+    std::lock_guard lock(mutex);
+    // Before the first evaluation there is nothing to expose; an empty exposition is valid.
+    response.set_content(latest ? render_metrics(*latest) : std::string(), std::string(metrics_content_type));
+  }
+};
+
+std::expected<std::unique_ptr<http_endpoint>, std::string> http_endpoint::start(const std::string& listen) {
+  auto parsed = parse_listen(listen);
+  if (!parsed) return std::unexpected(parsed.error());
+  auto state = std::make_unique<impl>();
+  auto* raw = state.get();
+  state->server.Get("/healthz", [raw](const httplib::Request&, httplib::Response& r) { raw->serve_healthz(r); });
+  state->server.Get("/metrics", [raw](const httplib::Request&, httplib::Response& r) { raw->serve_metrics(r); });
+  // httplib's default sets SO_REUSEPORT, which would let a second monitor share the port unnoticed;
+  // SO_REUSEADDR alone still allows a quick restart but refuses a port someone listens on.
+  state->server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  int port = parsed->port;
+  if (port == 0) {
+    port = state->server.bind_to_any_port(parsed->host);
+  } else if (!state->server.bind_to_port(parsed->host, port)) {
+    port = -1;
+  }
+  if (port < 0) {
+    return std::unexpected(fmt::format("cannot listen on {}: the address is not local or the port is in use", listen));
+  }
+  state->address = parsed->host.find(':') == std::string::npos ? fmt::format("{}:{}", parsed->host, port)
+                                                                : fmt::format("[{}]:{}", parsed->host, port);
+  state->thread = std::thread([raw] {
+    raw->server.listen_after_bind();
+    raw->finished = true;
+  });
+  return std::unique_ptr<http_endpoint>(new http_endpoint(std::move(state)));
+}
+
+http_endpoint::http_endpoint(std::unique_ptr<impl> state) : impl_(std::move(state)) {}
+
+http_endpoint::~http_endpoint() {
+  // httplib's stop() does nothing until the listening loop has started: repeat until it ended.
+  while (!impl_->finished) {
+    impl_->server.stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  impl_->thread.join();
+}
+
+void http_endpoint::publish(snapshot latest) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->latest = std::move(latest);
+}
+
+const std::string& http_endpoint::address() const { return impl_->address; }
+
+}  // namespace horizons::health_monitor

@@ -1,0 +1,458 @@
+#include "services/health_monitor/monitor.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <future>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include <horizons/admin.hpp>
+#include <horizons/catalogue.hpp>
+#include <horizons/codec.hpp>
+#include <horizons/event_builder.hpp>
+#include <horizons/health.hpp>
+#include <horizons/topic_reader.hpp>
+
+#include "services/common/outbox_relay.hpp"
+#include "services/common/state_store.hpp"
+#include "services/health_monitor/http_endpoint.hpp"
+#include "services/health_monitor/job_tally.hpp"
+#include "services/health_monitor/monitor_state.hpp"
+
+namespace horizons::health_monitor {
+
+std::vector<watched_group> catalogue_groups() {
+  std::vector<watched_group> groups;
+  for (const auto& t : catalogue) {
+    // system-health is what the monitor writes; its catalogue group is the monitor itself, which
+    // never consumes it, so judging it would raise an alert that can never resolve.
+    if (t.id == topic_id::system_health) continue;
+    groups.push_back({std::string(t.consumer_group), {std::string(t.name())}});
+  }
+  return groups;
+}
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+using services::step_result;
+
+constexpr std::string_view service_name = "health-monitor";
+constexpr std::string_view broker_alert_id = "message-broker";
+
+double ms_since(steady::time_point start) {
+  return std::chrono::duration<double, std::milli>(steady::now() - start).count();
+}
+
+std::string lag_alert_id(const topic_verdict& v) { return fmt::format("consumer-lag:{}:{}", v.group, v.topic); }
+
+// What one evaluation measured on the cluster.
+struct measurement {
+  std::expected<cluster_health, kafka_error> cluster{std::unexpected(kafka_error{})};
+  double cluster_ms = 0;
+  std::vector<std::expected<lag_report, kafka_error>> lags{};  // per watched group
+};
+
+// A partition whose leader is missing or unreachable cannot be judged by its offsets: say why.
+void mark_leaderless(lag_report& report, const cluster_health& cluster) {
+  for (auto& p : report.partitions) {
+    if (!p.error.empty()) continue;
+    auto same = [&](const partition_health& h) { return h.topic == p.topic && h.partition == p.partition; };
+    if (std::ranges::any_of(cluster.leaderless, same)) {
+      p.error = "partition has no leader";
+    } else if (auto it = std::ranges::find_if(cluster.leader_unreachable, same); it != cluster.leader_unreachable.end()) {
+      p.error = fmt::format("leader broker {} unreachable", it->leader);
+    }
+  }
+}
+
+broker_state judge_brokers(const measurement& measured) {
+  broker_state state{.response_time_ms = measured.cluster_ms};
+  if (!measured.cluster) {
+    state.status = health_status::down;
+    state.detail = fmt::format("cluster unreachable: {}", measured.cluster.error().message);
+    return state;
+  }
+  const auto& h = *measured.cluster;
+  state.brokers_up = h.brokers_up;
+  state.expected_brokers = h.expected_brokers;
+  state.leaderless = static_cast<int>(h.leaderless.size());
+  state.leader_unreachable = static_cast<int>(h.leader_unreachable.size());
+  state.under_replicated = static_cast<int>(h.under_replicated.size());
+  std::vector<std::string> problems;
+  for (const auto& b : h.brokers) {
+    if (!b.up()) problems.push_back(fmt::format("broker {} down: {}", b.id, b.problem));
+  }
+  if (state.leaderless > 0) problems.push_back(fmt::format("{} partitions without leader", state.leaderless));
+  if (state.leader_unreachable > 0) {
+    problems.push_back(fmt::format("{} partitions with an unreachable leader", state.leader_unreachable));
+  }
+  if (state.under_replicated > 0) {
+    problems.push_back(fmt::format("{} partitions under-replicated", state.under_replicated));
+  }
+  state.status = h.brokers_up == 0 ? health_status::down
+                 : problems.empty() ? health_status::healthy
+                                    : health_status::degraded;
+  state.detail = fmt::format("{} of {} brokers up", h.brokers_up, h.expected_brokers);
+  if (!problems.empty()) state.detail += fmt::format("; {}", fmt::join(problems, "; "));
+  return state;
+}
+
+// An alert that the latest evaluation says should be open.
+struct wanted_alert {
+  std::string type;
+  alert_severity severity;
+  std::string message;
+  std::string resource;
+  std::map<std::string, double> metrics;
+  const envelope* cause;  // the evaluation event that calls for it
+};
+
+alert_severity lag_severity(lag_status status) {
+  return status == lag_status::warning || status == lag_status::stalled ? alert_severity::warning
+                                                                        : alert_severity::critical;
+}
+
+alert_severity broker_severity(const broker_state& b) {
+  bool something_missing = b.status == health_status::down || b.brokers_up < b.expected_brokers || b.leaderless > 0 ||
+                           b.leader_unreachable > 0;
+  return something_missing ? alert_severity::critical : alert_severity::warning;
+}
+
+// Reads job-lifecycle from the beginning, without a group, and keeps the job tally current.
+class job_feed {
+ public:
+  explicit job_feed(client_config config) : config_(std::move(config)) {}
+
+  // Applies what arrived since the last call, reading for at most `budget`.
+  void read(std::chrono::milliseconds budget) {
+    if (!reader_ && !open()) return;
+    auto deadline = steady::now() + budget;
+    while (steady::now() < deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
+      auto next = reader_->next(std::min(left, std::chrono::milliseconds(200)));
+      if (!next) {
+        spdlog::warn("{}: reading job-lifecycle: {}; reopening it at the next evaluation", service_name,
+                     next.error().message);
+        reader_.reset();
+        tally_ = {};
+        return;
+      }
+      if (!*next) {
+        if (reader_->at_end()) return;
+        continue;
+      }
+      auto decoded = decode_framed(std::as_bytes(std::span((*next)->value)));
+      if (!decoded) continue;  // not ours to judge: the job-processor dead-letters it
+      if (const auto* lifecycle = std::get_if<job_lifecycle_event>(&*decoded)) tally_.apply(*lifecycle);
+    }
+  }
+
+  [[nodiscard]] job_counts counts(timestamp now) { return tally_.counts(now); }
+
+ private:
+  bool open() {
+    auto opened = topic_reader::open(config_, std::string(topic_name(topic_id::job_lifecycle)), read_from::beginning);
+    if (!opened) {
+      spdlog::warn("{}: cannot read job-lifecycle yet: {}", service_name, opened.error().message);
+      return false;
+    }
+    reader_ = std::move(*opened);
+    return true;
+  }
+
+  client_config config_;
+  std::unique_ptr<topic_reader> reader_;
+  job_tally tally_;
+};
+
+class monitor {
+ public:
+  monitor(const options& opts, std::vector<watched_group> groups, services::state_store& store,
+          http_endpoint* http, const observer& on_evaluated)
+      : opts_(opts),
+        groups_(std::move(groups)),
+        store_(store),
+        http_(http),
+        on_evaluated_(on_evaluated),
+        measure_config_(opts.config),
+        jobs_(opts.config) {
+    measure_config_.connect_timeout = std::min(opts.config.connect_timeout, opts.measure_timeout);
+  }
+
+  void evaluate() {
+    auto started = steady::now();
+    snapshot now{.checked_at = horizons::now()};
+    jobs_.read(std::min(opts_.interval / 2, std::chrono::milliseconds(1'000)));
+    now.jobs = jobs_.counts(now.checked_at);
+    auto measured = measure();
+    now.brokers = judge_brokers(measured);
+    now.response_time_ms = ms_since(started);
+
+    auto recorded = store_.transact([&](services::outbox& out) { return record(measured, now, out); });
+    if (recorded) {
+      now.database = health_status::healthy;
+    } else {
+      spdlog::error("{}: state {}: {}", service_name, store_.path().string(), recorded.error());
+      now.database = health_status::down;
+      now.database_detail = recorded.error();
+      now.open_alerts.clear();
+    }
+    alerts_raised_ += recorded ? raised_now_ : 0;
+    now.alerts_raised = alerts_raised_;
+    now.evaluations = ++evaluations_;
+    conclude(now);
+    if (http_) {
+      now.http_address = http_->address();
+      http_->publish(now);
+    }
+    if (on_evaluated_) on_evaluated_(now);
+  }
+
+ private:
+  measurement measure() {
+    measurement measured;
+    std::vector<std::future<std::expected<lag_report, kafka_error>>> pending;
+    for (const auto& g : groups_) {
+      pending.push_back(std::async(std::launch::async, [this, &g] {
+        return consumer_lag(measure_config_, {.group = g.group, .topics = g.topics, .timeout = opts_.measure_timeout});
+      }));
+    }
+    auto started = steady::now();
+    if (auto client = admin::create({.config = measure_config_, .request_timeout = opts_.measure_timeout})) {
+      measured.cluster = check_cluster(**client, {.expected_brokers = opts_.expected_brokers});
+    } else {
+      measured.cluster = std::unexpected(client.error());
+    }
+    measured.cluster_ms = ms_since(started);
+    for (auto& lag : pending) measured.lags.push_back(lag.get());
+    return measured;
+  }
+
+  // Inside the state transaction: judge, reconcile alerts, emit. Fills `now` with what it decided.
+  step_result record(measurement& measured, snapshot& now, services::outbox& out) {
+    auto& db = store_.db();
+    raised_now_ = 0;
+    auto database_started = steady::now();
+    auto waiting = db.prepare("SELECT count(*) FROM outbox");
+    if (!waiting) return std::unexpected(waiting.error().message);
+    auto outbox_rows = waiting->single_int();
+    if (!outbox_rows) return std::unexpected(outbox_rows.error().message);
+    now.database_detail = fmt::format("{}: {} events waiting to be published", store_.path().string(),
+                                      outbox_rows->value_or(0));
+    double database_ms = ms_since(database_started);
+
+    auto evaluator = load_windows(db, opts_.lag_rule);
+    if (!evaluator) return std::unexpected(evaluator.error().message);
+    now.groups.clear();
+    for (std::size_t i = 0; i < groups_.size(); ++i) {
+      auto& lag = measured.lags[i];
+      std::vector<topic_verdict> verdicts;
+      if (lag) {
+        if (measured.cluster) mark_leaderless(*lag, *measured.cluster);
+        verdicts = evaluator->evaluate(*lag, now.checked_at);
+      } else {
+        verdicts = lag_evaluator::failed(groups_[i].group, groups_[i].topics, lag.error().message);
+      }
+      std::ranges::move(verdicts, std::back_inserter(now.groups));
+    }
+    if (auto saved = save_windows(db, *evaluator); !saved) return std::unexpected(saved.error().message);
+    auto job_processor = std::ranges::find_if(now.groups, [](const topic_verdict& v) {
+      return v.group == spec(topic_id::job_lifecycle).consumer_group && v.topic == topic_name(topic_id::job_lifecycle);
+    });
+    now.queue_depth = job_processor == now.groups.end() ? 0 : job_processor->lag_messages;
+
+    auto round = uuid::random();  // one evaluation, one flow
+    auto health = make_event(system_health_check{
+                                 .components = {{.component = component::message_broker,
+                                                 .status = now.brokers.status,
+                                                 .detail = now.brokers.detail,
+                                                 .response_time_ms = now.brokers.response_time_ms},
+                                                {.component = component::database,
+                                                 .status = health_status::healthy,
+                                                 .detail = now.database_detail,
+                                                 .response_time_ms = database_ms}},
+                                 .active_jobs = now.jobs.active,
+                                 .pending_jobs = now.jobs.pending,
+                                 .failed_jobs_24h = now.jobs.failed_24h,
+                                 .queue_depth = now.queue_depth,
+                                 .response_time_ms = now.response_time_ms})
+                      .correlation_id(round)
+                      .build();
+    if (!health) return std::unexpected(health.error().message);
+    if (auto sent = out.emit(*health); !sent) return sent;
+
+    std::map<std::string, wanted_alert> wanted;
+    if (now.brokers.status != health_status::healthy) {
+      const auto& b = now.brokers;
+      wanted.emplace(broker_alert_id,
+                     wanted_alert{.type = "message_broker",
+                                  .severity = broker_severity(b),
+                                  .message = fmt::format("message broker {}: {}", status_name(b.status), b.detail),
+                                  .resource = "kafka-cluster",
+                                  .metrics = {{"brokers_up", b.brokers_up},
+                                              {"brokers_expected", b.expected_brokers},
+                                              {"partitions_leaderless", b.leaderless},
+                                              {"partitions_leader_unreachable", b.leader_unreachable},
+                                              {"partitions_under_replicated", b.under_replicated}},
+                                  .cause = &*health});
+    }
+    std::map<std::string, const envelope*> causes{{std::string(broker_alert_id), &*health}};
+    std::vector<event<consumer_lag_evaluated>> lag_events;
+    lag_events.reserve(now.groups.size());  // `causes` points into it
+    for (const auto& v : now.groups) {
+      auto evaluated = make_event(consumer_lag_evaluated{.group_id = v.group,
+                                                         .topic = v.topic,
+                                                         .lag_messages = v.lag_messages,
+                                                         .lag_seconds = v.lag_seconds,
+                                                         .status = v.status})
+                           .correlation_id(round)
+                           .build();
+      if (!evaluated) return std::unexpected(evaluated.error().message);
+      if (auto sent = out.emit(*evaluated); !sent) return sent;
+      const auto& cause = lag_events.emplace_back(std::move(*evaluated));
+      causes[lag_alert_id(v)] = &cause;
+      if (v.status == lag_status::ok) continue;
+      wanted.emplace(lag_alert_id(v),
+                     wanted_alert{.type = "consumer_lag",
+                                  .severity = lag_severity(v.status),
+                                  .message = fmt::format("consumer group {} on {} is {}: {}", v.group, v.topic,
+                                                         status_name(v.status), v.reason),
+                                  .resource = fmt::format("{}/{}", v.group, v.topic),
+                                  .metrics = {{"lag_messages", static_cast<double>(v.lag_messages)},
+                                              {"lag_seconds", v.lag_seconds},
+                                              {"status_rank", severity_rank(v.status)}},
+                                  .cause = &cause});
+    }
+    return reconcile(wanted, causes, *health, now, out);
+  }
+
+  // Opens what should be open, raises again what got worse, resolves what is ok again.
+  step_result reconcile(const std::map<std::string, wanted_alert>& wanted,
+                        const std::map<std::string, const envelope*>& causes, const envelope& evaluation,
+                        snapshot& now, services::outbox& out) {
+    auto& db = store_.db();
+    auto open = load_open_alerts(db);
+    if (!open) return std::unexpected(open.error().message);
+    for (const auto& [id, alert] : wanted) {
+      auto existing = open->find(id);
+      if (existing != open->end() && existing->second.severity >= alert.severity) continue;
+      auto raised = make_event(alert_raised{.alert_id = id,
+                                            .alert_type = alert.type,
+                                            .severity = alert.severity,
+                                            .message = alert.message,
+                                            .affected_resource = alert.resource,
+                                            .metrics = alert.metrics})
+                        .caused_by(*alert.cause)
+                        .build();
+      if (!raised) return std::unexpected(raised.error().message);
+      if (auto sent = out.emit(*raised); !sent) return sent;
+      if (auto kept = store_open_alert(db, {id, alert.type, alert.severity, raised->correlation_id}); !kept) {
+        return std::unexpected(kept.error().message);
+      }
+      spdlog::warn("{}: alert {} raised ({}): {}", service_name, id, to_string(alert.severity), alert.message);
+      ++raised_now_;
+    }
+    for (const auto& [id, alert] : *open) {
+      if (wanted.contains(id)) continue;
+      auto cause = causes.find(id);
+      auto resolution = cause == causes.end() ? std::string("no longer watched") : fmt::format("{} is ok again", id);
+      auto resolved = make_event(alert_resolved{.alert_id = id,
+                                                .alert_type = alert.type,
+                                                .resolution = resolution,
+                                                .resolved_at = now.checked_at})
+                          .caused_by(cause == causes.end() ? evaluation : *cause->second)
+                          .correlation_id(alert.correlation_id)
+                          .build();
+      if (!resolved) return std::unexpected(resolved.error().message);
+      if (auto sent = out.emit(*resolved); !sent) return sent;
+      if (auto removed = remove_open_alert(db, id); !removed) return std::unexpected(removed.error().message);
+      spdlog::info("{}: alert {} resolved: {}", service_name, id, resolution);
+    }
+    now.open_alerts.clear();
+    for (const auto& [id, alert] : wanted) now.open_alerts.push_back(id);
+    return {};
+  }
+
+  // The overall status and its reasons.
+  static void conclude(snapshot& now) {
+    now.reasons.clear();
+    if (now.brokers.status != health_status::healthy) {
+      now.reasons.push_back(fmt::format("message broker {}: {}", status_name(now.brokers.status), now.brokers.detail));
+    }
+    if (now.database != health_status::healthy) now.reasons.push_back(fmt::format("database down: {}", now.database_detail));
+    for (const auto& v : now.groups) {
+      if (v.status != lag_status::ok) {
+        now.reasons.push_back(fmt::format("{} on {}: {}: {}", v.group, v.topic, status_name(v.status), v.reason));
+      }
+    }
+    now.status = now.brokers.status == health_status::down ? overall_status::down
+                 : now.reasons.empty()                     ? overall_status::ok
+                                                           : overall_status::degraded;
+  }
+
+  const options& opts_;
+  std::vector<watched_group> groups_;
+  services::state_store& store_;
+  http_endpoint* http_;
+  const observer& on_evaluated_;
+  client_config measure_config_;
+  job_feed jobs_;
+  std::uint64_t evaluations_ = 0;
+  std::uint64_t alerts_raised_ = 0;
+  std::uint64_t raised_now_ = 0;  // in the transaction under way
+};
+
+}  // namespace
+
+std::expected<void, std::string> run(const options& opts, std::stop_token stop, const observer& on_evaluated) {
+  if (opts.interval <= std::chrono::milliseconds::zero()) return std::unexpected("health monitor: interval must be positive");
+  if (opts.lag_rule.window_size < 2) {
+    return std::unexpected("health monitor: the lag window must hold at least 2 observations");
+  }
+  for (const auto& g : opts.groups) {
+    if (g.group.empty() || g.topics.empty()) {
+      return std::unexpected(fmt::format("health monitor: watched group '{}' needs a name and topics", g.group));
+    }
+  }
+
+  std::unique_ptr<http_endpoint> http;
+  if (!opts.http_listen.empty()) {
+    auto started = http_endpoint::start(opts.http_listen);
+    if (!started) return std::unexpected(fmt::format("health monitor: {}", started.error()));
+    http = std::move(*started);
+    spdlog::info("{}: serving /healthz and /metrics on http://{}", service_name, http->address());
+  }
+  auto path = services::state_path(opts.data_dir, service_name);
+  auto relay = services::outbox_relay::start({.database = path, .config = opts.config, .service = std::string(service_name)});
+  if (!relay) return std::unexpected(fmt::format("health monitor: state {}: {}", path.string(), relay.error()));
+  auto store = services::state_store::open(path, [wake = relay->get()] { wake->wake(); });
+  if (!store) return std::unexpected(fmt::format("health monitor: state {}: {}", path.string(), store.error()));
+  if (auto created = create_monitor_tables(store->db()); !created) {
+    return std::unexpected(fmt::format("health monitor: state {}: {}", path.string(), created.error().message));
+  }
+
+  monitor evaluation(opts, opts.groups.empty() ? catalogue_groups() : opts.groups, *store, http.get(), on_evaluated);
+  std::mutex mutex;
+  std::condition_variable_any wakeup;
+  while (!stop.stop_requested()) {
+    auto next = steady::now() + opts.interval;
+    evaluation.evaluate();
+    std::unique_lock lock(mutex);
+    wakeup.wait_until(lock, stop, next, [] { return false; });
+  }
+  http.reset();
+  if (auto left = (*relay)->stop(opts.drain_timeout); left > 0) {
+    spdlog::warn("{}: {} events still in the outbox; they are published at the next start", service_name, left);
+  }
+  return {};
+}
+
+}  // namespace horizons::health_monitor

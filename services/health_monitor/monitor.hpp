@@ -1,0 +1,95 @@
+// The health monitor service: every `interval` it evaluates the brokers, the
+// partitions and the lag of each watched consumer group, publishes what it
+// found, raises and resolves alerts, and serves /healthz and /metrics.
+//
+//   horizons::health_monitor::options options{.config = config, .data_dir = "horizons-data"};
+//   std::jthread monitor([&](std::stop_token stop) {
+//     if (auto ran = horizons::health_monitor::run(options, stop); !ran) spdlog::error("{}", ran.error());
+//   });
+//   // curl -s http://127.0.0.1:9464/healthz ; monitor.request_stop() on SIGTERM
+//
+// One evaluation:
+//   1. measures, in parallel: check_cluster() and consumer_lag() of every
+//      watched (group, topics) (each bounded by `measure_timeout`), and reads
+//      what is new on job-lifecycle (group-less, from the beginning at start)
+//      into the job tally;
+//   2. in one SQLite transaction on <data_dir>/health-monitor/state.db: adds
+//      the lag observations to the stored sliding windows and judges them
+//      (lag_rule.hpp; a partition without a reachable leader is `error`),
+//      reconciles the open alerts, and puts into the transactional outbox one
+//      `system.health.check` (message broker and database components, jobs
+//      active / pending / failed in 24 h, queue depth = the job-processor
+//      group's lag, response time), one `consumer.lag.evaluated` per (group,
+//      topic), and the alerts: `alert.raised` when a (group, topic) or the
+//      message broker leaves ok (severity warning for warning and stalled,
+//      critical for stopped, error and any broker, leader or whole cluster
+//      missing; raised again with the same id when it gets worse) and
+//      `alert.resolved` when it is ok again. Alert ids are stable:
+//      "consumer-lag:<group>:<topic>" and "message-broker";
+//   3. publishes the snapshot to HTTP and calls `on_evaluated`.
+// The outbox relay (services/common) publishes the events after the commit,
+// so an alert's state and its event are kept or lost together: a restarted
+// monitor neither raises an open alert twice nor forgets to resolve it, and
+// it goes on judging with the stored windows. Monitors sharing a data dir
+// serialise their evaluations on the database and share windows and alerts.
+//
+// Stopping: run() finishes the evaluation in hand, stops the HTTP server,
+// publishes what is left in the outbox (up to `drain_timeout`; the rest stays
+// for the next start) and returns.
+// Threads: run() blocks the calling thread; the observer runs on it.
+#pragma once
+
+#include <chrono>
+#include <expected>
+#include <filesystem>
+#include <functional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include <horizons/config.hpp>
+
+#include "services/health_monitor/lag_rule.hpp"
+#include "services/health_monitor/snapshot.hpp"
+
+namespace horizons::health_monitor {
+
+/// A consumer group and the topics whose lag is judged.
+struct watched_group {
+  std::string group{};
+  std::vector<std::string> topics{};
+};
+
+/// Each catalogue topic's main consumer group with that topic (job-processor on job-lifecycle,
+/// metrics-aggregator on job-metrics, notification-dispatcher on notifications, compliance-auditor
+/// on audit-trail), except system-health: the monitor writes it and is its catalogue group.
+[[nodiscard]] std::vector<watched_group> catalogue_groups();
+
+struct options {
+  client_config config{};
+  /// State lives in <data_dir>/health-monitor/state.db.
+  std::filesystem::path data_dir{"horizons-data"};
+  std::chrono::milliseconds interval{2'000};
+  /// "host:port" for /healthz and /metrics; port 0 picks a free one; empty: no HTTP.
+  std::string http_listen{"127.0.0.1:9464"};
+  /// Empty: catalogue_groups().
+  std::vector<watched_group> groups{};
+  /// Brokers the cluster should have; 0: inferred from metadata and replica lists.
+  int expected_brokers = 0;
+  lag_rule_options lag_rule{};
+  /// Bound on each lag measurement and on reaching the cluster.
+  std::chrono::milliseconds measure_timeout{10'000};
+  /// On stop: how long to keep publishing what the outbox holds.
+  std::chrono::milliseconds drain_timeout{30'000};
+};
+
+/// Called after every evaluation with what it found.
+using observer = std::function<void(const snapshot&)>;
+
+/// Runs the monitor until `stop` is requested. Errors: bad options, an HTTP address that cannot be
+/// bound, a state database that cannot be opened. A cluster that cannot be reached is not an error:
+/// it is reported (status down) and evaluated again at the next interval.
+[[nodiscard]] std::expected<void, std::string> run(const options& opts, std::stop_token stop,
+                                                   const observer& on_evaluated = {});
+
+}  // namespace horizons::health_monitor

@@ -1,0 +1,155 @@
+#include "services/notification_dispatcher/dispatcher.hpp"
+
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include <horizons/consumer.hpp>
+#include <horizons/event_builder.hpp>
+
+#include "services/notification_dispatcher/compose.hpp"
+#include "services/notification_dispatcher/inbox_store.hpp"
+#include "services/notification_dispatcher/paths.hpp"
+
+namespace horizons::notification_dispatcher {
+namespace {
+
+using services::outbox;
+using services::step_result;
+
+std::int64_t wall_us() { return now().time_since_epoch().count(); }
+
+constexpr std::string_view webhook_schema = R"sql(
+  CREATE TABLE IF NOT EXISTS webhook_queue (
+    notification_id TEXT PRIMARY KEY,
+    event BLOB NOT NULL,               -- the notification.sent event, framed Avro
+    rounds INTEGER NOT NULL DEFAULT 0, -- deliver() calls that gave up
+    next_at INTEGER NOT NULL,
+    failed INTEGER NOT NULL DEFAULT 0  -- gave up for good; kept for people to see
+  ) WITHOUT ROWID;
+)sql";
+
+constexpr int max_rounds = 8;
+
+// Posts queued notifications to the webhook on its own thread, so a slow receiver never holds up consuming.
+void deliver_webhooks(const webhook_sender& sender, const std::filesystem::path& db_path, std::stop_token stop) {
+  auto db = sqlite::database::open(db_path);
+  if (!db) {
+    spdlog::error("notification-dispatcher: webhook queue: {}", db.error().message);
+    return;
+  }
+  while (!stop.stop_requested()) {
+    std::vector<std::pair<std::string, std::vector<std::byte>>> due;
+    if (auto select = db->prepare(
+            "SELECT notification_id, event FROM webhook_queue WHERE failed = 0 AND next_at <= ?1 ORDER BY next_at LIMIT 20")) {
+      select->bind(1, wall_us());
+      while (select->next()) {
+        auto bytes = select->blob(1);
+        due.emplace_back(select->text(0), std::vector<std::byte>(bytes.begin(), bytes.end()));
+      }
+    }
+    for (const auto& [id, framed] : due) {
+      auto decoded = decode_framed(framed);
+      const notification_sent* sent = nullptr;
+      if (decoded) {
+        if (auto* n = std::get_if<notification_event>(&*decoded)) sent = std::get_if<notification_sent>(&n->payload);
+      }
+      if (!sent) {
+        spdlog::error("notification-dispatcher: queued webhook {} does not decode; dropped", id);
+        if (auto drop = db->prepare("DELETE FROM webhook_queue WHERE notification_id = ?1")) (void)drop->bind(1, id).run();
+        continue;
+      }
+      auto delivered = sender.deliver(*sent, stop);
+      if (delivered) {
+        if (auto done = db->prepare("DELETE FROM webhook_queue WHERE notification_id = ?1")) (void)done->bind(1, id).run();
+        continue;
+      }
+      if (stop.stop_requested()) break;
+      spdlog::warn("notification-dispatcher: webhook {} for {}: {}", sender.url(), id, delivered.error());
+      if (auto later = db->prepare(
+              "UPDATE webhook_queue SET rounds = rounds + 1, failed = (rounds + 1 >= ?2), "
+              "next_at = ?3 + (1000000 << min(rounds, 6)) WHERE notification_id = ?1")) {
+        (void)later->bind(1, id).bind(2, static_cast<std::int64_t>(max_rounds)).bind(3, wall_us()).run();
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(due.empty() ? 100 : 0));
+  }
+}
+
+class dispatcher {
+ public:
+  dispatcher(services::state_store& store, inbox_store inbox, email_outbox email, bool webhook)
+      : store_(store), inbox_(std::move(inbox)), email_(std::move(email)), webhook_(webhook) {}
+
+  template <class Source>
+  handler_result notify(const envelope& source, const Source& payload) {
+    auto sent = compose(source, payload, webhook_ ? webhook_channel::on : webhook_channel::off);
+    if (!sent) return {};  // not the end of a job: nothing to tell
+    auto handled = store_.handle_once(source.event_id, [&](outbox& out) -> step_result {
+      auto stored = inbox_.insert(*sent, source.event_id, now());
+      if (!stored) return std::unexpected(stored.error().message);
+      if (!*stored) return {};  // this source already has its notification
+      if (auto written = email_.write(*sent, source.occurred_at); !written) return std::unexpected(written.error());
+      auto built = make_event(*sent).caused_by(source).user_id(sent->recipient_id).build();
+      if (!built) return std::unexpected(built.error().message);
+      if (webhook_) {
+        byte_buffer framed;
+        encode_framed(*built, framed);
+        auto queue = store_.db().prepare("INSERT OR IGNORE INTO webhook_queue(notification_id, event, next_at) VALUES (?1, ?2, ?3)");
+        if (!queue) return std::unexpected(queue.error().message);
+        if (auto ok = queue->bind(1, sent->notification_id).bind(2, framed.bytes()).bind(3, wall_us()).run(); !ok) {
+          return std::unexpected(ok.error().message);
+        }
+      }
+      return out.emit(*built);
+    });
+    if (!handled) return std::unexpected(handled.error());
+    return {};
+  }
+
+ private:
+  services::state_store& store_;
+  inbox_store inbox_;
+  email_outbox email_;
+  bool webhook_;
+};
+
+}  // namespace
+
+std::expected<void, std::string> run(const options& opts, std::stop_token stop) {
+  std::optional<webhook_sender> webhook;
+  if (!opts.webhook.url.empty()) {
+    auto made = webhook_sender::create(opts.webhook);
+    if (!made) return std::unexpected(fmt::format("{}: {}", service_name, made.error()));
+    webhook.emplace(std::move(*made));
+  }
+  auto host = services::service_host::start(std::string(service_name), opts.service);
+  if (!host) return std::unexpected(host.error());
+  auto& store = (*host)->store();
+  if (auto ok = store.db().exec(webhook_schema); !ok) return std::unexpected(ok.error().message);
+  auto inbox = inbox_store::create(store.db());
+  if (!inbox) return std::unexpected(inbox.error().message);
+  dispatcher notifications(store, std::move(*inbox), email_outbox(outbox_path(opts.service.data_dir), opts.email),
+                           webhook.has_value());
+
+  auto config = opts.service.config;
+  config.client_id = std::string(service_name);
+  auto made = consumer::create({.config = config, .topics = {topic_id::job_lifecycle, topic_id::notifications},
+                                .group = std::string(service_name), .retry = {}, .start = start_position::earliest,
+                                .undecodable = undecodable_policy::dead_letter});
+  if (!made) return std::unexpected(fmt::format("{}: {}", service_name, made.error().message));
+  auto& sources = **made;
+  auto route = [&](const envelope& meta, const auto& payload, const message_context&) { return notifications.notify(meta, payload); };
+  sources.on<job_completed>(route).on<job_failed>(route).on<job_cancelled>(route);
+  sources.on<alert_raised>(route).on<alert_resolved>(route);
+
+  std::jthread webhook_thread;
+  if (webhook) {
+    webhook_thread = std::jthread([&](std::stop_token webhook_stop) {
+      deliver_webhooks(*webhook, state_path(opts.service.data_dir), webhook_stop);
+    });
+  }
+  return (*host)->run(sources, stop);
+}
+
+}  // namespace horizons::notification_dispatcher

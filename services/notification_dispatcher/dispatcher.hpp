@@ -1,0 +1,44 @@
+// The notification dispatcher: turns terminal job events (`job.completed`,
+// `job.failed` with no retry scheduled, `job.cancelled`) and alerts
+// (`alert.raised`, `alert.resolved`) into one `notification.sent` each, and
+// delivers it: the in-app inbox, the email outbox, and a webhook when one is
+// configured.
+//
+//   horizons::notification_dispatcher::options options{
+//       .service = {.config = config, .data_dir = "horizons-data"},
+//       .webhook = {.url = "http://127.0.0.1:8081/hook"}};
+//   auto done = horizons::notification_dispatcher::run(options, stop_token);
+//
+// Exactly one notification per source event, across restarts and
+// redeliveries: the source's "handled" mark, the inbox row, the webhook
+// queue row and the outgoing notification.sent commit in one SQLite
+// transaction (<data_dir>/notification-dispatcher/state.db); the email file
+// is named by the notification id and written before that commit, so a
+// redelivery rewrites nothing. The webhook is at-least-once: each POST
+// carries Idempotency-Key: <notification id>. Consumed in the group
+// `notification-dispatcher` from job-lifecycle and notifications.
+#pragma once
+
+#include <expected>
+#include <stop_token>
+#include <string>
+#include <string_view>
+
+#include "services/common/service_host.hpp"
+#include "services/notification_dispatcher/email_outbox.hpp"
+#include "services/notification_dispatcher/webhook.hpp"
+
+namespace horizons::notification_dispatcher {
+
+inline constexpr std::string_view service_name = "notification-dispatcher";
+
+struct options {
+  services::service_options service{};
+  email_options email{};
+  /// Empty url: no webhook.
+  webhook_sender::options webhook{};
+};
+
+[[nodiscard]] std::expected<void, std::string> run(const options& opts, std::stop_token stop);
+
+}  // namespace horizons::notification_dispatcher

@@ -1,0 +1,551 @@
+#include "services/platform/platform.hpp"
+
+#include <algorithm>
+#include <random>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <horizons/admin.hpp>
+#include <horizons/codec.hpp>
+#include <horizons/embedded_cluster.hpp>
+#include <horizons/event_builder.hpp>
+#include <horizons/health.hpp>
+#include <horizons/producer.hpp>
+#include <horizons/topic_reader.hpp>
+
+#include "services/common/state_store.hpp"
+#include "services/compliance_auditor/auditor.hpp"
+#include "services/compliance_auditor/ledger.hpp"
+#include "services/health_monitor/monitor.hpp"
+#include "services/metrics_aggregator/aggregator.hpp"
+#include "services/notification_dispatcher/dispatcher.hpp"
+#include "services/orchestrator/orchestrator.hpp"
+
+namespace horizons::platform {
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+constexpr std::array<std::string_view, 5> names{"orchestrator", "metrics-aggregator", "notification-dispatcher",
+                                                "compliance-auditor", "health-monitor"};
+
+std::int64_t wall_us() { return now().time_since_epoch().count(); }
+
+struct uuid_hash {
+  std::size_t operator()(const uuid& id) const noexcept { return std::hash<uuid>{}(id); }
+};
+
+// The observer's own fold of a job's samples, to check the aggregator's summary against.
+struct sample_fold {
+  std::int64_t count = 0, interval_ms = 0;
+  double cpu_sum = 0, cpu_max = 0, gpu_sum = 0, gpu_max = 0, memory_peak = 0, network_in = 0, disk_write = 0;
+
+  void add(const job_metrics_recorded& s) {
+    double seconds = static_cast<double>(s.interval_ms) / 1000.0;
+    ++count;
+    interval_ms += s.interval_ms;
+    cpu_sum += s.cpu_pct;
+    cpu_max = std::max(cpu_max, s.cpu_pct);
+    gpu_sum += s.gpu_pct;
+    gpu_max = std::max(gpu_max, s.gpu_pct);
+    memory_peak = std::max(memory_peak, s.memory_gb);
+    network_in += s.network_in_mb_per_s * seconds;
+    disk_write += s.disk_write_mb_per_s * seconds;
+  }
+  [[nodiscard]] bool matches(const job_performance_summary& s) const {
+    auto close = [](double a, double b) { return std::abs(a - b) <= 1e-6 * std::max(1.0, std::abs(b)); };
+    double n = count > 0 ? static_cast<double>(count) : 1.0;
+    return s.sample_count == count && s.execution_time_ms == interval_ms && close(s.cpu_avg_pct, cpu_sum / n) &&
+           close(s.cpu_max_pct, cpu_max) && close(s.gpu_avg_pct, gpu_sum / n) && close(s.gpu_max_pct, gpu_max) &&
+           close(s.memory_peak_gb, memory_peak) && close(s.network_in_total_mb, network_in) &&
+           close(s.disk_write_total_mb, disk_write);
+  }
+};
+
+// Reads every topic (and its .dlq twin) and keeps the independent count the report is made of.
+class observer {
+ public:
+  static std::expected<observer, std::string> open(const client_config& config, timestamp since) {
+    observer o;
+    o.since_ = since;
+    for (const auto& spec : catalogue) {
+      for (auto topic : {std::string(spec.name()), std::string(spec.name()) + ".dlq"}) {
+        auto reader = topic_reader::open(config, topic, read_from::beginning, "horizons-run-observer");
+        if (!reader) return std::unexpected(fmt::format("observer on {}: {}", topic, reader.error().message));
+        o.readers_.push_back({topic, topic.ends_with(".dlq"), std::move(*reader)});
+      }
+    }
+    return o;
+  }
+
+  void expect_job(const std::string& job_id) { run_jobs_.insert(job_id); }
+
+  // Reads what arrived; returns the number of records read.
+  std::size_t poll() {
+    std::size_t read = 0;
+    for (auto& r : readers_) {
+      for (int i = 0; i < 2'000; ++i) {
+        auto next = r.reader->next(std::chrono::milliseconds(i == 0 ? 2 : 0));
+        if (!next || !*next) break;
+        ++read;
+        take(r, **next);
+      }
+    }
+    return read;
+  }
+
+  [[nodiscard]] bool at_end() const {
+    return std::ranges::all_of(readers_, [](const auto& r) { return r.reader->at_end(); });
+  }
+
+  [[nodiscard]] progress snapshot(int submitted, int total) const {
+    progress p{.jobs_submitted = submitted, .jobs_total = total, .jobs_ended = static_cast<int>(ended_.size()),
+               .jobs_by_state = {}, .events = events_, .events_per_s = 0, .elapsed = {}};
+    for (const auto& [job, status] : latest_) p.jobs_by_state[std::string(to_string(status))]++;
+    return p;
+  }
+
+  // Every submitted job ended, and each consequence of its end was seen.
+  [[nodiscard]] std::optional<std::string> waiting_for(std::size_t jobs) const {
+    if (ended_.size() < jobs) return fmt::format("{} of {} jobs have not ended", jobs - ended_.size(), jobs);
+    for (const auto& [job, source] : ended_) {
+      if (!notifications_.contains(source)) return fmt::format("no notification yet for job {}", job);
+      if (ran_.contains(job) && !summaries_.contains(job)) return fmt::format("no performance summary yet for job {}", job);
+    }
+    return std::nullopt;
+  }
+
+  [[nodiscard]] const std::unordered_map<uuid, int, uuid_hash>& seen() const { return seen_; }
+  [[nodiscard]] const std::set<uuid>& audit_ids() const { return audit_ids_; }
+
+  void fill(report& out) const {
+    for (const auto& [job, status] : latest_) {
+      if (ended_.contains(job)) out.jobs_by_final_state[std::string(to_string(status))]++;
+    }
+    out.events_per_topic = events_per_topic_;
+    for (auto [topic, samples] : latencies_) {
+      std::ranges::sort(samples);
+      auto at = [&](double q) { return samples[std::min(samples.size() - 1, static_cast<std::size_t>(q * static_cast<double>(samples.size())))]; };
+      out.latency_per_topic[topic] = {.count = samples.size(), .p50_ms = at(0.50), .p95_ms = at(0.95), .p99_ms = at(0.99),
+                                      .max_ms = samples.back()};
+    }
+    out.dead_lettered = dead_lettered_;
+    out.jobs_that_ran = static_cast<int>(ran_.size());
+    out.summaries = static_cast<int>(summaries_.size());
+    for (const auto& [job, summary] : summaries_) {
+      auto fold = folds_.find(job);
+      if (fold != folds_.end() && fold->second.matches(summary.first)) ++out.summaries_matching_samples;
+      if (summary.second.size() > 1) out.duplicated_effects += summary.second.size() - 1;
+    }
+    for (const auto& [job, source] : ended_) {
+      auto n = notifications_.find(source);
+      if (n == notifications_.end()) continue;
+      ++out.notifications_for_ended_jobs;
+      if (n->second.size() > 1) out.duplicated_effects += n->second.size() - 1;
+    }
+    out.audit_events = static_cast<std::int64_t>(audit_ids_.size());
+    for (const auto& [id, times] : seen_) {
+      if (times > 1) out.duplicate_records += static_cast<std::uint64_t>(times - 1);
+    }
+  }
+
+ private:
+  struct reader_state {
+    std::string topic;
+    bool dlq = false;
+    std::unique_ptr<topic_reader> reader;
+  };
+
+  void take(const reader_state& r, const raw_record& record) {
+    if (record.time < since_) return;  // an earlier run's record
+    if (r.dlq) {
+      ++dead_lettered_;
+      return;
+    }
+    auto decoded = decode_framed(std::as_bytes(std::span(record.value)));
+    if (!decoded) return;  // the services dead-letter it; counted there
+    ++events_;
+    ++events_per_topic_[r.topic];
+    if (auto at = record.header(header::produced_at)) {
+      std::int64_t produced = 0;
+      if (std::sscanf(std::string(*at).c_str(), "%ld", &produced) == 1) {
+        latencies_[r.topic].push_back(static_cast<double>(wall_us() - produced) / 1000.0);
+      }
+    }
+    std::visit([&](const auto& e) {
+      seen_[e.event_id]++;
+      std::visit([&](const auto& payload) { on(e, payload); }, e.payload);
+    }, *decoded);
+  }
+
+  void on(const envelope&, const job_status_changed& p) {
+    if (run_jobs_.contains(p.job_id)) latest_[p.job_id] = p.new_status;
+  }
+  void on(const envelope&, const job_submitted& p) {
+    if (run_jobs_.contains(p.job_id) && !latest_.contains(p.job_id)) latest_[p.job_id] = job_status::submitted;
+  }
+  void on(const envelope& e, const job_completed& p) { end(p.job_id, e.event_id); }
+  void on(const envelope& e, const job_cancelled& p) { end(p.job_id, e.event_id); }
+  void on(const envelope& e, const job_failed& p) {
+    if (!p.next_retry_at) end(p.job_id, e.event_id);
+  }
+  void on(const envelope&, const job_metrics_recorded& p) { folds_[p.job_id].add(p); }
+  void on(const envelope&, const resource_allocation_changed& p) {
+    if (p.change == allocation_change::allocated) ran_.insert(p.job_id);
+  }
+  void on(const envelope& e, const job_performance_summary& p) {
+    auto& [summary, ids] = summaries_[p.job_id];
+    summary = p;
+    ids.insert(e.event_id);
+  }
+  void on(const envelope&, const notification_sent& p) {
+    auto source = p.data.find("source_event_id");
+    if (source != p.data.end()) {
+      if (auto id = uuid::parse(source->second)) notifications_[*id].insert(p.notification_id);
+    }
+  }
+  template <class Payload>
+  void on(const envelope& e, const Payload&) {
+    if constexpr (payload_traits<Payload>::topic == topic_id::audit_trail) audit_ids_.insert(e.event_id);
+  }
+
+  void end(const std::string& job_id, const uuid& source) {
+    if (run_jobs_.contains(job_id)) ended_.emplace(job_id, source);
+  }
+
+  timestamp since_{};
+  std::vector<reader_state> readers_;
+  std::set<std::string> run_jobs_;
+  std::unordered_map<uuid, int, uuid_hash> seen_;
+  std::map<std::string, job_status> latest_;
+  std::map<std::string, uuid> ended_;  // job -> the event that ended it
+  std::set<std::string> ran_;
+  std::map<std::string, sample_fold> folds_;
+  std::map<std::string, std::pair<job_performance_summary, std::set<uuid>>> summaries_;  // job -> last, distinct event ids
+  std::map<uuid, std::set<std::string>> notifications_;  // source event -> distinct notification ids
+  std::set<uuid> audit_ids_;
+  std::map<std::string, std::uint64_t> events_per_topic_;
+  std::map<std::string, std::vector<double>> latencies_;
+  std::uint64_t events_ = 0;
+  std::uint64_t dead_lettered_ = 0;
+};
+
+// A mixed, reproducible workload: systems, pipelines, sizes and users drawn from the seed.
+event<job_submitted> make_job(std::mt19937_64& rng, std::uint64_t seed, int index) {
+  constexpr std::array users{"alice", "bob", "carol", "dmitri", "esi", "fatima", "gao", "hiro"};
+  constexpr std::array systems{tacc_system::frontera, tacc_system::stampede3, tacc_system::lonestar6};
+  constexpr std::array pipelines{pipeline::alpha_cal, pipeline::image_reconstruction, pipeline::anomaly_detection};
+  auto pick = [&](const auto& options) { return options[rng() % options.size()]; };
+  auto nodes = 1 << (rng() % 6);
+  auto pipe = pick(pipelines);
+  job_submitted job{
+      .job_id = fmt::format("job-{:x}-{:05d}", seed, index),
+      .job_name = fmt::format("{}-{}", to_string(pipe), index),
+      .pipeline = pipe,
+      .dataset_id = fmt::format("vla-{:04d}", rng() % 500),
+      .tacc_system = pick(systems),
+      .resources = {.nodes = static_cast<std::int32_t>(nodes), .cores_per_node = 56,
+                    .gpus = pipe == pipeline::alpha_cal ? 0 : 4, .memory_gb = 192,
+                    .wall_time_minutes = static_cast<std::int32_t>(60 + rng() % 600)},
+      .estimated_cost_usd = static_cast<double>(nodes) * (1.0 + static_cast<double>(rng() % 100) / 10.0),
+      .priority = static_cast<job_priority>(1 + rng() % 3),
+  };
+  return *make_event(std::move(job)).user_id(pick(users)).build();
+}
+
+// Ids of events the services saw acknowledged since `since_us`, from each one's state database.
+std::set<uuid> delivered_since(const std::filesystem::path& data_dir, std::int64_t since_us) {
+  std::set<uuid> ids;
+  for (auto name : names) {
+    auto path = services::state_path(data_dir, name);
+    if (!std::filesystem::exists(path)) continue;
+    auto db = sqlite::database::open_existing(path);
+    if (!db) continue;
+    auto select = db->prepare("SELECT event_id FROM delivered WHERE delivered_at >= ?1");
+    if (!select) continue;
+    select->bind(1, since_us);
+    while (select->next()) {
+      if (auto id = uuid::parse(select->text(0))) ids.insert(*id);
+    }
+  }
+  return ids;
+}
+
+std::int64_t missing_from_ledger(const std::filesystem::path& data_dir, const std::set<uuid>& audit_ids) {
+  auto db = sqlite::database::open_existing(compliance::ledger::path_in(data_dir));
+  if (!db) return static_cast<std::int64_t>(audit_ids.size());
+  auto find = db->prepare("SELECT 1 FROM ledger_entries WHERE event_id = ?1");
+  if (!find) return static_cast<std::int64_t>(audit_ids.size());
+  std::int64_t missing = 0;
+  for (const auto& id : audit_ids) {
+    auto found = find->bind(1, id.to_string()).single_int();
+    if (!found || !*found) ++missing;
+  }
+  return missing;
+}
+
+std::string format_ms(double ms) { return ms < 10 ? fmt::format("{:.2f}", ms) : fmt::format("{:.0f}", ms); }
+
+}  // namespace
+
+std::string_view name_of(service s) { return names[static_cast<std::size_t>(s)]; }
+
+std::optional<service> service_from_name(std::string_view name) {
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name) return static_cast<service>(i);
+  }
+  return std::nullopt;
+}
+
+std::expected<void, std::string> serve(service s, const serve_options& o, std::stop_token stop) {
+  services::service_options common{.config = o.config, .data_dir = o.data_dir};
+  switch (s) {
+    case service::orchestrator:
+      return orchestrator::run({.service = common, .sim = o.sim, .http_listen = o.http_listen}, stop);
+    case service::metrics_aggregator:
+      return metrics_aggregator::run({.service = common}, stop);
+    case service::notification_dispatcher:
+      return notification_dispatcher::run({.service = common, .email = {}, .webhook = {.url = o.webhook_url}}, stop);
+    case service::compliance_auditor:
+      return compliance::run({.service = common}, stop);
+    case service::health_monitor: {
+      health_monitor::options monitor{.config = o.config, .data_dir = o.data_dir};
+      if (!o.http_listen.empty()) monitor.http_listen = o.http_listen;
+      return health_monitor::run(monitor, stop);
+    }
+  }
+  return std::unexpected("unknown service");
+}
+
+std::expected<report, std::string> run(const options& opts, std::stop_token stop) {
+  report out;
+  out.jobs_submitted = opts.jobs;
+  auto started = steady::now();
+  auto since = now() - std::chrono::seconds(1);
+  auto since_us = since.time_since_epoch().count();
+
+  // The cluster: embedded unless brokers were given; topics as the catalogue declares them.
+  client_config config = opts.config;
+  std::unique_ptr<embedded_cluster> embedded;
+  if (config.brokers.empty()) {
+    auto cluster = embedded_cluster::start({.brokers = 3, .create_catalogue_topics = true});
+    if (!cluster) return std::unexpected(fmt::format("starting the embedded cluster: {}", cluster.error().message));
+    embedded = std::move(*cluster);
+    config.brokers = embedded->bootstrap_servers();
+    out.cluster = fmt::format("embedded, 3 brokers at {}", config.brokers);
+  } else {
+    out.cluster = config.brokers;
+    auto client = admin::create(config);
+    if (!client) return std::unexpected(client.error().message);
+    auto ensured = (*client)->ensure_topics();
+    if (!ensured) return std::unexpected(fmt::format("ensuring the topics: {}", ensured.error().error.message));
+  }
+
+  auto watch = observer::open(config, since);
+  if (!watch) return std::unexpected(watch.error());
+
+  // The services, each on its own thread, stopped together.
+  std::stop_source services_stop;
+  std::vector<std::jthread> running;
+  std::mutex failures_mutex;
+  std::vector<std::string> failures;
+  serve_options serving{.config = config, .data_dir = opts.data_dir, .sim = opts.sim, .http_listen = {},
+                        .webhook_url = opts.webhook_url};
+  for (auto s : opts.services) {
+    running.emplace_back([&, s, serving] {
+      auto mine = serving;
+      if (s == service::health_monitor) mine.http_listen = opts.health_listen;
+      if (auto ran = serve(s, mine, services_stop.get_token()); !ran) {
+        std::lock_guard lock(failures_mutex);
+        failures.push_back(ran.error());
+        spdlog::error("{}", ran.error());
+      }
+    });
+  }
+
+  // The workload, acknowledged before it counts as submitted.
+  std::mt19937_64 rng(opts.seed);
+  std::vector<event<job_submitted>> jobs;
+  for (int i = 0; i < opts.jobs; ++i) {
+    jobs.push_back(make_job(rng, opts.seed, i));
+    watch->expect_job(jobs.back().payload.job_id);
+  }
+  std::mutex acked_mutex;
+  std::set<uuid> acknowledged;
+  std::atomic<int> submitted{0};
+  auto workload_config = config;
+  workload_config.client_id = "horizons-run-workload";
+  auto submitter = producer::create({.config = workload_config,
+                                     .on_delivery =
+                                         [&](const delivery_report& r) {
+                                           if (r.error) return;
+                                           std::lock_guard lock(acked_mutex);
+                                           acknowledged.insert(r.event_id);
+                                           ++submitted;
+                                         },
+                                     .enqueue_timeout = std::chrono::milliseconds(30'000),
+                                     .max_queued_messages = 100'000});
+  if (!submitter) return std::unexpected(submitter.error().message);
+
+  auto deadline = started + opts.timeout;
+  std::size_t next_job = 0;
+  auto last_progress = steady::now() - std::chrono::seconds(1);
+  auto last_check = steady::now();
+  std::optional<std::string> waiting = "the workload";
+  std::uint64_t events_at_last_progress = 0;
+  while (!stop.stop_requested() && steady::now() < deadline) {
+    // Submit at the offered rate.
+    auto due = static_cast<std::size_t>(std::chrono::duration<double>(steady::now() - started).count() * opts.submit_rate) + 1;
+    for (; next_job < jobs.size() && next_job < due; ++next_job) {
+      if (auto queued = (*submitter)->publish(jobs[next_job]); !queued) {
+        return std::unexpected(fmt::format("submitting {}: {}", jobs[next_job].payload.job_id, queued.error().message));
+      }
+    }
+    if (watch->poll() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    auto now_steady = steady::now();
+    if (opts.on_progress && now_steady - last_progress >= std::chrono::milliseconds(250)) {
+      auto p = watch->snapshot(submitted.load(), opts.jobs);
+      p.elapsed = now_steady - started;
+      p.events_per_s = static_cast<double>(p.events - events_at_last_progress) /
+                       std::chrono::duration<double>(now_steady - last_progress).count();
+      events_at_last_progress = p.events;
+      last_progress = now_steady;
+      opts.on_progress(p);
+    }
+    if (now_steady - last_check >= std::chrono::milliseconds(500)) {
+      last_check = now_steady;
+      waiting = submitted.load() < opts.jobs ? std::optional<std::string>("the workload") : watch->waiting_for(jobs.size());
+      if (!waiting && missing_from_ledger(opts.data_dir, watch->audit_ids()) > 0) waiting = "the ledger to catch up";
+      if (!waiting) break;
+      std::lock_guard lock(failures_mutex);
+      if (!failures.empty()) {
+        waiting = "a service that stopped: " + failures.front();
+        break;
+      }
+    }
+  }
+  (*submitter)->close(std::chrono::seconds(10));
+  out.complete = !waiting.has_value();
+  if (waiting) out.incomplete_reason = stop.stop_requested() ? "interrupted" : "still waiting for " + *waiting;
+
+  // Stop the services (each drains its outbox), then read everything they published.
+  services_stop.request_stop();
+  running.clear();
+  auto quiet_since = steady::now();
+  while (steady::now() - quiet_since < std::chrono::milliseconds(1'500) && steady::now() < deadline + std::chrono::seconds(30)) {
+    if (watch->poll() > 0 || !watch->at_end()) quiet_since = steady::now();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+
+  watch->fill(out);
+  out.duration = steady::now() - started;
+  for (const auto& spec : catalogue) {
+    if (spec.consumer_group == "health-monitor") continue;  // it reads without a group
+    std::vector<std::string> topics{std::string(spec.name())};
+    if (spec.consumer_group == "job-processor") {
+      auto lag = consumer_lag(config, {.group = "notification-dispatcher", .topics = {"job-lifecycle", "notifications"}});
+      if (lag) out.lag_per_group["notification-dispatcher"] = lag->lag_messages;
+    }
+    if (spec.consumer_group == "notification-dispatcher") continue;
+    auto lag = consumer_lag(config, {.group = std::string(spec.consumer_group), .topics = topics});
+    if (lag) out.lag_per_group[std::string(spec.consumer_group)] = lag->lag_messages;
+  }
+
+  auto delivered = delivered_since(opts.data_dir, since_us);
+  {
+    std::lock_guard lock(acked_mutex);
+    delivered.insert(acknowledged.begin(), acknowledged.end());
+  }
+  out.delivered = delivered.size();
+  for (const auto& id : delivered) {
+    if (!watch->seen().contains(id)) ++out.lost;
+  }
+  out.audit_events_missing_from_ledger = missing_from_ledger(opts.data_dir, watch->audit_ids());
+  if (auto ledger = compliance::ledger::open_existing(compliance::ledger::path_in(opts.data_dir))) {
+    if (auto n = ledger->count()) out.ledger_entries = *n;
+    auto verified = ledger->verify();
+    out.ledger_verified = verified && verified->ok();
+    out.ledger_detail = !verified ? verified.error().message
+                        : verified->ok() ? fmt::format("{} entries, chain intact", verified->entries_checked)
+                                         : verified->bad->explanation;
+  } else {
+    out.ledger_detail = ledger.error().message;
+  }
+  return out;
+}
+
+std::string report::text() const {
+  std::string t;
+  auto line = [&]<class... A>(fmt::format_string<A...> format, A&&... args) {
+    t += fmt::format(format, std::forward<A>(args)...);
+    t += '\n';
+  };
+  line("Horizons run: {} jobs on {} in {:.1f} s{}", jobs_submitted, cluster, duration.count(),
+       complete ? "" : fmt::format(" — INCOMPLETE: {}", incomplete_reason));
+  t += '\n';
+  line("Jobs by final state");
+  for (const auto& [state, n] : jobs_by_final_state) line("  {:<12} {:>7}", state, n);
+  t += '\n';
+  line("{:<16} {:>9} {:>9} {:>9} {:>9} {:>9}", "Topic", "events", "p50 ms", "p95 ms", "p99 ms", "max ms");
+  for (const auto& [topic, n] : events_per_topic) {
+    auto l = latency_per_topic.find(topic);
+    if (l == latency_per_topic.end()) {
+      line("  {:<14} {:>9}", topic, n);
+      continue;
+    }
+    line("  {:<14} {:>9} {:>9} {:>9} {:>9} {:>9}", topic, n, format_ms(l->second.p50_ms), format_ms(l->second.p95_ms),
+         format_ms(l->second.p99_ms), format_ms(l->second.max_ms));
+  }
+  line("  (latency: the produced-at header to the run's own reader)");
+  t += '\n';
+  line("Consumer lag after the run");
+  for (const auto& [group, lag] : lag_per_group) line("  {:<24} {:>7}", group, lag);
+  t += '\n';
+  line("Jobs that ran: {}; performance summaries: {} ({} equal to the samples' fold)", jobs_that_ran, summaries,
+       summaries_matching_samples);
+  line("Notifications for ended jobs: {} of {}", notifications_for_ended_jobs,
+       [&] { int n = 0; for (const auto& [s, c] : jobs_by_final_state) n += c; return n; }());
+  line("Audit events: {}; missing from the ledger: {}; ledger: {} ({})", audit_events, audit_events_missing_from_ledger,
+       ledger_verified ? "verified" : "NOT VERIFIED", ledger_detail);
+  line("Dead-lettered records: {}", dead_lettered);
+  line("Delivered: {}; lost: {}, duplicated: {} (records read twice: {})", delivered, lost, duplicated_effects,
+       duplicate_records);
+  line("{}", ok() ? "OK" : "FAILED");
+  return t;
+}
+
+std::string report::json() const {
+  nlohmann::json j;
+  j["cluster"] = cluster;
+  j["jobs_submitted"] = jobs_submitted;
+  j["complete"] = complete;
+  j["incomplete_reason"] = incomplete_reason;
+  j["duration_s"] = duration.count();
+  j["jobs_by_final_state"] = jobs_by_final_state;
+  j["events_per_topic"] = events_per_topic;
+  for (const auto& [topic, l] : latency_per_topic) {
+    j["latency_ms"][topic] = {{"count", l.count}, {"p50", l.p50_ms}, {"p95", l.p95_ms}, {"p99", l.p99_ms}, {"max", l.max_ms}};
+  }
+  j["lag"] = lag_per_group;
+  j["dead_lettered"] = dead_lettered;
+  j["jobs_that_ran"] = jobs_that_ran;
+  j["summaries"] = summaries;
+  j["summaries_matching_samples"] = summaries_matching_samples;
+  j["notifications_for_ended_jobs"] = notifications_for_ended_jobs;
+  j["audit_events"] = audit_events;
+  j["ledger_entries"] = ledger_entries;
+  j["audit_events_missing_from_ledger"] = audit_events_missing_from_ledger;
+  j["ledger_verified"] = ledger_verified;
+  j["delivered"] = delivered;
+  j["lost"] = lost;
+  j["duplicated"] = duplicated_effects;
+  j["duplicate_records"] = duplicate_records;
+  j["ok"] = ok();
+  return j.dump(2) + "\n";
+}
+
+}  // namespace horizons::platform

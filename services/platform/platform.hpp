@@ -1,0 +1,120 @@
+// The whole platform in one call: `horizons run`.
+//
+//   horizons::platform::options options{.jobs = 1000};        // no brokers: the embedded cluster
+//   auto report = horizons::platform::run(options, stop_token);
+//   fmt::print("{}", report->text());
+//
+// It starts the embedded 3-broker cluster when no brokers are configured,
+// ensures the topics, starts the services named in `services` on threads of
+// this process (the others are expected to run elsewhere on the same
+// cluster and data dir, e.g. `horizons serve ...`), submits a simulated
+// workload, and watches every topic with its own reader — an observer that
+// shares nothing with the services — until every submitted job has ended
+// and all its consequences were seen: a notification per ended job, a
+// performance summary per job that ran, every audit record in the ledger.
+// The report is computed from what the observer read and from what the
+// services recorded as delivered: lost = delivered but never read;
+// duplicated = one source with two effects.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <horizons/config.hpp>
+
+#include "services/orchestrator/scheduler.hpp"
+
+namespace horizons::platform {
+
+enum class service : std::uint8_t { orchestrator, metrics_aggregator, notification_dispatcher, compliance_auditor, health_monitor };
+inline constexpr std::array<service, 5> all_services{service::orchestrator, service::metrics_aggregator,
+                                                     service::notification_dispatcher, service::compliance_auditor,
+                                                     service::health_monitor};
+[[nodiscard]] std::string_view name_of(service s);
+[[nodiscard]] std::optional<service> service_from_name(std::string_view name);
+
+/// Runs one service until `stop` (what `horizons serve` does). Settings not in `config`/`data_dir` use defaults
+/// except those given here.
+struct serve_options {
+  client_config config{};
+  std::filesystem::path data_dir{"horizons-data"};
+  orchestrator::simulation sim{};
+  std::string http_listen{};   // orchestrator API / health monitor endpoints; empty: the service's default
+  std::string webhook_url{};   // notification dispatcher
+};
+[[nodiscard]] std::expected<void, std::string> serve(service s, const serve_options& options, std::stop_token stop);
+
+struct progress {
+  int jobs_submitted = 0;
+  int jobs_total = 0;
+  int jobs_ended = 0;
+  std::map<std::string, int> jobs_by_state;  // the latest status of each job
+  std::uint64_t events = 0;
+  double events_per_s = 0;
+  std::chrono::duration<double> elapsed{};
+};
+
+struct latency_summary {
+  std::uint64_t count = 0;
+  double p50_ms = 0, p95_ms = 0, p99_ms = 0, max_ms = 0;
+};
+
+struct report {
+  std::string cluster;  // "embedded (3 brokers)" or the bootstrap list
+  int jobs_submitted = 0;
+  bool complete = false;  // every job ended and every consequence was seen before the deadline
+  std::string incomplete_reason;
+  std::chrono::duration<double> duration{};
+  std::map<std::string, int> jobs_by_final_state;
+  std::map<std::string, std::uint64_t> events_per_topic;
+  std::map<std::string, latency_summary> latency_per_topic;  // produced-at header -> observer
+  std::map<std::string, std::int64_t> lag_per_group;         // after the services stopped
+  std::uint64_t dead_lettered = 0;                           // records in the .dlq topics
+  int jobs_that_ran = 0;
+  int summaries = 0;
+  int summaries_matching_samples = 0;  // summaries equal to the observer's own fold of the samples
+  int notifications_for_ended_jobs = 0;
+  std::int64_t audit_events = 0;
+  std::int64_t ledger_entries = 0;
+  std::int64_t audit_events_missing_from_ledger = 0;
+  bool ledger_verified = false;
+  std::string ledger_detail;
+  std::uint64_t delivered = 0;        // events the services (and the workload) saw acknowledged
+  std::uint64_t lost = 0;             // acknowledged, never read
+  std::uint64_t duplicate_records = 0;  // the same event id read twice (a republished outbox row)
+  std::uint64_t duplicated_effects = 0; // a source with two notifications, a job with two summaries, ...
+
+  [[nodiscard]] bool ok() const {
+    return complete && lost == 0 && duplicated_effects == 0 && ledger_verified && audit_events_missing_from_ledger == 0 &&
+           summaries_matching_samples == summaries;
+  }
+  [[nodiscard]] std::string text() const;
+  [[nodiscard]] std::string json() const;
+};
+
+struct options {
+  client_config config{};  // empty brokers: start the embedded cluster
+  std::filesystem::path data_dir{"horizons-data"};
+  int jobs = 300;
+  double submit_rate = 200;  // jobs per second
+  orchestrator::simulation sim{};
+  std::vector<service> services{all_services.begin(), all_services.end()};  // run in this process
+  std::string webhook_url{};
+  std::string health_listen{"127.0.0.1:0"};
+  std::chrono::seconds timeout{600};
+  std::uint64_t seed = 1;
+  std::function<void(const progress&)> on_progress{};
+};
+
+[[nodiscard]] std::expected<report, std::string> run(const options& opts, std::stop_token stop);
+
+}  // namespace horizons::platform
