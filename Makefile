@@ -1,5 +1,5 @@
 # The front doors. Each target installs missing Debian packages first.
-#   make run     build, then show the event contract at work
+#   make run     build, then `horizons run`: the embedded cluster, the five services, a workload, a report
 #   make test    build, then every test suite: unit, embedded, kafka (starts and stops a real
 #                cluster itself), then the unit suite again under ASan/UBSan
 #   make bench   release build, then the codec benchmark (results in bench/results/)
@@ -21,7 +21,7 @@ build: deps
 	@cmake --build --preset release -j $(JOBS)
 
 run: build
-	@$(HORIZONS) events tour
+	@$(HORIZONS) run
 
 test: test-release test-asan
 

@@ -10,6 +10,7 @@
 #include <limits>
 #include <memory>
 #include <stdexcept>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -153,7 +154,8 @@ std::expected<std::optional<checkpoint>, ledger_error> read_checkpoint(sqlite::d
     digest hash;
     hash.fill(0xff);
     if (auto d = as_digest(r.blob(1))) hash = *d;
-    return checkpoint{.seq = r.integer(0), .hash = hash, .pruned_total = r.integer(2), .pruned_at = from_micros(r.integer(3))};
+    return checkpoint{
+        .seq = r.integer(0), .hash = hash, .pruned_total = r.integer(2), .pruned_at = from_micros(r.integer(3))};
   });
   if (!row) return std::unexpected(row.error());
   return *row;
@@ -266,6 +268,8 @@ std::string shown(const std::optional<std::string>& value) { return value ? fmt:
 // does not, the neighbours tell what happened to it.
 class chain_checker {
  public:
+  using result = std::expected<std::optional<bad_entry>, ledger_error>;
+
   chain_checker(sqlite::database& db, std::optional<checkpoint> cp)
       : db_(db),
         checkpoint_(cp),
@@ -275,11 +279,17 @@ class chain_checker {
   [[nodiscard]] const digest& head_hash() const { return expected_prev_; }
 
   // nullopt when `e` extends the chain.
-  std::expected<std::optional<bad_entry>, ledger_error> check(const stored_entry& e) {
-    auto bad = e.seq != expected_seq_                      ? misplaced(e)
-               : e.prev_hash != expected_prev_             ? mislinked(e)
-               : e.hash != sha_.entry_hash(*e.prev_hash, e.seq, e.body) ? misdigested(e)
-                                                                    : undecodable_or_mislabelled(e);
+  result check(const stored_entry& e) {
+    result bad = std::nullopt;
+    if (e.seq != expected_seq_) {
+      bad = misplaced(e);
+    } else if (e.prev_hash != expected_prev_) {
+      bad = mislinked(e);
+    } else if (e.hash != sha_.entry_hash(*e.prev_hash, e.seq, e.body)) {
+      bad = misdigested(e);
+    } else {
+      bad = undecodable_or_mislabelled(e);
+    }
     if (!bad || *bad) return bad;
     expected_prev_ = *e.hash;
     expected_seq_ = e.seq + 1;
@@ -288,8 +298,6 @@ class chain_checker {
   }
 
  private:
-  using result = std::expected<std::optional<bad_entry>, ledger_error>;
-
   static result found(std::int64_t seq, tamper_kind kind, std::string explanation) {
     return bad_entry{.seq = seq, .kind = kind, .explanation = std::move(explanation)};
   }
@@ -301,7 +309,9 @@ class chain_checker {
 
   // What the chain says comes just before `seq`.
   [[nodiscard]] std::string predecessor(std::int64_t seq) const {
-    if (checkpoint_ && seq - 1 == checkpoint_->seq) return fmt::format("the checkpoint (last pruned entry {})", seq - 1);
+    if (checkpoint_ && seq - 1 == checkpoint_->seq) {
+      return fmt::format("the checkpoint (last pruned entry {})", seq - 1);
+    }
     if (seq - 1 <= 0) return "the start of the ledger";
     return fmt::format("entry {}", seq - 1);
   }
@@ -341,7 +351,8 @@ class chain_checker {
     if (!linked) return std::unexpected(linked.error());
     if (*linked && **linked > e.seq) {
       return found(e.seq, tamper_kind::reordered,
-                   fmt::format("entry {} is out of order: it holds the entry appended after entry {}", e.seq, **linked));
+                   fmt::format("entry {} is out of order: it holds the entry appended after entry {}", e.seq,
+                               **linked));
     }
     if (*linked) {
       // Entries between the one it links to and itself were never appended.
@@ -382,7 +393,8 @@ class chain_checker {
   result undecodable_or_mislabelled(const stored_entry& e) {
     if (auto decoded = decode_body(e.body, event_); !decoded) {
       return found(e.seq, tamper_kind::edited,
-                   fmt::format("entry {} was edited: its event bytes do not decode ({})", e.seq, decoded.error().message));
+                   fmt::format("entry {} was edited: its event bytes do not decode ({})", e.seq,
+                               decoded.error().message));
     }
     using column = std::tuple<std::string_view, std::optional<std::string>, std::optional<std::string>>;
     const std::array<column, 5> columns{{
@@ -452,7 +464,9 @@ std::expected<ledger, ledger_error> ledger::open(const std::filesystem::path& pa
 }
 
 std::expected<ledger, ledger_error> ledger::open_existing(const std::filesystem::path& path) {
-  if (!std::filesystem::exists(path)) return std::unexpected(ledger_error{fmt::format("no ledger at {}", path.string())});
+  if (!std::filesystem::exists(path)) {
+    return std::unexpected(ledger_error{fmt::format("no ledger at {}", path.string())});
+  }
   // Writes nothing, so that a ledger on read-only storage (a backup, evidence) can be verified.
   auto db = sqlite::database::open_existing(path);
   if (!db) return std::unexpected(from(db.error()));
@@ -593,9 +607,9 @@ std::expected<prune_report, ledger_error> ledger::prune(timestamp older_than) {
                 .pruned_total = (prefix->checkpoint ? prefix->checkpoint->pruned_total : 0) + pruned,
                 .pruned_at = now()};
   auto record = prepare(db_,
-                        "INSERT INTO ledger_checkpoint(id, seq, hash, pruned_total, pruned_at) VALUES (1, ?1, ?2, ?3, ?4) "
-                        "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, "
-                        "pruned_total = excluded.pruned_total, pruned_at = excluded.pruned_at");
+                        "INSERT INTO ledger_checkpoint(id, seq, hash, pruned_total, pruned_at) "
+                        "VALUES (1, ?1, ?2, ?3, ?4) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, "
+                        "hash = excluded.hash, pruned_total = excluded.pruned_total, pruned_at = excluded.pruned_at");
   if (!record) return std::unexpected(record.error());
   record->bind(1, cp.seq).bind(2, bytes_of(cp.hash)).bind(3, cp.pruned_total).bind(4, micros(cp.pruned_at));
   if (auto done = record->run(); !done) return std::unexpected(from(done.error()));

@@ -2,12 +2,13 @@
 // append-only SQLite table, so that editing, deleting, inserting or reordering
 // an entry after the fact is detected by verify().
 //
-//   auto ledger = horizons::compliance::ledger::open(ledger::path_in("horizons-data"));
-//   if (!ledger) return fail(ledger.error().message);
-//   auto appended = ledger->append(audit_event);        // idempotent by event_id
-//   auto report = ledger->verify();                      // report->ok(), report->bad->seq
-//   auto entries = ledger->query({.job_id = "job-42"});
-//   auto pruned = ledger->prune(horizons::now() - horizons::compliance::retention);
+//   using horizons::compliance::ledger;
+//   auto book = ledger::open(ledger::path_in("horizons-data"));
+//   if (!book) return fail(book.error().message);
+//   auto appended = book->append(event);                // idempotent by event_id: appended->duplicate
+//   auto report = book->verify();                       // report->ok(), else report->bad->seq
+//   auto entries = book->query({.job_id = "job-42"});
+//   auto pruned = book->prune(horizons::now() - horizons::compliance::retention);
 //
 // Entry n stores the event's canonical bytes (its Avro body, codec.hpp's
 // encode_body) and hash(n) = SHA-256(hash(n-1) || n as 8 bytes big-endian ||

@@ -1,0 +1,128 @@
+// `horizons run` on an embedded cluster the test owns, so that after the run
+// the test reads every topic itself and holds the report against that count.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <horizons/testkit/cluster_fixture.hpp>
+
+#include "child_process.hpp"
+#include "platform_check.hpp"
+#include "services/common/sqlite.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using testing_support::child_process;
+
+class platform_test : public horizons::testkit::cluster_fixture {
+ protected:
+  void SetUp() override {
+    cluster_fixture::SetUp();
+    data_dir_ = std::filesystem::temp_directory_path() /
+                fmt::format("horizons-platform-{}-{}", ::getpid(),
+                            testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(data_dir_);
+  }
+  void TearDown() override {
+    std::filesystem::remove_all(data_dir_);
+    cluster_fixture::TearDown();
+  }
+
+  std::vector<std::string> run_args(int jobs, const std::string& services) {
+    return {HORIZONS_CLI, "run", "--brokers", config().brokers, "--jobs", std::to_string(jobs), "--rate", "400",
+            "--data-dir", data_dir_.string(), "--report-json", (data_dir_ / "report.json").string(),
+            "--services", services, "--session-timeout-ms", "6000", "--timeout", "400"};
+  }
+  std::vector<std::string> serve_args(const std::string& service) {
+    return {HORIZONS_CLI, "serve", service, "--brokers", config().brokers, "--data-dir", data_dir_.string(),
+            "--session-timeout-ms", "6000"};
+  }
+
+  std::filesystem::path data_dir_;
+};
+
+TEST_F(platform_test, a_thousand_jobs_match_an_independent_count_and_the_ledger_detects_tampering) {
+  auto since = horizons::now();
+  std::vector<std::string> output;
+  child_process run(run_args(1000, "orchestrator,metrics-aggregator,notification-dispatcher,compliance-auditor,health-monitor"));
+  ASSERT_EQ(run.finish(output), 0) << fmt::format("{}", fmt::join(output, ""));
+  auto report = testing_support::read_report(data_dir_ / "report.json");
+  auto count = testing_support::read_platform(config(), since);
+  testing_support::check_platform(report, count, data_dir_, HORIZONS_CLI, 1000);
+  EXPECT_GT(count.ran.size(), 900u);
+  EXPECT_EQ(report["lag"].value("job-processor", -1), 0);
+  EXPECT_EQ(report["lag"].value("compliance-auditor", -1), 0);
+
+  // Each kind of tampering with the run's ledger is caught and names the entry.
+  auto ledger = data_dir_ / "compliance-auditor" / "ledger.db";
+  struct tampering {
+    std::string kind, sql;
+  };
+  std::vector<tampering> kinds{
+      {"edited", "UPDATE ledger_entries SET user_id = 'mallory' WHERE seq = 100"},
+      {"deleted", "DELETE FROM ledger_entries WHERE seq = 100"},
+      // A forged entry slipped in at 100, the rest renumbered behind it.
+      {"inserted",
+       "UPDATE ledger_entries SET seq = -seq WHERE seq >= 100; UPDATE ledger_entries SET seq = 1 - seq WHERE seq < 0; "
+       "INSERT INTO ledger_entries SELECT 100, 'forged-entry', event_type, occurred_at, job_id, user_id, appended_at, body, "
+       "prev_hash, hash FROM ledger_entries WHERE seq = 99"},
+      {"reordered",
+       "UPDATE ledger_entries SET seq = -1 WHERE seq = 100; UPDATE ledger_entries SET seq = 100 WHERE seq = 101; "
+       "UPDATE ledger_entries SET seq = 101 WHERE seq = -1"},
+  };
+  for (const auto& t : kinds) {
+    auto copy = data_dir_ / ("tampered-" + t.kind + ".db");
+    std::filesystem::copy_file(ledger, copy, std::filesystem::copy_options::overwrite_existing);
+    {
+      auto db = horizons::sqlite::database::open(copy);
+      ASSERT_TRUE(db);
+      auto done = db->exec(t.sql);
+      ASSERT_TRUE(done) << t.kind << ": " << done.error().message;
+    }
+    std::vector<std::string> lines;
+    child_process verify({HORIZONS_CLI, "audit", "verify", "--ledger", copy.string()});
+    EXPECT_EQ(verify.finish(lines), 1) << t.kind;
+    auto said = fmt::format("{}", fmt::join(lines, ""));
+    EXPECT_NE(said.find("100"), std::string::npos) << t.kind << " should name entry 100: " << said;
+  }
+}
+
+TEST_F(platform_test, services_killed_and_restarted_mid_run_change_nothing) {
+  auto since = horizons::now();
+  constexpr int jobs = 600;
+  // The run hosts two services; three run as processes of their own, each SIGKILLed once mid-run.
+  child_process run(run_args(jobs, "orchestrator,health-monitor"));
+  std::vector<std::string> external{"notification-dispatcher", "metrics-aggregator", "compliance-auditor"};
+  std::vector<std::unique_ptr<child_process>> services;
+  for (const auto& name : external) services.push_back(std::make_unique<child_process>(serve_args(name)));
+
+  auto notifications = horizons::topic_reader::open(config(), "notifications", horizons::read_from::beginning);
+  ASSERT_TRUE(notifications);
+  std::size_t seen = 0, killed = 0;
+  auto deadline = std::chrono::steady_clock::now() + 300s;
+  while (killed < external.size() && std::chrono::steady_clock::now() < deadline) {
+    auto next = (*notifications)->next(100ms);
+    ASSERT_TRUE(next);
+    if (*next) ++seen;
+    if (seen >= 100 * (killed + 1)) {
+      services[killed]->kill_now();
+      services[killed] = std::make_unique<child_process>(serve_args(external[killed]));
+      ++killed;
+    }
+  }
+  ASSERT_EQ(killed, external.size()) << "the run did not get far enough to kill every service";
+  EXPECT_GT(seen, 0u);
+
+  std::vector<std::string> output;
+  ASSERT_EQ(run.finish(output), 0) << fmt::format("{}", fmt::join(output, ""));
+  services.clear();
+  auto report = testing_support::read_report(data_dir_ / "report.json");
+  auto count = testing_support::read_platform(config(), since);
+  testing_support::check_platform(report, count, data_dir_, HORIZONS_CLI, jobs);
+}
+
+}  // namespace
