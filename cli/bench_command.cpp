@@ -234,9 +234,13 @@ class raw_producer {
       }
       rd_kafka_poll(client_.get(), 1);
     }
-    rd_kafka_poll(client_.get(), 0);
+    if (!poller_.joinable()) rd_kafka_poll(client_.get(), 0);
     return {};
   }
+ public:
+  std::jthread poller_;
+  void start_poller() { poller_ = std::jthread([this](std::stop_token st) { while (!st.stop_requested()) rd_kafka_poll(client_.get(), 100); }); }
+  void stop_poller() { poller_.request_stop(); poller_.join(); }
 
   // Returns how many records are still undelivered after `timeout`.
   std::size_t flush(std::chrono::milliseconds timeout) {
@@ -485,6 +489,7 @@ struct bench_context {
   std::stop_token stop{};
   bool tty = false;
   bool embedded = false;
+  std::uint64_t consume_events = 0;  // what the topic holds, up to --events (the mock keeps 5 MB a partition)
 
   // The mock broker holds an empty Fetch response for the whole fetch.wait.max.ms (500 ms by default)
   // even when records arrive meanwhile, which would swamp every latency; both sides' e2e consumers ask
@@ -614,6 +619,7 @@ std::expected<side_result, std::string> raw_produce(bench_context& ctx, std::uin
   auto producer = raw_producer::create(ctx.config, ctx.topic_name, ctx.codec());
   if (!producer) return std::unexpected(producer.error());
   auto& out = **producer;
+  if (getenv("RAW_THREAD")) out.start_poller();
   progress bar(std::string(label), events, out.delivered, ctx.tty);
   auto cpu0 = ctx.cpu.client_ns();
   auto t0 = steady::now();
@@ -621,6 +627,7 @@ std::expected<side_result, std::string> raw_produce(bench_context& ctx, std::uin
     if (ctx.stop.stop_requested()) return std::unexpected("interrupted");
     if (auto sent = out.send(ctx.wire[i % ctx.wire.size()], now()); !sent) return std::unexpected(sent.error());
   }
+  if (out.poller_.joinable()) { while (out.delivered.load() + out.failed.load() < events) std::this_thread::sleep_for(1ms); out.stop_poller(); }
   if (auto pending = out.flush(ctx.config.delivery_timeout + 5s); pending > 0) {
     return std::unexpected(fmt::format("raw produce: {} records undelivered", pending));
   }
@@ -635,13 +642,13 @@ std::expected<side_result, std::string> raw_consume(bench_context& ctx) {
   auto in = raw_consumer::open(ctx.config, ctx.topic_name, raw_consumer::from::beginning);
   if (!in) return std::unexpected(in.error());
   std::atomic<std::uint64_t> consumed{0};
-  progress bar("consume raw", ctx.options.events, consumed, ctx.tty);
+  progress bar("consume raw", ctx.consume_events, consumed, ctx.tty);
   std::uint64_t checksum = 0;  // touches every record, as a handler would
   steady::time_point first{};
   std::int64_t cpu0 = 0;
   auto quiet_since = steady::now();
   std::uint64_t count = 0;
-  while (count < ctx.options.events) {
+  while (count < ctx.consume_events) {
     if (ctx.stop.stop_requested()) return std::unexpected("interrupted");
     auto message = (*in)->next(100ms);
     if (!message) {
@@ -657,6 +664,7 @@ std::expected<side_result, std::string> raw_consume(bench_context& ctx) {
     consumed.store(++count, std::memory_order_relaxed);
   }
   auto elapsed = steady::now() - first;
+  fmt::print(stderr, "WINDOW {:.6f} {:.6f}\n", std::chrono::duration<double>(first.time_since_epoch()).count(), std::chrono::duration<double>(steady::now().time_since_epoch()).count());
   side_result r{.events = count};
   finish_throughput(r, ctx, elapsed, ctx.cpu.client_ns() - cpu0);
   if (checksum == 0) return std::unexpected("raw consume: every record was empty");
@@ -694,16 +702,20 @@ std::expected<side_result, std::string> raw_e2e(bench_context& ctx, int rate) {
   return r;
 }
 
-// Tops the topic up to `events` records (raw, fast) so that consume reads a pre-filled topic.
-std::expected<void, std::string> fill_topic(bench_context& ctx, std::uint64_t events) {
+// Tops the topic up to `events` records (raw, fast) so that consume reads a pre-filled topic; returns how
+// many it holds then, at most `events`. The mock broker keeps only the newest 5 MB of each partition.
+std::expected<std::uint64_t, std::string> fill_topic(bench_context& ctx, std::uint64_t events) {
   auto client = raw_query_client(ctx.config);
   if (!client) return std::unexpected(client.error());
-  auto marks = query_watermarks(client->get(), ctx.topic_name, ctx.partitions);
-  if (!marks) return std::unexpected(marks.error());
-  auto have = static_cast<std::uint64_t>(marks->records());
-  if (have >= events) return {};
-  if (auto filled = raw_produce(ctx, events - have, "fill topic"); !filled) return std::unexpected(filled.error());
-  return {};
+  auto held = [&]() -> std::expected<std::uint64_t, std::string> {
+    auto marks = query_watermarks(client->get(), ctx.topic_name, ctx.partitions);
+    if (!marks) return std::unexpected(marks.error());
+    return std::min(static_cast<std::uint64_t>(marks->records()), events);
+  };
+  auto have = held();
+  if (!have || *have >= events) return have;
+  if (auto filled = raw_produce(ctx, events - *have, "fill topic"); !filled) return std::unexpected(filled.error());
+  return held();
 }
 
 // ---------------------------------------------------------------- Horizons side (typed)
@@ -755,7 +767,7 @@ class typed_bench {
     if (!made) return std::unexpected(made.error().message);
     auto& in = **made;
     std::atomic<std::uint64_t> consumed{0};
-    progress bar("consume Horizons", ctx_.options.events, consumed, ctx_.tty);
+    progress bar("consume Horizons", ctx_.consume_events, consumed, ctx_.tty);
     std::uint64_t count = 0, checksum = 0;
     steady::time_point first{};
     std::int64_t cpu0 = 0;
@@ -770,10 +782,10 @@ class typed_bench {
       return {};
     });
     auto quiet_since = steady::now();
-    while (count < ctx_.options.events) {
+    while (count < ctx_.consume_events) {
       if (ctx_.stop.stop_requested()) return std::unexpected("interrupted");
       auto before = count;
-      auto polled = in.poll(100ms, std::min<std::uint64_t>(500, ctx_.options.events - count));
+      auto polled = in.poll(100ms, std::min<std::uint64_t>(500, ctx_.consume_events - count));
       if (!polled) return std::unexpected(polled.error().message);
       if (count != before) quiet_since = steady::now();
       if (steady::now() - quiet_since > 30s) {
@@ -781,6 +793,7 @@ class typed_bench {
       }
     }
     auto elapsed = steady::now() - first;
+    fmt::print(stderr, "WINDOW {:.6f} {:.6f}\n", std::chrono::duration<double>(first.time_since_epoch()).count(), std::chrono::duration<double>(steady::now().time_since_epoch()).count());
     side_result r{.events = count};
     finish_throughput(r, ctx_, elapsed, ctx_.cpu.client_ns() - cpu0);
     if (checksum == 0 || in.stats().undecodable > 0) return std::unexpected("Horizons consume: records did not decode");
@@ -1022,7 +1035,7 @@ ordered_json report_json(const report& r, const bench_context& ctx) {
         o["rate"] = s.rate;
         o["duration_s"] = ctx.options.duration_s;
       } else {
-        o["events"] = ctx.options.events;
+        o["events"] = s.name == "consume" ? ctx.consume_events : ctx.options.events;
         o["horizons_runs_events_per_s"] = s.horizons_runs;
         o["raw_runs_events_per_s"] = s.raw_runs;
       }
@@ -1213,15 +1226,18 @@ int run_scenarios(bench_context& ctx, const typed_ops& typed) {
     if (name == "produce" || name == "consume") {
       scenario_result s{.name = name};
       if (name == "consume") {
-        if (auto filled = fill_topic(ctx, ctx.options.events); !filled) return failed(name, filled.error());
+        auto filled = fill_topic(ctx, ctx.options.events);
+        if (!filled) return failed(name, filled.error());
+        ctx.consume_events = *filled;
       }
       // Alternating sides, raw first, so that drift on the machine hits both alike; the fastest run of
       // each counts, as noise on a shared machine only ever slows a run down.
       std::optional<side_result> best_raw, best_horizons;
       for (int i = 0; i < ctx.options.repeat; ++i) {
-        auto raw = name == "produce" ? raw_produce(ctx, ctx.options.events, "produce raw") : raw_consume(ctx);
+        std::string side = getenv("BENCH_SIDE") ? getenv("BENCH_SIDE") : "";
+        auto raw = side == "horizons" ? std::expected<side_result, std::string>(side_result{.events=1, .events_per_s=1}) : name == "produce" ? raw_produce(ctx, ctx.options.events, "produce raw") : raw_consume(ctx);
         if (!raw) return failed(name, raw.error());
-        auto horizons = name == "produce" ? typed.produce() : typed.consume();
+        auto horizons = side == "raw" ? std::expected<side_result, std::string>(side_result{.events=1, .events_per_s=1}) : name == "produce" ? typed.produce() : typed.consume();
         if (!horizons) return failed(name, horizons.error());
         s.raw_runs.push_back(rounded(raw->events_per_s, 1));
         s.horizons_runs.push_back(rounded(horizons->events_per_s, 1));

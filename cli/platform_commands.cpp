@@ -72,7 +72,7 @@ void add_platform_commands(CLI::App& app, int& result) {
     run->add_option("--rate", opts->submit_rate, "Jobs submitted per second")->check(CLI::PositiveNumber)->capture_default_str();
     run->add_option("--data-dir", opts->data_dir, "Where the services keep their state")->capture_default_str();
     run->add_option("--services", *services,
-                    "Services to run in this process (default: all): " + service_list() +
+                    "Services to run in this process (default: all; none: no service): " + service_list() +
                         "; the others must run elsewhere (horizons serve) on the same cluster and data dir")
         ->delimiter(',');
     run->add_option("--webhook", opts->webhook_url, "Also deliver notifications to this URL (HTTP POST)");
@@ -98,6 +98,7 @@ void add_platform_commands(CLI::App& app, int& result) {
       if (!services->empty()) {
         options.services.clear();
         for (const auto& name : *services) {
+          if (name == "none") continue;  // every service runs elsewhere
           auto s = platform::service_from_name(name);
           if (!s) {
             result = fail("run", fmt::format("unknown service '{}' (expected {})", name, service_list()), exit_usage);

@@ -50,6 +50,10 @@ struct client_config {
   std::optional<compression> compression_override{};
   /// KAFKA_SESSION_TIMEOUT_MS (1000..3600000)
   std::chrono::milliseconds session_timeout{45'000};
+  /// KAFKA_CONSUMER_FETCH_WAIT_MS (0..300000): librdkafka's fetch.wait.max.ms. Real brokers answer
+  /// as soon as data arrives; librdkafka's mock cluster always waits this long when a fetch finds
+  /// nothing, so the embedded cluster wants it short.
+  std::chrono::milliseconds fetch_wait{500};
   /// KAFKA_PRODUCER_LINGER_MS (0..900000)
   std::chrono::milliseconds linger{5};
   /// KAFKA_PRODUCER_BATCH_SIZE: bytes per partition batch (1..2147483647)

@@ -10,9 +10,10 @@
 // when, the committed offset (or none), the high watermark and the lag. The
 // rules, first match wins, for the partition's latest state:
 //
-//   1. error    the measurement failed: the partition's lag could not be read,
-//               its leader is missing or unreachable, or the whole lag query
-//               failed (lag_evaluator::failed).
+//   1. error    the measurement failed: the partition's lag could not be read
+//               (an error in partition_lag), or the topic was not measured at
+//               all (lag_evaluator::failed: the lag query failed, or the
+//               monitor found a partition without a reachable leader).
 //   2. ok       some observation in the window has lag 0: the consumer was
 //               caught up within the window (Burrow's rule 1; it also keeps a
 //               slow topic whose consumer simply has not seen its one new

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <utility>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -53,24 +54,31 @@ double ms_since(steady::time_point start) {
 
 std::string lag_alert_id(const topic_verdict& v) { return fmt::format("consumer-lag:{}:{}", v.group, v.topic); }
 
+// The lag of one watched group: measured on the topics whose partitions all have a reachable leader.
+struct group_lag {
+  std::vector<std::string> measured_topics{};
+  std::optional<std::expected<lag_report, kafka_error>> lag{};  // empty when no topic was measured
+  std::vector<std::pair<std::string, std::string>> unmeasured{};  // topic, why
+};
+
 // What one evaluation measured on the cluster.
 struct measurement {
   std::expected<cluster_health, kafka_error> cluster{std::unexpected(kafka_error{})};
   double cluster_ms = 0;
-  std::vector<std::expected<lag_report, kafka_error>> lags{};  // per watched group
+  std::vector<group_lag> groups{};  // per watched group
 };
 
-// A partition whose leader is missing or unreachable cannot be judged by its offsets: say why.
-void mark_leaderless(lag_report& report, const cluster_health& cluster) {
-  for (auto& p : report.partitions) {
-    if (!p.error.empty()) continue;
-    auto same = [&](const partition_health& h) { return h.topic == p.topic && h.partition == p.partition; };
-    if (std::ranges::any_of(cluster.leaderless, same)) {
-      p.error = "partition has no leader";
-    } else if (auto it = std::ranges::find_if(cluster.leader_unreachable, same); it != cluster.leader_unreachable.end()) {
-      p.error = fmt::format("leader broker {} unreachable", it->leader);
-    }
+// Why `topic` cannot be measured, if it cannot: a partition without a reachable leader. Its
+// watermarks would be asked of a broker that does not answer, and librdkafka's watermark query
+// waits for that broker beyond any timeout.
+std::optional<std::string> unmeasurable(const cluster_health& cluster, const std::string& topic) {
+  for (const auto& p : cluster.leaderless) {
+    if (p.topic == topic) return fmt::format("{}[{}] has no leader", p.topic, p.partition);
   }
+  for (const auto& p : cluster.leader_unreachable) {
+    if (p.topic == topic) return fmt::format("leader broker {} of {}[{}] unreachable", p.leader, p.topic, p.partition);
+  }
+  return std::nullopt;
 }
 
 broker_state judge_brokers(const measurement& measured) {
@@ -219,12 +227,6 @@ class monitor {
  private:
   measurement measure() {
     measurement measured;
-    std::vector<std::future<std::expected<lag_report, kafka_error>>> pending;
-    for (const auto& g : groups_) {
-      pending.push_back(std::async(std::launch::async, [this, &g] {
-        return consumer_lag(measure_config_, {.group = g.group, .topics = g.topics, .timeout = opts_.measure_timeout});
-      }));
-    }
     auto started = steady::now();
     if (auto client = admin::create({.config = measure_config_, .request_timeout = opts_.measure_timeout})) {
       measured.cluster = check_cluster(**client, {.expected_brokers = opts_.expected_brokers});
@@ -232,7 +234,30 @@ class monitor {
       measured.cluster = std::unexpected(client.error());
     }
     measured.cluster_ms = ms_since(started);
-    for (auto& lag : pending) measured.lags.push_back(lag.get());
+
+    std::vector<std::future<std::expected<lag_report, kafka_error>>> pending;
+    for (const auto& g : groups_) {
+      auto& lag = measured.groups.emplace_back();
+      for (const auto& topic : g.topics) {
+        auto why = measured.cluster ? unmeasurable(*measured.cluster, topic)
+                                    : fmt::format("cluster unreachable: {}", measured.cluster.error().message);
+        if (why) {
+          lag.unmeasured.emplace_back(topic, std::move(*why));
+        } else {
+          lag.measured_topics.push_back(topic);
+        }
+      }
+      if (lag.measured_topics.empty()) {
+        pending.emplace_back();
+        continue;
+      }
+      pending.push_back(std::async(std::launch::async, [this, group = g.group, topics = lag.measured_topics] {
+        return consumer_lag(measure_config_, {.group = group, .topics = topics, .timeout = opts_.measure_timeout});
+      }));
+    }
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      if (pending[i].valid()) measured.groups[i].lag = pending[i].get();
+    }
     return measured;
   }
 
@@ -253,14 +278,21 @@ class monitor {
     if (!evaluator) return std::unexpected(evaluator.error().message);
     now.groups.clear();
     for (std::size_t i = 0; i < groups_.size(); ++i) {
-      auto& lag = measured.lags[i];
+      const auto& group = groups_[i].group;
+      const auto& lag = measured.groups[i];
       std::vector<topic_verdict> verdicts;
-      if (lag) {
-        if (measured.cluster) mark_leaderless(*lag, *measured.cluster);
-        verdicts = evaluator->evaluate(*lag, now.checked_at);
-      } else {
-        verdicts = lag_evaluator::failed(groups_[i].group, groups_[i].topics, lag.error().message);
+      if (lag.lag && *lag.lag) {
+        verdicts = evaluator->evaluate(**lag.lag, now.checked_at);
+      } else if (lag.lag) {
+        verdicts = lag_evaluator::failed(group, lag.measured_topics, lag.lag->error().message);
       }
+      for (const auto& [topic, why] : lag.unmeasured) {
+        std::ranges::move(lag_evaluator::failed(group, {topic}, why), std::back_inserter(verdicts));
+      }
+      // In the order the group's topics were given.
+      std::ranges::sort(verdicts, {}, [&](const topic_verdict& v) {
+        return std::ranges::find(groups_[i].topics, v.topic) - groups_[i].topics.begin();
+      });
       std::ranges::move(verdicts, std::back_inserter(now.groups));
     }
     if (auto saved = save_windows(db, *evaluator); !saved) return std::unexpected(saved.error().message);

@@ -9,13 +9,15 @@
 //   // curl -s http://127.0.0.1:9464/healthz ; monitor.request_stop() on SIGTERM
 //
 // One evaluation:
-//   1. measures, in parallel: check_cluster() and consumer_lag() of every
-//      watched (group, topics) (each bounded by `measure_timeout`), and reads
-//      what is new on job-lifecycle (group-less, from the beginning at start)
-//      into the job tally;
+//   1. reads what is new on job-lifecycle (group-less, from the beginning at
+//      start) into the job tally; runs check_cluster(); then, in parallel,
+//      consumer_lag() of every watched (group, topics), each bounded by
+//      `measure_timeout`. A topic with a partition whose leader is missing or
+//      unreachable is not measured but judged `error`: asking a dead leader
+//      for watermarks blocks beyond any timeout;
 //   2. in one SQLite transaction on <data_dir>/health-monitor/state.db: adds
 //      the lag observations to the stored sliding windows and judges them
-//      (lag_rule.hpp; a partition without a reachable leader is `error`),
+//      (lag_rule.hpp),
 //      reconciles the open alerts, and puts into the transactional outbox one
 //      `system.health.check` (message broker and database components, jobs
 //      active / pending / failed in 24 h, queue depth = the job-processor

@@ -1,6 +1,7 @@
 #include "services/platform/platform.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <random>
 #include <set>
 #include <thread>
@@ -336,6 +337,8 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
     if (!cluster) return std::unexpected(fmt::format("starting the embedded cluster: {}", cluster.error().message));
     embedded = std::move(*cluster);
     config.brokers = embedded->bootstrap_servers();
+    // The mock broker holds an empty fetch for the whole wait instead of answering when data arrives.
+    if (opts.config.fetch_wait == client_config{}.fetch_wait) config.fetch_wait = std::chrono::milliseconds(10);
     out.cluster = fmt::format("embedded, 3 brokers at {}", config.brokers);
   } else {
     out.cluster = config.brokers;
@@ -396,7 +399,7 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
   auto last_progress = steady::now() - std::chrono::seconds(1);
   auto last_check = steady::now();
   std::optional<std::string> waiting = "the workload";
-  std::uint64_t events_at_last_progress = 0;
+  std::deque<std::pair<steady::time_point, std::uint64_t>> rate_window{{started, 0}};
   while (!stop.stop_requested() && steady::now() < deadline) {
     // Submit at the offered rate.
     auto due = static_cast<std::size_t>(std::chrono::duration<double>(steady::now() - started).count() * opts.submit_rate) + 1;
@@ -410,9 +413,11 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
     if (opts.on_progress && now_steady - last_progress >= std::chrono::milliseconds(250)) {
       auto p = watch->snapshot(submitted.load(), opts.jobs);
       p.elapsed = now_steady - started;
-      p.events_per_s = static_cast<double>(p.events - events_at_last_progress) /
-                       std::chrono::duration<double>(now_steady - last_progress).count();
-      events_at_last_progress = p.events;
+      // The rate over the last two seconds: the observer reads in bursts.
+      rate_window.emplace_back(now_steady, p.events);
+      while (rate_window.size() > 2 && now_steady - rate_window[1].first >= std::chrono::seconds(2)) rate_window.pop_front();
+      p.events_per_s = static_cast<double>(p.events - rate_window.front().second) /
+                       std::max(1e-3, std::chrono::duration<double>(now_steady - rate_window.front().first).count());
       last_progress = now_steady;
       opts.on_progress(p);
     }

@@ -36,6 +36,8 @@ std::expected<std::unique_ptr<embedded_cluster>, kafka_error> embedded_cluster::
   if (auto ok = detail::set_property(conf.get(), "client.id", "horizons-embedded-cluster"); !ok) {
     return std::unexpected(ok.error());
   }
+  // This handle only hosts the mock brokers and never connects: its "no bootstrap.servers" notice is noise.
+  if (auto ok = detail::set_property(conf.get(), "log_level", "3"); !ok) return std::unexpected(ok.error());
   auto host = detail::make_client(RD_KAFKA_PRODUCER, conf);
   if (!host) return std::unexpected(host.error());
   state->host = std::move(*host);

@@ -119,6 +119,7 @@ std::expected<conf_ptr, kafka_error> make_conf(const client_config& config, clie
   if (!config.ssl_ca_location.empty()) apply("ssl.ca.location", config.ssl_ca_location);
   if (role == client_role::consumer) {
     apply("session.timeout.ms", std::to_string(config.session_timeout.count()));
+    apply("fetch.wait.max.ms", std::to_string(config.fetch_wait.count()));
   }
   for (const auto& [name, value] : config.rdkafka) apply(name, value);
   if (!ok) return std::unexpected(ok.error());

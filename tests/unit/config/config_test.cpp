@@ -129,6 +129,8 @@ TEST(config_precedence, flags_beat_file_beat_environment_beat_defaults) {
       {"KAFKA_BROKERS", "env:1", "file:2", "flag:3", "", [](const client_config& c) { return c.brokers; }},
       {"KAFKA_PRODUCER_LINGER_MS", "11", "22", "33", "5",
        [](const client_config& c) { return std::to_string(c.linger.count()); }},
+      {"KAFKA_CONSUMER_FETCH_WAIT_MS", "11", "22", "33", "500",
+       [](const client_config& c) { return std::to_string(c.fetch_wait.count()); }},
       {"KAFKA_CONSUMER_GROUP_ID", "env-group", "file-group", "flag-group", "(none)",
        [](const client_config& c) { return c.consumer_group.value_or("(none)"); }},
       {"KAFKA_CLIENT_ID", "env-id", "file-id", "flag-id", "horizons",
@@ -205,6 +207,7 @@ TEST(config_values, each_setting_lands_in_its_own_field) {
       {"KAFKA_SESSION_TIMEOUT_MS", "1000", [](const client_config& c) { EXPECT_EQ(c.session_timeout, 1000ms); }},
       {"KAFKA_SESSION_TIMEOUT_MS", "3600000",
        [](const client_config& c) { EXPECT_EQ(c.session_timeout, 3'600'000ms); }},
+      {"KAFKA_CONSUMER_FETCH_WAIT_MS", "10", [](const client_config& c) { EXPECT_EQ(c.fetch_wait, 10ms); }},
       {"KAFKA_PRODUCER_LINGER_MS", "0", [](const client_config& c) { EXPECT_EQ(c.linger, 0ms); }},
       {"KAFKA_PRODUCER_LINGER_MS", "900000", [](const client_config& c) { EXPECT_EQ(c.linger, 900'000ms); }},
       {"KAFKA_PRODUCER_BATCH_SIZE", "2147483647",
@@ -274,6 +277,8 @@ const std::vector<bad_case>& bad_cases() {
       {"KAFKA_SESSION_TIMEOUT_MS", "3600001"},
       {"KAFKA_SESSION_TIMEOUT_MS", "1099511627776"},  // 2^40
       {"KAFKA_SESSION_TIMEOUT_MS", "99999999999999999999999"},  // beyond 64 bits
+      {"KAFKA_CONSUMER_FETCH_WAIT_MS", "300001"},
+      {"KAFKA_CONSUMER_FETCH_WAIT_MS", "fast"},
       {"KAFKA_PRODUCER_LINGER_MS", "-1"},
       {"KAFKA_PRODUCER_LINGER_MS", "5ms"},
       {"KAFKA_PRODUCER_LINGER_MS", ""},
@@ -553,7 +558,7 @@ TEST(config_settings_table, names_flags_and_help_are_complete_and_unique) {
       EXPECT_TRUE(flags.insert(s.flag).second) << "duplicate flag";
     }
   }
-  EXPECT_EQ(names.size(), 14u);
+  EXPECT_EQ(names.size(), 15u);
   EXPECT_TRUE(names.contains("KAFKA_SESSION_TIMEOUT_MS"));
   EXPECT_TRUE(flags.contains("session-timeout-ms"));
 }

@@ -1,0 +1,202 @@
+// A tiny service on service_host: one job.status.changed per job.submitted,
+// stopped half-way and started again on the same data directory, then run in
+// a new consumer group that is redelivered everything. Every submission gets
+// exactly one outgoing event, none twice.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include <horizons/codec.hpp>
+#include <horizons/consumer.hpp>
+#include <horizons/event_builder.hpp>
+#include <horizons/producer.hpp>
+#include <horizons/sample.hpp>
+#include <horizons/testkit/cluster_fixture.hpp>
+#include <horizons/topic_reader.hpp>
+
+#include "scratch.hpp"
+#include "services/common/service_host.hpp"
+
+namespace horizons::services {
+namespace {
+
+using namespace std::chrono_literals;
+using testing_common::count_rows;
+using testing_common::scratch_dir;
+
+constexpr std::string_view service_name = "queuer";
+
+struct run_counts {
+  std::atomic<int> handled{0};     // steps that ran and committed
+  std::atomic<int> duplicates{0};  // redelivered records that handle_once skipped
+};
+
+// The service: queues every submitted job. Runs until `stop`; `on_handled` sees the running count.
+std::expected<void, std::string> run_queuer(const service_options& options, const std::string& group,
+                                            std::stop_token stop, run_counts& counts,
+                                            const std::function<void(int)>& on_handled) {
+  auto host = service_host::start(std::string(service_name), options);
+  if (!host) return std::unexpected(host.error());
+  auto in = consumer::create({.config = options.config, .topics = {topic_id::job_lifecycle}, .group = group});
+  if (!in) return std::unexpected(in.error().message);
+  auto& store = (*host)->store();
+  (*in)->on<job_submitted>([&](const envelope& meta, const job_submitted& job, const message_context&) -> handler_result {
+    auto done = store.handle_once(meta.event_id, [&](outbox& out) -> step_result {
+      auto queued = make_event(job_status_changed{.job_id = job.job_id,
+                                                  .previous_status = job_status::submitted,
+                                                  .new_status = job_status::queued,
+                                                  .reason = "accepted",
+                                                  .transitioned_at = now()})
+                        .caused_by(meta)
+                        .build();
+      if (!queued) return std::unexpected(queued.error().message);
+      return out.emit(*queued);
+    });
+    if (!done) return std::unexpected(done.error());
+    if (*done) {
+      on_handled(++counts.handled);
+    } else {
+      ++counts.duplicates;
+    }
+    return {};
+  });
+  return (*host)->run(**in, stop);
+}
+
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+class common_service_host : public testkit::cluster_fixture {
+ protected:
+  [[nodiscard]] service_options options() const {
+    auto short_session = config();
+    // The mock cluster lets a restarted member join only once the session of the member that
+    // closed has expired: 6 s instead of the default 45 s.
+    short_session.session_timeout = 6s;
+    return {.config = short_session, .data_dir = dir_.path()};
+  }
+  [[nodiscard]] std::filesystem::path state() const { return state_path(dir_.path(), service_name); }
+
+  scratch_dir dir_;
+};
+
+TEST_F(common_service_host, a_stopped_and_restarted_service_emits_one_event_per_record) {
+  constexpr int total = 2'000;
+  std::set<uuid> submitted;
+  {
+    auto out = producer::create({.config = config()});
+    ASSERT_TRUE(out) << out.error().message;
+    event_sampler sampler(21);
+    for (int i = 0; i < total; ++i) {
+      auto e = sampler.next<job_submitted>();
+      submitted.insert(e.event_id);
+      ASSERT_TRUE((*out)->publish(e));
+    }
+    ASSERT_EQ((*out)->flush(30s), 0u);
+  }
+
+  // First run: stop requested from inside the service once 600 records are handled.
+  run_counts first;
+  {
+    std::stop_source stop;
+    std::expected<void, std::string> result;
+    std::atomic<bool> finished{false};
+    std::thread service([&] {
+      result = run_queuer(options(), "queuer", stop.get_token(), first, [&](int handled) {
+        if (handled == 600) stop.request_stop();
+      });
+      finished = true;
+    });
+    bool stopped_in_time = wait_until([&] { return finished.load(); }, 60s);
+    stop.request_stop();  // bounds the test if the service never reached 600
+    service.join();
+    ASSERT_TRUE(stopped_in_time) << "handled " << first.handled << " in 60 s";
+    ASSERT_TRUE(result) << result.error();
+  }
+  std::printf("first run: handled %d, duplicates %d\n", first.handled.load(), first.duplicates.load());
+  EXPECT_GE(first.handled, 600);
+  EXPECT_LT(first.handled, total) << "the stop was not mid-way";
+  EXPECT_EQ(count_rows(state(), "outbox"), 0) << "run() returns with the outbox drained";
+  EXPECT_EQ(count_rows(state(), "delivered"), first.handled.load());
+  EXPECT_EQ(count_rows(state(), "handled"), first.handled.load());
+
+  // Second run on the same data directory: resumes from the committed offsets.
+  run_counts second;
+  {
+    std::stop_source stop;
+    std::expected<void, std::string> result;
+    std::thread service([&] { result = run_queuer(options(), "queuer", stop.get_token(), second, [](int) {}); });
+    bool all_delivered = wait_until([&] { return count_rows(state(), "delivered") >= total; }, 90s);
+    stop.request_stop();
+    service.join();
+    ASSERT_TRUE(result) << result.error();
+    ASSERT_TRUE(all_delivered) << count_rows(state(), "delivered") << " delivered";
+  }
+  std::printf("second run: handled %d, duplicates %d\n", second.handled.load(), second.duplicates.load());
+  EXPECT_EQ(first.handled + second.handled, total);
+  EXPECT_EQ(count_rows(state(), "outbox"), 0);
+
+  // A third run in a new consumer group is redelivered every record: each finds its mark.
+  run_counts replay;
+  {
+    std::stop_source stop;
+    std::expected<void, std::string> result;
+    std::thread service([&] { result = run_queuer(options(), "queuer-replay", stop.get_token(), replay, [](int) {}); });
+    bool all_seen = wait_until([&] { return replay.duplicates + replay.handled >= total; }, 60s);
+    stop.request_stop();
+    service.join();
+    ASSERT_TRUE(result) << result.error();
+    ASSERT_TRUE(all_seen) << replay.duplicates << " redelivered records seen";
+  }
+  EXPECT_EQ(replay.handled, 0) << "a redelivered record ran its step again";
+  EXPECT_EQ(count_rows(state(), "delivered"), total);
+
+  // What reached Kafka: one job.status.changed per submission, caused by it.
+  auto reader = topic_reader::open(config(), "job-lifecycle", read_from::beginning);
+  ASSERT_TRUE(reader) << reader.error().message;
+  std::unordered_map<uuid, int> caused;
+  std::size_t status_changes = 0, submissions = 0;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto record = (*reader)->next(500ms);
+    ASSERT_TRUE(record) << record.error().message;
+    if (!*record) {
+      if ((*reader)->at_end()) break;
+      continue;
+    }
+    auto decoded = decode_framed(std::as_bytes(std::span((*record)->value)));
+    ASSERT_TRUE(decoded) << decoded.error().message;
+    const auto& e = std::get<job_lifecycle_event>(*decoded);
+    if (std::holds_alternative<job_submitted>(e.payload)) {
+      ++submissions;
+      continue;
+    }
+    ASSERT_TRUE(std::holds_alternative<job_status_changed>(e.payload)) << e.event_type;
+    ++status_changes;
+    ASSERT_TRUE(e.causation_id);
+    ++caused[*e.causation_id];
+  }
+  EXPECT_EQ(submissions, static_cast<std::size_t>(total));
+  EXPECT_EQ(status_changes, static_cast<std::size_t>(total)) << "an outgoing event was published twice or lost";
+  EXPECT_EQ(caused.size(), static_cast<std::size_t>(total));
+  std::size_t twice = 0, unknown = 0;
+  for (const auto& [cause, n] : caused) {
+    twice += n > 1 ? 1 : 0;
+    unknown += submitted.contains(cause) ? 0 : 1;
+  }
+  EXPECT_EQ(twice, 0u);
+  EXPECT_EQ(unknown, 0u);
+}
+
+}  // namespace
+}  // namespace horizons::services
