@@ -109,6 +109,7 @@ std::expected<rd_conf_ptr, std::string> raw_conf(const client_config& config, ra
   } else {
     settings.insert(settings.end(), {{"group.id", "horizons-bench-raw"},
                                      {"session.timeout.ms", std::to_string(config.session_timeout.count())},
+                                     {"fetch.wait.max.ms", std::to_string(config.fetch_wait.count())},
                                      {"enable.auto.commit", "false"},
                                      {"auto.offset.reset", "earliest"}});
   }
@@ -234,13 +235,9 @@ class raw_producer {
       }
       rd_kafka_poll(client_.get(), 1);
     }
-    if (!poller_.joinable()) rd_kafka_poll(client_.get(), 0);
+    rd_kafka_poll(client_.get(), 0);
     return {};
   }
- public:
-  std::jthread poller_;
-  void start_poller() { poller_ = std::jthread([this](std::stop_token st) { while (!st.stop_requested()) rd_kafka_poll(client_.get(), 100); }); }
-  void stop_poller() { poller_.request_stop(); poller_.join(); }
 
   // Returns how many records are still undelivered after `timeout`.
   std::size_t flush(std::chrono::milliseconds timeout) {
@@ -491,12 +488,12 @@ struct bench_context {
   bool embedded = false;
   std::uint64_t consume_events = 0;  // what the topic holds, up to --events (the mock keeps 5 MB a partition)
 
-  // The mock broker holds an empty Fetch response for the whole fetch.wait.max.ms (500 ms by default)
-  // even when records arrive meanwhile, which would swamp every latency; both sides' e2e consumers ask
-  // for 1 ms there. A real broker answers as soon as records arrive.
+  // The mock broker holds an empty Fetch response for the whole fetch wait (500 ms by default) even when
+  // records arrive meanwhile, which would swamp every latency: unless told otherwise, both sides' e2e
+  // consumers wait 1 ms there. A real broker answers as soon as records arrive.
   [[nodiscard]] client_config e2e_consumer_config() const {
     auto consumer_config = config;
-    if (embedded) consumer_config.rdkafka.try_emplace("fetch.wait.max.ms", "1");
+    if (embedded && config.fetch_wait == client_config{}.fetch_wait) consumer_config.fetch_wait = 1ms;
     return consumer_config;
   }
   [[nodiscard]] compression codec() const { return config.compression_override.value_or(spec(topic).compression_type); }
@@ -619,7 +616,6 @@ std::expected<side_result, std::string> raw_produce(bench_context& ctx, std::uin
   auto producer = raw_producer::create(ctx.config, ctx.topic_name, ctx.codec());
   if (!producer) return std::unexpected(producer.error());
   auto& out = **producer;
-  if (getenv("RAW_THREAD")) out.start_poller();
   progress bar(std::string(label), events, out.delivered, ctx.tty);
   auto cpu0 = ctx.cpu.client_ns();
   auto t0 = steady::now();
@@ -627,7 +623,6 @@ std::expected<side_result, std::string> raw_produce(bench_context& ctx, std::uin
     if (ctx.stop.stop_requested()) return std::unexpected("interrupted");
     if (auto sent = out.send(ctx.wire[i % ctx.wire.size()], now()); !sent) return std::unexpected(sent.error());
   }
-  if (out.poller_.joinable()) { while (out.delivered.load() + out.failed.load() < events) std::this_thread::sleep_for(1ms); out.stop_poller(); }
   if (auto pending = out.flush(ctx.config.delivery_timeout + 5s); pending > 0) {
     return std::unexpected(fmt::format("raw produce: {} records undelivered", pending));
   }
@@ -664,7 +659,6 @@ std::expected<side_result, std::string> raw_consume(bench_context& ctx) {
     consumed.store(++count, std::memory_order_relaxed);
   }
   auto elapsed = steady::now() - first;
-  fmt::print(stderr, "WINDOW {:.6f} {:.6f}\n", std::chrono::duration<double>(first.time_since_epoch()).count(), std::chrono::duration<double>(steady::now().time_since_epoch()).count());
   side_result r{.events = count};
   finish_throughput(r, ctx, elapsed, ctx.cpu.client_ns() - cpu0);
   if (checksum == 0) return std::unexpected("raw consume: every record was empty");
@@ -793,7 +787,6 @@ class typed_bench {
       }
     }
     auto elapsed = steady::now() - first;
-    fmt::print(stderr, "WINDOW {:.6f} {:.6f}\n", std::chrono::duration<double>(first.time_since_epoch()).count(), std::chrono::duration<double>(steady::now().time_since_epoch()).count());
     side_result r{.events = count};
     finish_throughput(r, ctx_, elapsed, ctx_.cpu.client_ns() - cpu0);
     if (checksum == 0 || in.stats().undecodable > 0) return std::unexpected("Horizons consume: records did not decode");
@@ -1234,10 +1227,9 @@ int run_scenarios(bench_context& ctx, const typed_ops& typed) {
       // each counts, as noise on a shared machine only ever slows a run down.
       std::optional<side_result> best_raw, best_horizons;
       for (int i = 0; i < ctx.options.repeat; ++i) {
-        std::string side = getenv("BENCH_SIDE") ? getenv("BENCH_SIDE") : "";
-        auto raw = side == "horizons" ? std::expected<side_result, std::string>(side_result{.events=1, .events_per_s=1}) : name == "produce" ? raw_produce(ctx, ctx.options.events, "produce raw") : raw_consume(ctx);
+        auto raw = name == "produce" ? raw_produce(ctx, ctx.options.events, "produce raw") : raw_consume(ctx);
         if (!raw) return failed(name, raw.error());
-        auto horizons = side == "raw" ? std::expected<side_result, std::string>(side_result{.events=1, .events_per_s=1}) : name == "produce" ? typed.produce() : typed.consume();
+        auto horizons = name == "produce" ? typed.produce() : typed.consume();
         if (!horizons) return failed(name, horizons.error());
         s.raw_runs.push_back(rounded(raw->events_per_s, 1));
         s.horizons_runs.push_back(rounded(horizons->events_per_s, 1));

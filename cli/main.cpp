@@ -1,10 +1,13 @@
 #include "commands.hpp"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 int main(int argc, char** argv) {
   CLI::App app{"horizons: the Cosmic Horizons event backbone"};
   app.require_subcommand(1);
+  // Logs go to stderr: stdout carries the commands' output (events, reports, JSON).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("horizons"));
   spdlog::set_level(spdlog::level::warn);
   app.add_option_function<std::string>(
          "--log-level", [](const std::string& level) { spdlog::set_level(spdlog::level::from_str(level)); },

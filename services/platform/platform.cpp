@@ -236,7 +236,7 @@ class observer {
 };
 
 // A mixed, reproducible workload: systems, pipelines, sizes and users drawn from the seed.
-event<job_submitted> make_job(std::mt19937_64& rng, std::uint64_t seed, int index) {
+event<job_submitted> make_job(std::mt19937_64& rng, std::string_view run_tag, int index) {
   constexpr std::array users{"alice", "bob", "carol", "dmitri", "esi", "fatima", "gao", "hiro"};
   constexpr std::array systems{tacc_system::frontera, tacc_system::stampede3, tacc_system::lonestar6};
   constexpr std::array pipelines{pipeline::alpha_cal, pipeline::image_reconstruction, pipeline::anomaly_detection};
@@ -244,7 +244,7 @@ event<job_submitted> make_job(std::mt19937_64& rng, std::uint64_t seed, int inde
   auto nodes = 1 << (rng() % 6);
   auto pipe = pick(pipelines);
   job_submitted job{
-      .job_id = fmt::format("job-{:x}-{:05d}", seed, index),
+      .job_id = fmt::format("job-{}-{:05d}", run_tag, index),
       .job_name = fmt::format("{}-{}", to_string(pipe), index),
       .pipeline = pipe,
       .dataset_id = fmt::format("vla-{:04d}", rng() % 500),
@@ -258,17 +258,17 @@ event<job_submitted> make_job(std::mt19937_64& rng, std::uint64_t seed, int inde
   return *make_event(std::move(job)).user_id(pick(users)).build();
 }
 
-// Ids of events the services saw acknowledged since `since_us`, from each one's state database.
-std::set<uuid> delivered_since(const std::filesystem::path& data_dir, std::int64_t since_us) {
+// Ids of events the services saw acknowledged in [from_us, until_us), from each one's state database.
+std::set<uuid> delivered_between(const std::filesystem::path& data_dir, std::int64_t from_us, std::int64_t until_us) {
   std::set<uuid> ids;
   for (auto name : names) {
     auto path = services::state_path(data_dir, name);
     if (!std::filesystem::exists(path)) continue;
     auto db = sqlite::database::open_existing(path);
     if (!db) continue;
-    auto select = db->prepare("SELECT event_id FROM delivered WHERE delivered_at >= ?1");
+    auto select = db->prepare("SELECT event_id FROM delivered WHERE delivered_at >= ?1 AND delivered_at < ?2");
     if (!select) continue;
-    select->bind(1, since_us);
+    select->bind(1, from_us).bind(2, until_us);
     while (select->next()) {
       if (auto id = uuid::parse(select->text(0))) ids.insert(*id);
     }
@@ -373,8 +373,10 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
   // The workload, acknowledged before it counts as submitted.
   std::mt19937_64 rng(opts.seed);
   std::vector<event<job_submitted>> jobs;
+  // The mix is the seed's; the ids are this run's, so runs can share a cluster and a data dir.
+  auto run_tag = uuid::random().to_string().substr(0, 8);
   for (int i = 0; i < opts.jobs; ++i) {
-    jobs.push_back(make_job(rng, opts.seed, i));
+    jobs.push_back(make_job(rng, run_tag, i));
     watch->expect_job(jobs.back().payload.job_id);
   }
   std::mutex acked_mutex;
@@ -440,9 +442,15 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
   // Stop the services (each drains its outbox), then read everything they published.
   services_stop.request_stop();
   running.clear();
+  // Services running elsewhere go on publishing (health checks): what was acknowledged after the reader's
+  // last quiet stretch began may not have been read, and is not counted either way.
   auto quiet_since = steady::now();
+  auto read_all_before = now();
   while (steady::now() - quiet_since < std::chrono::milliseconds(1'500) && steady::now() < deadline + std::chrono::seconds(30)) {
-    if (watch->poll() > 0 || !watch->at_end()) quiet_since = steady::now();
+    if (watch->poll() > 0 || !watch->at_end()) {
+      quiet_since = steady::now();
+      read_all_before = now();
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 
@@ -460,7 +468,7 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
     if (lag) out.lag_per_group[std::string(spec.consumer_group)] = lag->lag_messages;
   }
 
-  auto delivered = delivered_since(opts.data_dir, since_us);
+  auto delivered = delivered_between(opts.data_dir, since_us, read_all_before.time_since_epoch().count());
   {
     std::lock_guard lock(acked_mutex);
     delivered.insert(acknowledged.begin(), acknowledged.end());
