@@ -289,6 +289,16 @@ std::int64_t missing_from_ledger(const std::filesystem::path& data_dir, const st
   return missing;
 }
 
+// Notifications queued for the webhook and not yet delivered (or given up on).
+std::int64_t webhooks_pending(const std::filesystem::path& data_dir) {
+  auto db = sqlite::database::open_existing(services::state_path(data_dir, "notification-dispatcher"));
+  if (!db) return 0;
+  auto count = db->prepare("SELECT count(*) FROM webhook_queue WHERE failed = 0");
+  if (!count) return 0;
+  auto n = count->single_int();
+  return n ? n->value_or(0) : 0;
+}
+
 std::string format_ms(double ms) { return ms < 10 ? fmt::format("{:.2f}", ms) : fmt::format("{:.0f}", ms); }
 
 }  // namespace
@@ -427,6 +437,7 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
       last_check = now_steady;
       waiting = submitted.load() < opts.jobs ? std::optional<std::string>("the workload") : watch->waiting_for(jobs.size());
       if (!waiting && missing_from_ledger(opts.data_dir, watch->audit_ids()) > 0) waiting = "the ledger to catch up";
+      if (!waiting && !opts.webhook_url.empty() && webhooks_pending(opts.data_dir) > 0) waiting = "webhook deliveries";
       if (!waiting) break;
       std::lock_guard lock(failures_mutex);
       if (!failures.empty()) {

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include <httplib.h>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -84,10 +86,11 @@ TEST_F(platform_test, a_thousand_jobs_match_an_independent_count_and_the_ledger_
       ASSERT_TRUE(done) << t.kind << ": " << done.error().message;
     }
     std::vector<std::string> lines;
-    child_process verify({HORIZONS_CLI, "audit", "verify", "--ledger", copy.string()});
+    child_process verify({"/bin/sh", "-c", fmt::format("'{}' audit verify --ledger '{}' 2>&1", HORIZONS_CLI, copy.string())});
     EXPECT_EQ(verify.finish(lines), 1) << t.kind;
     auto said = fmt::format("{}", fmt::join(lines, ""));
     EXPECT_NE(said.find("100"), std::string::npos) << t.kind << " should name entry 100: " << said;
+    EXPECT_NE(said.find(t.kind), std::string::npos) << "should say " << t.kind << ": " << said;
   }
 }
 
@@ -123,6 +126,41 @@ TEST_F(platform_test, services_killed_and_restarted_mid_run_change_nothing) {
   auto report = testing_support::read_report(data_dir_ / "report.json");
   auto count = testing_support::read_platform(config(), since);
   testing_support::check_platform(report, count, data_dir_, HORIZONS_CLI, jobs);
+}
+
+TEST_F(platform_test, every_ended_job_reaches_the_webhook_once_despite_failing_requests) {
+  // A receiver that answers 503 to the first request of every third notification.
+  httplib::Server receiver;
+  std::mutex mutex;
+  std::map<std::string, int> requests;  // Idempotency-Key -> requests seen
+  receiver.Post("/hook", [&](const httplib::Request& request, httplib::Response& response) {
+    std::lock_guard lock(mutex);
+    auto key = request.get_header_value("Idempotency-Key");
+    int seen = ++requests[key];
+    response.status = (std::hash<std::string>{}(key) % 3 == 0 && seen == 1) ? 503 : 200;
+  });
+  int port = receiver.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread serving([&] { receiver.listen_after_bind(); });
+
+  auto since = horizons::now();
+  auto args = run_args(150, "orchestrator,metrics-aggregator,notification-dispatcher,compliance-auditor,health-monitor");
+  args.insert(args.end(), {"--webhook", fmt::format("http://127.0.0.1:{}/hook", port)});
+  std::vector<std::string> output;
+  child_process run(args);
+  EXPECT_EQ(run.finish(output), 0) << fmt::format("{}", fmt::join(output, ""));
+  receiver.stop();
+  serving.join();
+
+  auto count = testing_support::read_platform(config(), since);
+  std::size_t retried = 0;
+  for (const auto& [job, source] : count.ending_event) {
+    auto key = "ntf-" + source.to_string();
+    ASSERT_TRUE(requests.contains(key)) << "job " << job << " never reached the webhook";
+    if (requests[key] > 1) ++retried;
+  }
+  EXPECT_EQ(count.ending_event.size(), 150u);
+  EXPECT_GT(retried, 0u) << "the receiver's 503s were never retried";
 }
 
 }  // namespace

@@ -139,6 +139,22 @@ inline void check_platform(const nlohmann::json& report, const platform_count& c
     EXPECT_EQ(n->second.size(), 1u) << "job " << job;
   }
 
+  // ... delivered to the in-app inbox and the email outbox, once each.
+  auto inbox = horizons::sqlite::database::open_existing(data_dir / "notification-dispatcher" / "state.db");
+  ASSERT_TRUE(inbox) << inbox.error().message;
+  auto in_inbox = inbox->prepare("SELECT count(*) FROM inbox WHERE source_event_id = ?1");
+  ASSERT_TRUE(in_inbox);
+  std::size_t not_in_inbox = 0, not_in_outbox = 0;
+  for (const auto& [job, source] : count.ending_event) {
+    auto n = in_inbox->bind(1, source.to_string()).single_int();
+    if (!n || n->value_or(0) != 1) ++not_in_inbox;
+    if (!std::filesystem::exists(data_dir / "notification-dispatcher" / "outbox" / ("ntf-" + source.to_string() + ".eml"))) {
+      ++not_in_outbox;
+    }
+  }
+  EXPECT_EQ(not_in_inbox, 0u);
+  EXPECT_EQ(not_in_outbox, 0u);
+
   // One summary per job that ran, equal to the fold of its samples.
   EXPECT_EQ(count.summaries.size(), count.ran.size());
   for (const auto& job : count.ran) {
