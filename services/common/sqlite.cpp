@@ -18,32 +18,9 @@ error make_error(sqlite3* db, std::string_view doing) {
 void statement::finalizer::operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
 void database::closer::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
 
-std::expected<database, error> database::open(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-  if (ec) return std::unexpected(error{fmt::format("cannot create directory {}: {}", path.parent_path().string(), ec.message())});
+std::expected<database, error> database::connect(const std::filesystem::path& path, int flags) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
-  std::unique_ptr<sqlite3, closer> owned(raw);
-  if (rc != SQLITE_OK) {
-    return std::unexpected(error{fmt::format("cannot open database {}: {}", path.string(),
-                                             raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc))});
-  }
-  sqlite3_extended_result_codes(raw, 1);
-  sqlite3_busy_timeout(raw, 30'000);
-  database db(std::move(owned), path);
-  // WAL: readers never block the writer; synchronous=NORMAL survives a process crash (the
-  // services' failure model) without an fsync per transaction.
-  if (auto ok = db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"); !ok) {
-    return std::unexpected(ok.error());
-  }
-  return db;
-}
-
-std::expected<database, error> database::open_existing(const std::filesystem::path& path) {
-  if (!std::filesystem::exists(path)) return std::unexpected(error{fmt::format("no database at {}", path.string())});
-  sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_FULLMUTEX, nullptr);
   std::unique_ptr<sqlite3, closer> owned(raw);
   if (rc != SQLITE_OK) {
     return std::unexpected(error{fmt::format("cannot open database {}: {}", path.string(),
@@ -52,6 +29,25 @@ std::expected<database, error> database::open_existing(const std::filesystem::pa
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, 30'000);
   return database(std::move(owned), path);
+}
+
+std::expected<database, error> database::open(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+  if (ec) return std::unexpected(error{fmt::format("cannot create directory {}: {}", path.parent_path().string(), ec.message())});
+  auto db = connect(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  if (!db) return db;
+  // WAL: readers never block the writer; synchronous=NORMAL survives a process crash (the
+  // services' failure model) without an fsync per transaction.
+  if (auto ok = db->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"); !ok) {
+    return std::unexpected(ok.error());
+  }
+  return db;
+}
+
+std::expected<database, error> database::open_existing(const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path)) return std::unexpected(error{fmt::format("no database at {}", path.string())});
+  return connect(path, SQLITE_OPEN_READWRITE);
 }
 
 std::expected<void, error> database::exec(std::string_view sql) {

@@ -94,6 +94,7 @@ class database {
   struct closer {
     void operator()(sqlite3* db) const noexcept;
   };
+  static std::expected<database, error> connect(const std::filesystem::path& path, int flags);
   database(std::unique_ptr<sqlite3, closer> db, std::filesystem::path path)
       : db_(std::move(db)), path_(std::move(path)) {}
   std::unique_ptr<sqlite3, closer> db_;
