@@ -218,9 +218,14 @@ std::expected<std::unique_ptr<outbox_relay>, std::string> outbox_relay::start(op
   auto db = sqlite::database::open(opts.database);
   if (!db) return std::unexpected(db.error().message);
   if (auto ok = create_shared_tables(*db); !ok) return std::unexpected(ok.error().message);
+  // Rows are claimed in order and never past a row another live relay holds: per-key order in Kafka
+  // follows the outbox even when a relay died with rows in flight (its successor waits out the lease
+  // and sends those first).
   auto claim = db->prepare(
       "UPDATE outbox SET claimed_by = ?1, claimed_until = ?2 WHERE seq IN "
-      "(SELECT seq FROM outbox WHERE claimed_until < ?3 ORDER BY seq LIMIT ?4) RETURNING seq, value");
+      "(SELECT seq FROM outbox WHERE claimed_until < ?3 AND seq < coalesce((SELECT min(seq) FROM outbox "
+      "WHERE claimed_by IS NOT NULL AND claimed_by != ?1 AND claimed_until >= ?3), 9223372036854775807) "
+      "ORDER BY seq LIMIT ?4) RETURNING seq, value");
   auto release = db->prepare("UPDATE outbox SET claimed_by = NULL, claimed_until = 0 WHERE seq = ?1 AND claimed_by = ?2");
   auto renew = db->prepare("UPDATE outbox SET claimed_until = ?1 WHERE claimed_by = ?2");
   auto record = db->prepare("INSERT OR IGNORE INTO delivered(event_id, topic, event_type, delivered_at) VALUES (?1, ?2, ?3, ?4)");

@@ -11,7 +11,9 @@
 // delivery releases the row to be sent again. Several processes may share one
 // outbox: a row is claimed by one relay for a lease that the relay renews
 // while it lives; the rows of a relay that died are taken over when the lease
-// runs out. A fatal producer error (librdkafka idempotence) recreates the
+// runs out. No relay claims past a row another live relay holds, so events
+// reach Kafka in outbox order (per-key order kept) even across a crash; the
+// price is a pause of one lease after a relay dies with rows in flight. A fatal producer error (librdkafka idempotence) recreates the
 // producer; its unacknowledged rows are sent again with the same event ids.
 //
 // Threads: the relay runs its own thread and SQLite connection; wake() and
@@ -42,7 +44,7 @@ class outbox_relay {
     client_config config{};
     std::string service{};  // for logs and the producer's client id
     /// How long a claimed row stays with this relay without renewal.
-    std::chrono::milliseconds lease{10'000};
+    std::chrono::milliseconds lease{5'000};
   };
 
   [[nodiscard]] static std::expected<std::unique_ptr<outbox_relay>, std::string> start(options opts);

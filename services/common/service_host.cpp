@@ -7,7 +7,7 @@ namespace horizons::services {
 std::expected<std::unique_ptr<service_host>, std::string> service_host::start(std::string name,
                                                                               const service_options& options) {
   auto path = state_path(options.data_dir, name);
-  auto relay = outbox_relay::start({.database = path, .config = options.config, .service = name, .lease = std::chrono::milliseconds(10'000)});
+  auto relay = outbox_relay::start({.database = path, .config = options.config, .service = name, .lease = std::chrono::milliseconds(5'000)});
   if (!relay) return std::unexpected(fmt::format("{}: {}", name, relay.error()));
   auto* wake = relay->get();
   auto store = state_store::open(path, [wake] { wake->wake(); });

@@ -110,6 +110,7 @@ std::vector<topic_verdict> lag_evaluator::evaluate(const lag_report& report, tim
   for (const auto& topic : report.topics) {
     verdict worst{lag_status::ok, {}};
     int partitions = 0;
+    int as_bad = 0;  // partitions at the worst status
     for (const auto& p : report.partitions) {
       if (p.topic != topic.topic) continue;
       ++partitions;
@@ -122,7 +123,15 @@ std::vector<topic_verdict> lag_evaluator::evaluate(const lag_report& report, tim
         window.add({.time = time, .committed = p.committed, .high = p.high, .lag = p.lag_messages});
         current = window.evaluate(options_, where);
       }
-      if (severity_rank(current.status) > severity_rank(worst.status)) worst = std::move(current);
+      if (severity_rank(current.status) > severity_rank(worst.status)) {
+        worst = std::move(current);
+        as_bad = 1;
+      } else if (current.status == worst.status) {
+        ++as_bad;
+      }
+    }
+    if (worst.status != lag_status::ok && as_bad > 1) {
+      worst.reason += fmt::format(" (and {} more partitions {})", as_bad - 1, status_name(worst.status));
     }
     verdicts.push_back({
         .group = report.group,

@@ -39,7 +39,7 @@
 // one of a window are ignored (two monitors sharing a data dir may store
 // their measurements out of order). A topic's status is the worst of its
 // partitions (ok < warning < stalled < stopped < error) with the reason of
-// that partition, which names it.
+// the first such partition, which names it, and how many more share it.
 //
 // Threads: a lag_evaluator is a plain value; use it from one thread at a time.
 #pragma once
@@ -118,7 +118,7 @@ struct topic_verdict {
   lag_status status = lag_status::ok;
   std::int64_t lag_messages = 0;  // sum over the partitions
   double lag_seconds = 0;         // maximum over the partitions
-  std::string reason{};           // the worst partition's, naming it; a summary when ok
+  std::string reason{};           // the worst partition's, naming it (+ "and N more"); a summary when ok
 };
 
 class lag_evaluator {

@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <condition_variable>
-#include <future>
 #include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
@@ -123,6 +123,12 @@ struct wanted_alert {
   const envelope* cause;  // the evaluation event that calls for it
 };
 
+// An evaluated alert subject: the event that judged it and what it found.
+struct evaluated_subject {
+  const envelope* cause;
+  std::string now;
+};
+
 alert_severity lag_severity(lag_status status) {
   return status == lag_status::warning || status == lag_status::stalled ? alert_severity::warning
                                                                         : alert_severity::critical;
@@ -145,7 +151,8 @@ class job_feed {
     auto deadline = steady::now() + budget;
     while (steady::now() < deadline) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
-      auto next = reader_->next(std::min(left, std::chrono::milliseconds(200)));
+      // Once at the end, only look briefly for what arrived since: the evaluation should not wait on it.
+      auto next = reader_->next(std::min(left, std::chrono::milliseconds(reader_->at_end() ? 20 : 200)));
       if (!next) {
         spdlog::warn("{}: reading job-lifecycle: {}; reopening it at the next evaluation", service_name,
                      next.error().message);
@@ -181,6 +188,46 @@ class job_feed {
   job_tally tally_;
 };
 
+kafka_error timed_out(std::string message) {
+  return {.code = -185 /* RD_KAFKA_RESP_ERR__TIMED_OUT */, .name = "_TIMED_OUT", .message = std::move(message)};
+}
+
+// consumer_lag() on a thread of its own, so that an evaluation can give up on it: librdkafka's
+// watermark query waits without bound for a partition leader that died after the cluster check.
+// A call given up on is left to finish on its detached thread; its answer is dropped.
+class lag_call {
+ public:
+  using answer = std::expected<lag_report, kafka_error>;
+
+  static std::shared_ptr<lag_call> start(client_config config, lag_query query) {
+    auto call = std::make_shared<lag_call>();
+    std::thread([call, config = std::move(config), query = std::move(query)] {
+      auto measured = consumer_lag(config, query);
+      std::lock_guard lock(call->mutex_);
+      call->answer_ = std::move(measured);
+      call->done_.notify_all();
+    }).detach();
+    return call;
+  }
+
+  // The answer, or nullopt if there is none by `deadline`.
+  std::optional<answer> wait_until(steady::time_point deadline) {
+    std::unique_lock lock(mutex_);
+    done_.wait_until(lock, deadline, [&] { return answer_.has_value(); });
+    return answer_;
+  }
+
+  bool finished() {
+    std::lock_guard lock(mutex_);
+    return answer_.has_value();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_;
+  std::optional<answer> answer_;
+};
+
 class monitor {
  public:
   monitor(const options& opts, std::vector<watched_group> groups, services::state_store& store,
@@ -191,7 +238,8 @@ class monitor {
         http_(http),
         on_evaluated_(on_evaluated),
         measure_config_(opts.config),
-        jobs_(opts.config) {
+        jobs_(opts.config),
+        abandoned_(groups_.size()) {
     measure_config_.connect_timeout = std::min(opts.config.connect_timeout, opts.measure_timeout);
   }
 
@@ -235,10 +283,10 @@ class monitor {
     }
     measured.cluster_ms = ms_since(started);
 
-    std::vector<std::future<std::expected<lag_report, kafka_error>>> pending;
-    for (const auto& g : groups_) {
+    std::vector<std::shared_ptr<lag_call>> calls(groups_.size());
+    for (std::size_t i = 0; i < groups_.size(); ++i) {
       auto& lag = measured.groups.emplace_back();
-      for (const auto& topic : g.topics) {
+      for (const auto& topic : groups_[i].topics) {
         auto why = measured.cluster ? unmeasurable(*measured.cluster, topic)
                                     : fmt::format("cluster unreachable: {}", measured.cluster.error().message);
         if (why) {
@@ -247,16 +295,30 @@ class monitor {
           lag.measured_topics.push_back(topic);
         }
       }
-      if (lag.measured_topics.empty()) {
-        pending.emplace_back();
+      if (lag.measured_topics.empty()) continue;
+      if (abandoned_[i] && !abandoned_[i]->finished()) {
+        lag.lag = std::unexpected(timed_out("the previous measurement of this group still waits for a broker"));
         continue;
       }
-      pending.push_back(std::async(std::launch::async, [this, group = g.group, topics = lag.measured_topics] {
-        return consumer_lag(measure_config_, {.group = group, .topics = topics, .timeout = opts_.measure_timeout});
-      }));
+      abandoned_[i].reset();
+      calls[i] = lag_call::start(measure_config_, {.group = groups_[i].group,
+                                                   .topics = lag.measured_topics,
+                                                   .timeout = opts_.measure_timeout});
     }
-    for (std::size_t i = 0; i < pending.size(); ++i) {
-      if (pending[i].valid()) measured.groups[i].lag = pending[i].get();
+    // consumer_lag() keeps to measure_timeout unless librdkafka waits for a dead leader; then give up.
+    auto deadline = steady::now() + opts_.measure_timeout + std::chrono::seconds(1);
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      if (!calls[i]) continue;
+      if (auto answer = calls[i]->wait_until(deadline)) {
+        measured.groups[i].lag = std::move(*answer);
+      } else {
+        spdlog::warn("{}: lag of group {} not measured within {} ms; giving up on that measurement", service_name,
+                     groups_[i].group, opts_.measure_timeout.count());
+        abandoned_[i] = calls[i];
+        measured.groups[i].lag = std::unexpected(
+            timed_out(fmt::format("no answer within {} ms (a partition leader stopped answering)",
+                                  opts_.measure_timeout.count())));
+      }
     }
     return measured;
   }
@@ -336,9 +398,12 @@ class monitor {
                                               {"partitions_under_replicated", b.under_replicated}},
                                   .cause = &*health});
     }
-    std::map<std::string, const envelope*> causes{{std::string(broker_alert_id), &*health}};
+    // What each alert's subject looks like now, for the resolution of an alert that is open.
+    std::map<std::string, evaluated_subject> subjects{
+        {std::string(broker_alert_id),
+         {&*health, fmt::format("message broker {}: {}", status_name(now.brokers.status), now.brokers.detail)}}};
     std::vector<event<consumer_lag_evaluated>> lag_events;
-    lag_events.reserve(now.groups.size());  // `causes` points into it
+    lag_events.reserve(now.groups.size());  // `subjects` points into it
     for (const auto& v : now.groups) {
       auto evaluated = make_event(consumer_lag_evaluated{.group_id = v.group,
                                                          .topic = v.topic,
@@ -350,7 +415,8 @@ class monitor {
       if (!evaluated) return std::unexpected(evaluated.error().message);
       if (auto sent = out.emit(*evaluated); !sent) return sent;
       const auto& cause = lag_events.emplace_back(std::move(*evaluated));
-      causes[lag_alert_id(v)] = &cause;
+      subjects[lag_alert_id(v)] = {&cause, fmt::format("{} on {} is {}: {}", v.group, v.topic, status_name(v.status),
+                                                       v.reason)};
       if (v.status == lag_status::ok) continue;
       wanted.emplace(lag_alert_id(v),
                      wanted_alert{.type = "consumer_lag",
@@ -363,12 +429,12 @@ class monitor {
                                               {"status_rank", severity_rank(v.status)}},
                                   .cause = &cause});
     }
-    return reconcile(wanted, causes, *health, now, out);
+    return reconcile(wanted, subjects, *health, now, out);
   }
 
   // Opens what should be open, raises again what got worse, resolves what is ok again.
   step_result reconcile(const std::map<std::string, wanted_alert>& wanted,
-                        const std::map<std::string, const envelope*>& causes, const envelope& evaluation,
+                        const std::map<std::string, evaluated_subject>& subjects, const envelope& evaluation,
                         snapshot& now, services::outbox& out) {
     auto& db = store_.db();
     auto open = load_open_alerts(db);
@@ -394,13 +460,13 @@ class monitor {
     }
     for (const auto& [id, alert] : *open) {
       if (wanted.contains(id)) continue;
-      auto cause = causes.find(id);
-      auto resolution = cause == causes.end() ? std::string("no longer watched") : fmt::format("{} is ok again", id);
+      auto subject = subjects.find(id);
+      auto resolution = subject == subjects.end() ? std::string("no longer watched") : subject->second.now;
       auto resolved = make_event(alert_resolved{.alert_id = id,
                                                 .alert_type = alert.type,
                                                 .resolution = resolution,
                                                 .resolved_at = now.checked_at})
-                          .caused_by(cause == causes.end() ? evaluation : *cause->second)
+                          .caused_by(subject == subjects.end() ? evaluation : *subject->second.cause)
                           .correlation_id(alert.correlation_id)
                           .build();
       if (!resolved) return std::unexpected(resolved.error().message);
@@ -437,6 +503,7 @@ class monitor {
   const observer& on_evaluated_;
   client_config measure_config_;
   job_feed jobs_;
+  std::vector<std::shared_ptr<lag_call>> abandoned_;  // per watched group: a call that overran, until it returns
   std::uint64_t evaluations_ = 0;
   std::uint64_t alerts_raised_ = 0;
   std::uint64_t raised_now_ = 0;  // in the transaction under way

@@ -13,8 +13,11 @@
 //      start) into the job tally; runs check_cluster(); then, in parallel,
 //      consumer_lag() of every watched (group, topics), each bounded by
 //      `measure_timeout`. A topic with a partition whose leader is missing or
-//      unreachable is not measured but judged `error`: asking a dead leader
-//      for watermarks blocks beyond any timeout;
+//      unreachable is not measured but judged `error`: librdkafka's watermark
+//      query waits for a dead leader beyond any timeout. A measurement caught
+//      by a leader dying after the cluster check is given up on after
+//      `measure_timeout` + 1 s (`error`; its thread is left to finish on its
+//      own, and the group is not measured again until it has);
 //   2. in one SQLite transaction on <data_dir>/health-monitor/state.db: adds
 //      the lag observations to the stored sliding windows and judges them
 //      (lag_rule.hpp),

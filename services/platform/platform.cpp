@@ -178,7 +178,9 @@ class observer {
       }
     }
     std::visit([&](const auto& e) {
-      seen_[e.event_id]++;
+      // A record republished by a relay that died after Kafka's acknowledgement repeats an event id: its effects
+      // were taken at the first reading.
+      if (seen_[e.event_id]++ > 0) return;
       std::visit([&](const auto& payload) { on(e, payload); }, e.payload);
     }, *decoded);
   }
@@ -194,11 +196,15 @@ class observer {
   void on(const envelope& e, const job_failed& p) {
     if (!p.next_retry_at) end(p.job_id, e.event_id);
   }
-  void on(const envelope&, const job_metrics_recorded& p) { folds_[p.job_id].add(p); }
+  // Jobs not of this run (earlier records on a shared cluster) are the services' business, not the report's.
+  void on(const envelope&, const job_metrics_recorded& p) {
+    if (run_jobs_.contains(p.job_id)) folds_[p.job_id].add(p);
+  }
   void on(const envelope&, const resource_allocation_changed& p) {
-    if (p.change == allocation_change::allocated) ran_.insert(p.job_id);
+    if (p.change == allocation_change::allocated && run_jobs_.contains(p.job_id)) ran_.insert(p.job_id);
   }
   void on(const envelope& e, const job_performance_summary& p) {
+    if (!run_jobs_.contains(p.job_id)) return;
     auto& [summary, ids] = summaries_[p.job_id];
     summary = p;
     ids.insert(e.event_id);
@@ -385,6 +391,7 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
   std::vector<event<job_submitted>> jobs;
   // The mix is the seed's; the ids are this run's, so runs can share a cluster and a data dir.
   auto run_tag = uuid::random().to_string().substr(0, 8);
+  out.job_prefix = fmt::format("job-{}-", run_tag);
   for (int i = 0; i < opts.jobs; ++i) {
     jobs.push_back(make_job(rng, run_tag, i));
     watch->expect_job(jobs.back().payload.job_id);
@@ -546,6 +553,7 @@ std::string report::json() const {
   nlohmann::json j;
   j["cluster"] = cluster;
   j["jobs_submitted"] = jobs_submitted;
+  j["job_prefix"] = job_prefix;
   j["complete"] = complete;
   j["incomplete_reason"] = incomplete_reason;
   j["duration_s"] = duration.count();

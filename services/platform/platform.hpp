@@ -71,6 +71,7 @@ struct latency_summary {
 struct report {
   std::string cluster;  // "embedded (3 brokers)" or the bootstrap list
   int jobs_submitted = 0;
+  std::string job_prefix;  // every job id of this run starts with it
   bool complete = false;  // every job ended and every consequence was seen before the deadline
   std::string incomplete_reason;
   std::chrono::duration<double> duration{};

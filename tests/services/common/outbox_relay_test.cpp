@@ -322,13 +322,12 @@ TEST_F(common_outbox_relay, rows_of_a_relay_that_died_are_taken_over_when_its_le
 
   auto relay = start_relay(lease);
   ASSERT_TRUE(relay);
-  // The free half goes at once; the dead relay's half stays while its lease lasts.
-  ASSERT_TRUE(wait_until([&] { return count_rows(path(), "outbox") == 100; }, lease - 1s))
-      << count_rows(path(), "outbox") << " rows in the outbox";
+  // Nothing goes while the dead relay's lease lasts: the free half must not overtake the held one
+  // (per-key order follows the outbox).
   std::this_thread::sleep_until(claimed_at + lease - 500ms);
-  EXPECT_EQ(count_rows(path(), "outbox"), 100) << "rows taken before the lease expired";
+  EXPECT_EQ(count_rows(path(), "outbox"), 200) << "rows published past a row another relay holds";
   EXPECT_EQ(count_rows(path(), "outbox WHERE claimed_by = 'dead'"), 100);
-  EXPECT_EQ(relay->stats().published, 100u);
+  EXPECT_EQ(relay->stats().published, 0u);
 
   ASSERT_TRUE(wait_for_empty_outbox(30s));
   EXPECT_GE(std::chrono::steady_clock::now() - claimed_at, lease);
@@ -357,8 +356,8 @@ TEST_F(common_outbox_relay, two_relays_on_one_outbox_publish_every_row) {
   std::printf("two relays: first published %llu, second %llu; %zu records, %zu duplicates\n",
               static_cast<unsigned long long>(a.published), static_cast<unsigned long long>(b.published),
               seen.records, duplicates);
-  EXPECT_GT(a.published, 0u);
-  EXPECT_GT(b.published, 0u);
+  // Neither relay claims past the other's rows (order first), so one may well do all the work.
+  EXPECT_EQ(a.published + b.published, seen.records);
   EXPECT_EQ(seen.records, events.size() + duplicates);
   EXPECT_EQ(count_rows(path(), "delivered"), static_cast<std::int64_t>(events.size()));
 }

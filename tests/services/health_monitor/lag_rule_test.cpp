@@ -190,6 +190,22 @@ TEST(lag_rule, a_topic_is_as_bad_as_its_worst_partition_and_names_it) {
   EXPECT_EQ(error[0].reason, "job-metrics[2]: watermarks not read within 10000 ms");
 }
 
+TEST(lag_rule, the_reason_counts_the_other_partitions_as_bad_as_the_first) {
+  lag_evaluator evaluator({.window_size = 2, .stop_after = 60s});
+  auto round = [&](int second) {
+    return evaluator.evaluate(report({part(0, 5, 5), part(1, std::nullopt, 4), part(2, std::nullopt, 9),
+                                      part(3, std::nullopt, 2)}),
+                              t0 + std::chrono::seconds(second));
+  };
+  round(0);
+  auto verdicts = round(1);
+  ASSERT_EQ(verdicts.size(), 1u);
+  EXPECT_EQ(verdicts[0].status, lag_status::stopped);
+  EXPECT_EQ(verdicts[0].reason,
+            "job-metrics[1]: the group never committed while 4 records wait (2 observations over 1.0 s) "
+            "(and 2 more partitions stopped)");
+}
+
 TEST(lag_rule, an_ok_topic_says_how_many_partitions_are_ok) {
   lag_evaluator evaluator({.window_size = 2, .stop_after = 60s});
   auto verdicts = evaluator.evaluate(report({part(0, 5, 5), part(1, 7, 7), part(2, 0, 0)}), t0);

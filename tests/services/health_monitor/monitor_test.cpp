@@ -315,6 +315,7 @@ TEST_F(health_monitor_service, judges_lag_raises_and_resolves_alerts_serves_http
   ASSERT_EQ(resolved.size(), 1u);
   EXPECT_EQ(resolved[0].payload.alert_type, "consumer_lag");
   EXPECT_EQ(resolved[0].correlation_id, metrics_raised[0].correlation_id);
+  EXPECT_EQ(resolved[0].payload.resolution, "metrics-aggregator on job-metrics is ok: all 10 partitions ok");
 
   // Restart with the lifecycle alert open: the stored windows judge at once, and nothing is raised twice.
   ASSERT_TRUE(first->stop());
@@ -344,7 +345,9 @@ TEST_F(health_monitor_service, judges_lag_raises_and_resolves_alerts_serves_http
   EXPECT_EQ(degraded->brokers.brokers_up, 2);
   EXPECT_EQ(degraded->status, overall_status::degraded);
   EXPECT_NE(degraded->brokers.detail.find("broker 1 down"), std::string::npos) << degraded->brokers.detail;
-  auto outage_healthz = http.Get("/healthz");
+  auto restarted_address = degraded->http_address;  // the restarted monitor picked another free port
+  httplib::Client restarted_http("127.0.0.1", std::stoi(restarted_address.substr(restarted_address.rfind(':') + 1)));
+  auto outage_healthz = restarted_http.Get("/healthz");
   ASSERT_TRUE(outage_healthz);
   EXPECT_EQ(nlohmann::json::parse(outage_healthz->body)["brokers"]["status"], "degraded");
 
@@ -360,7 +363,9 @@ TEST_F(health_monitor_service, judges_lag_raises_and_resolves_alerts_serves_http
   ASSERT_FALSE(broker_raised.empty());
   EXPECT_EQ(broker_raised[0].payload.severity, alert_severity::critical);
   EXPECT_EQ(broker_raised[0].payload.metrics.at("brokers_up"), 2);
-  EXPECT_EQ(alerts_of<alert_resolved>(broker_events, broker_alert).size(), 1u);
+  auto broker_resolved = alerts_of<alert_resolved>(broker_events, broker_alert);
+  ASSERT_EQ(broker_resolved.size(), 1u);
+  EXPECT_EQ(broker_resolved[0].payload.resolution, "message broker healthy: 3 of 3 brokers up");
 
   EXPECT_TRUE(second->stop());
 }
