@@ -221,6 +221,10 @@ std::expected<std::unique_ptr<outbox_relay>, std::string> outbox_relay::start(op
   // Rows are claimed in order and never past a row another live relay holds: per-key order in Kafka
   // follows the outbox even when a relay died with rows in flight (its successor waits out the lease
   // and sends those first).
+  // `delivered` serves reports on recent runs; a day of it is plenty.
+  if (auto prune = db->prepare("DELETE FROM delivered WHERE delivered_at < ?1")) {
+    (void)prune->bind(1, static_cast<std::int64_t>((wall_ms() - 24 * 3'600'000) * 1000)).run();
+  }
   auto claim = db->prepare(
       "UPDATE outbox SET claimed_by = ?1, claimed_until = ?2 WHERE seq IN "
       "(SELECT seq FROM outbox WHERE claimed_until < ?3 AND seq < coalesce((SELECT min(seq) FROM outbox "

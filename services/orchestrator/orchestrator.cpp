@@ -414,6 +414,11 @@ class http_api {
     if (!db) return std::unexpected(db.error().message);
     api->db_.emplace(std::move(*db));
     api->routes();
+    // httplib's default adds SO_REUSEPORT, which would let a second orchestrator share the port unnoticed.
+    api->server_.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     std::string host = opts.http_listen.substr(0, colon);
     if (!api->server_.bind_to_port(host, port)) {
       return std::unexpected(fmt::format("cannot listen on {} (in use, or not a local address)", opts.http_listen));
