@@ -2,7 +2,7 @@
 #   make run     build, then `horizons run`: the embedded cluster, the five services, a workload, a report
 #   make test    build, then every test suite: unit, embedded, kafka (starts and stops a real
 #                cluster itself), then the unit suite again under ASan/UBSan
-#   make bench   release build, then the codec benchmark (results in bench/results/)
+#   make bench   release build, then the codec benchmark and `horizons bench` (results in bench/results/)
 #   make kafka-up / kafka-down   a real 3-node Kafka cluster on 127.0.0.1:19092-19094
 .PHONY: all deps build run test test-release test-asan bench clean
 
@@ -33,11 +33,21 @@ test-asan: deps
 	@cmake --build --preset asan -j $(JOBS)
 	@ctest --preset asan -j $(JOBS) -L unit
 
+# Codec benchmark, then `horizons bench` on the embedded cluster and, only when tools/kafka is already up,
+# on the real cluster (never started from here). Results: bench/results/*.json and *.svg.
 bench: build
 	@mkdir -p bench/results
 	@$(RELEASE)/bin/horizons_codec_bench --benchmark_format=json --benchmark_out=bench/results/codec.json \
 		--benchmark_out_format=json --benchmark_repetitions=3 --benchmark_report_aggregates_only=true >/dev/null
 	@/usr/bin/python3 bench/codec_table.py < bench/results/codec.json
+	@env -u KAFKA_BROKERS $(HORIZONS) bench --json --plot bench/results/embedded.svg > bench/results/embedded.json
+	@/usr/bin/python3 bench/bench_table.py bench/results/embedded.json
+	@if tools/kafka/kafka.sh status >/dev/null 2>&1; then \
+		$(HORIZONS) bench --brokers "$$(tools/kafka/kafka.sh bootstrap)" --json --plot bench/results/kafka.svg \
+			> bench/results/kafka.json && /usr/bin/python3 bench/bench_table.py bench/results/kafka.json; \
+	else \
+		echo "bench: tools/kafka is not up, real-cluster run skipped (make kafka-up starts it)"; \
+	fi
 
 clean:
 	rm -rf build

@@ -126,12 +126,8 @@ std::expected<std::unique_ptr<producer>, kafka_error> producer::create(options o
   if (auto reachable = detail::await_brokers(state->client.get(), config); !reachable) {
     return std::unexpected(reachable.error());
   }
-  // Reports come one batch per produce response, thousands a second under load: after serving some, let
-  // the next ones gather for a millisecond instead of waking this thread for each batch.
   state->delivery_thread = std::jthread([raw = state.get()](std::stop_token stop) {
-    while (!stop.stop_requested()) {
-      if (rd_kafka_poll(raw->client.get(), 100) > 0) std::this_thread::sleep_for(1ms);
-    }
+    while (!stop.stop_requested()) rd_kafka_poll(raw->client.get(), 100);
   });
   return std::unique_ptr<producer>(new producer(std::move(state)));
 }
