@@ -1,7 +1,7 @@
 // horizons bench: Horizons' typed producer and consumer against raw librdkafka writing and reading the
 // very same bytes with the same settings, in one process run, on the embedded cluster or a real one.
 //
-// Scenarios (each side measured in turn, raw first):
+// Scenarios (the sides take turns in the order raw, Horizons, Horizons, raw, so drift hits both alike):
 //   produce  typed publish() of sampled events vs rd_kafka_producev() of their pre-encoded bytes with the
 //            same six headers; first send to last delivery report.
 //   consume  the typed consumer (decode into event<Payload>, handler per record) vs rd_kafka_consumer_poll()
