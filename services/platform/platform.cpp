@@ -362,9 +362,24 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
     if (!client) return std::unexpected(client.error().message);
     auto ensured = (*client)->ensure_topics();
     if (!ensured) return std::unexpected(fmt::format("ensuring the topics: {}", ensured.error().error.message));
+    // librdkafka 2.0.2 has crashed here (SIGSEGV on its main thread) when a reader was assigned partitions that
+    // a leader did not know yet: let topics just created get their leaders and full ISRs first.
+    if (!ensured->created.empty()) {
+      for (auto until = steady::now() + std::chrono::seconds(60); steady::now() < until;) {
+        auto health = check_cluster(**client);
+        if (health && health->healthy()) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      }
+      std::this_thread::sleep_for(std::chrono::seconds(2));
+    }
   }
 
+  // Topics ensure_topics just created take a moment to reach every broker's metadata.
   auto watch = observer::open(config, since);
+  for (auto until = steady::now() + std::chrono::seconds(30); !watch && steady::now() < until;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    watch = observer::open(config, since);
+  }
   if (!watch) return std::unexpected(watch.error());
 
   // The services, each on its own thread, stopped together.
@@ -477,11 +492,8 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
   for (const auto& spec : catalogue) {
     if (spec.consumer_group == "health-monitor") continue;  // it reads without a group
     std::vector<std::string> topics{std::string(spec.name())};
-    if (spec.consumer_group == "job-processor") {
-      auto lag = consumer_lag(config, {.group = "notification-dispatcher", .topics = {"job-lifecycle", "notifications"}});
-      if (lag) out.lag_per_group["notification-dispatcher"] = lag->lag_messages;
-    }
-    if (spec.consumer_group == "notification-dispatcher") continue;
+    // The dispatcher's group also consumes the job ends on job-lifecycle.
+    if (spec.consumer_group == "notification-dispatcher") topics.insert(topics.begin(), "job-lifecycle");
     auto lag = consumer_lag(config, {.group = std::string(spec.consumer_group), .topics = topics});
     if (lag) out.lag_per_group[std::string(spec.consumer_group)] = lag->lag_messages;
   }
