@@ -56,6 +56,12 @@ struct bench_options {
   int repeat = 3;
   bool json = false;
   std::string plot{};
+  // Where both sides serve delivery reports: after each send on the sending thread (librdkafka's own
+  // pattern) or on a thread of their own (Horizons' default).
+  std::string reports = "caller";
+  [[nodiscard]] delivery_reports reports_mode() const {
+    return reports == "thread" ? delivery_reports::on_delivery_thread : delivery_reports::on_caller;
+  }
 };
 
 // Events sent at each e2e rate before measuring: clients connect, the consumer finds its offsets.
@@ -185,12 +191,13 @@ struct wire_event {
 };
 
 // The raw producer: Horizons' headers on the pre-encoded bytes, delivery reports served after each send
-// as librdkafka's examples do.
+// as librdkafka's examples do, or on a thread of its own.
 class raw_producer {
  public:
   static std::expected<std::unique_ptr<raw_producer>, std::string> create(const client_config& config,
                                                                            const std::string& topic,
-                                                                           compression codec) {
+                                                                           compression codec,
+                                                                           delivery_reports reports) {
     auto conf = raw_conf(config, raw_role::producer, codec);
     if (!conf) return std::unexpected(conf.error());
     std::unique_ptr<raw_producer> made(new raw_producer);
@@ -202,6 +209,12 @@ class raw_producer {
     made->topic_.reset(rd_kafka_topic_new(made->client_.get(), topic.c_str(), nullptr));
     if (auto ok = partition_count(made->client_.get(), topic, config.connect_timeout); !ok) {
       return std::unexpected(ok.error());
+    }
+    made->inline_reports_ = reports == delivery_reports::on_caller;
+    if (!made->inline_reports_) {
+      made->delivery_thread_ = std::jthread([client = made->client_.get()](std::stop_token stop) {
+        while (!stop.stop_requested()) rd_kafka_poll(client, 100);
+      });
     }
     return made;
   }
@@ -234,15 +247,24 @@ class raw_producer {
         rd_kafka_headers_destroy(headers);
         return std::unexpected(fmt::format("raw produce: {}", rd_kafka_err2str(err)));
       }
-      rd_kafka_poll(client_.get(), 1);
+      if (inline_reports_) {
+        rd_kafka_poll(client_.get(), 1);
+      } else {
+        std::this_thread::sleep_for(1ms);
+      }
     }
-    rd_kafka_poll(client_.get(), 0);
+    if (inline_reports_) rd_kafka_poll(client_.get(), 0);
     return {};
   }
 
   // Returns how many records are still undelivered after `timeout`.
   std::size_t flush(std::chrono::milliseconds timeout) {
-    rd_kafka_flush(client_.get(), static_cast<int>(timeout.count()));
+    if (inline_reports_) {
+      rd_kafka_flush(client_.get(), static_cast<int>(timeout.count()));
+    } else {
+      auto deadline = steady::now() + timeout;
+      while (rd_kafka_outq_len(client_.get()) > 0 && steady::now() < deadline) std::this_thread::sleep_for(1ms);
+    }
     return static_cast<std::size_t>(rd_kafka_outq_len(client_.get()));
   }
 
@@ -256,6 +278,8 @@ class raw_producer {
   }
   rd_client_ptr client_;
   rd_topic_ptr topic_;
+  bool inline_reports_ = true;
+  std::jthread delivery_thread_;  // destroyed first: stops polling before the client goes
 };
 
 // The raw consumer: every partition assigned (no group membership), records polled one by one.
@@ -627,7 +651,7 @@ struct latency_sink {
 // ---------------------------------------------------------------- raw side
 
 std::expected<side_result, std::string> raw_produce(bench_context& ctx, std::uint64_t events, std::string_view label) {
-  auto producer = raw_producer::create(ctx.config, ctx.topic_name, ctx.codec());
+  auto producer = raw_producer::create(ctx.config, ctx.topic_name, ctx.codec(), ctx.options.reports_mode());
   if (!producer) return std::unexpected(producer.error());
   auto& out = **producer;
   progress bar(std::string(label), events, out.delivered, ctx.tty);
@@ -683,7 +707,7 @@ std::expected<side_result, std::string> raw_consume(bench_context& ctx) {
 std::expected<side_result, std::string> raw_e2e(bench_context& ctx, int rate, double duration_s) {
   auto in = raw_consumer::open(ctx.e2e_consumer_config(), ctx.topic_name, raw_consumer::from::end);
   if (!in) return std::unexpected(in.error());
-  auto producer = raw_producer::create(ctx.config, ctx.topic_name, ctx.codec());
+  auto producer = raw_producer::create(ctx.config, ctx.topic_name, ctx.codec(), ctx.options.reports_mode());
   if (!producer) return std::unexpected(producer.error());
   latency_sink sink(rate, duration_s);
   std::jthread receiver([&](std::stop_token stop) {
@@ -743,9 +767,12 @@ class typed_bench {
 
   std::expected<side_result, std::string> produce() {
     std::atomic<std::uint64_t> delivered{0}, failed{0};
-    auto made = producer::create({.config = ctx_.config, .on_delivery = [&](const delivery_report& report) {
-                                    (report.error ? failed : delivered).fetch_add(1, std::memory_order_relaxed);
-                                  }});
+    auto made = producer::create({.config = ctx_.config,
+                                  .on_delivery =
+                                      [&](const delivery_report& report) {
+                                        (report.error ? failed : delivered).fetch_add(1, std::memory_order_relaxed);
+                                      },
+                                  .reports = ctx_.options.reports_mode()});
     if (!made) return std::unexpected(made.error().message);
     auto& out = **made;
     progress bar("produce Horizons", ctx_.options.events, delivered, ctx_.tty);
@@ -854,9 +881,9 @@ class typed_bench {
       if (stopped) return std::unexpected(consumer_error);
     }
     std::atomic<std::uint64_t> delivered{0};
-    auto made = producer::create({.config = ctx_.config, .on_delivery = [&](const delivery_report&) {
-                                    delivered.fetch_add(1, std::memory_order_relaxed);
-                                  }});
+    auto made = producer::create({.config = ctx_.config,
+                                  .on_delivery = [&](const delivery_report&) { delivered.fetch_add(1, std::memory_order_relaxed); },
+                                  .reports = ctx_.options.reports_mode()});
     if (!made) return std::unexpected(made.error().message);
     auto plan = pace_plan::starting_now(rate, std::chrono::duration<double>(duration_s));
     sink.measure_from(plan);
@@ -1029,6 +1056,7 @@ ordered_json report_json(const report& r, const bench_context& ctx) {
                    {"compression", std::string(to_string(ctx.codec()))},
                    {"linger_ms", ctx.config.linger.count()},
                    {"batch_size", ctx.config.batch_size},
+                   {"delivery_reports", ctx.options.reports},
                    {"repeat", ctx.options.repeat}};
   j["machine"] = {{"cpus", std::thread::hardware_concurrency()},
                   {"cpu", cpu_model()},
@@ -1454,6 +1482,11 @@ void add_bench_commands(CLI::App& app, int& result) {
       ->capture_default_str();
   bench->add_option("--repeat", options->repeat, "Runs of each produce and consume side; the fastest counts")
       ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  bench->add_option("--reports", options->reports,
+                    "Where both sides serve delivery reports: caller (after each send, librdkafka's pattern) or "
+                    "thread (a thread of their own, Horizons' default)")
+      ->check(CLI::IsMember({"caller", "thread"}))
       ->capture_default_str();
   bench->add_flag("--json", options->json, "Machine-readable results on stdout (progress stays on stderr)");
   bench->add_option("--plot", options->plot, "Write latency curves and the throughput table to this SVG file");

@@ -43,9 +43,19 @@ struct message_context {
   topic_id topic;
   std::int32_t partition;
   std::int64_t offset;
-  timestamp record_time;                  // the record's Kafka timestamp
-  std::optional<timestamp> produced_at;   // from the produced-at header
-  int attempt;                            // 1 on first delivery to the handler
+  timestamp record_time;  // the record's Kafka timestamp
+  int attempt;            // 1 on first delivery to the handler
+
+  /// From the produced-at header. Read on first use: parsing a record's headers costs more than
+  /// decoding its event, and most handlers never ask.
+  [[nodiscard]] std::optional<timestamp> produced_at() const;
+
+  /// A copy to keep after the handler returned: produced_at() read now, the record let go.
+  [[nodiscard]] message_context detached() const;
+
+  // The record during the handler call (a librdkafka message), or null once detached.
+  const void* record = nullptr;
+  std::optional<timestamp> kept_produced_at{};
 };
 
 /// A handler's verdict: success, or an error message (retried, then dead-lettered).

@@ -11,8 +11,14 @@
 //   producer.publish(event);                      // queued; reported once on the delivery thread
 //   auto pending = producer.close(std::chrono::seconds(30));   // flush, then stop
 //
-// Threads: publish() may be called from any thread. on_delivery runs on the
-// producer's own delivery thread, one report at a time; keep it short.
+// Threads: publish() may be called from any thread. By default on_delivery
+// runs on the producer's own delivery thread, one report at a time; keep it
+// short. With `.reports = delivery_reports::on_caller`, there is no such
+// thread: publish(), flush(), poll() and close() serve the reports waiting,
+// one caller at a time, on the calling thread. That is librdkafka's own
+// pattern and the fastest for a single publishing thread (messages are freed
+// where they were made); a caller that stops publishing must call poll() or
+// flush() to hear about what it sent.
 // Back-pressure: when librdkafka's local queue is full, publish() waits for
 // room up to `enqueue_timeout`, then fails with "_QUEUE_FULL" — never drops.
 // A fatal error (e.g. an idempotence sequence desynchronisation) makes every
@@ -29,6 +35,9 @@
 
 namespace horizons {
 
+/// Where delivery reports are served (see the threads note above).
+enum class delivery_reports : std::uint8_t { on_delivery_thread, on_caller };
+
 struct producer_stats {
   std::uint64_t queued = 0;
   std::uint64_t delivered = 0;
@@ -44,6 +53,7 @@ class producer final : public publisher {
     std::chrono::milliseconds enqueue_timeout{30'000};
     /// librdkafka's queue.buffering.max.messages: records held locally before back-pressure.
     int max_queued_messages = 500'000;
+    delivery_reports reports = delivery_reports::on_delivery_thread;
   };
 
   [[nodiscard]] static std::expected<std::unique_ptr<producer>, kafka_error> create(options opts);
@@ -55,6 +65,9 @@ class producer final : public publisher {
   [[nodiscard]] std::expected<void, kafka_error> publish_encoded(const outgoing_record& record,
                                                                  std::uint64_t tag) override;
   [[nodiscard]] std::size_t flush(std::chrono::milliseconds timeout) override;
+  /// Serves the delivery reports waiting, waiting up to `timeout` for one (on_caller); returns how many
+  /// were served. With a delivery thread it serves nothing and returns 0 at once.
+  std::size_t poll(std::chrono::milliseconds timeout = std::chrono::milliseconds{0});
   /// Flushes up to `timeout`, stops the delivery thread; returns records left undelivered.
   std::size_t close(std::chrono::milliseconds timeout);
 

@@ -5,11 +5,13 @@
 #include <horizons/producer.hpp>
 #include <horizons/sample.hpp>
 #include <horizons/testkit/cluster_fixture.hpp>
+#include <horizons/testkit/mock_publisher.hpp>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -187,6 +189,53 @@ TEST_F(kafka_flow, hundred_thousand_events_three_consumers_nothing_lost_or_dupli
   EXPECT_EQ(seen.unique(), total);
   EXPECT_EQ(seen.duplicates(), 0u);
   EXPECT_EQ(seen.out_of_order(), 0u);
+}
+
+TEST_F(kafka_flow, reports_served_on_the_caller_come_only_from_its_own_calls_each_once) {
+  auto events = make_events(20'000, 100, 2);
+  std::mutex mutex;
+  std::unordered_map<uuid, int> reports;
+  std::set<std::thread::id> threads;
+  std::size_t failures = 0;
+  auto made = producer::create({.config = config(),
+                                .on_delivery =
+                                    [&](const delivery_report& r) {
+                                      std::scoped_lock lock(mutex);
+                                      ++reports[r.event_id];
+                                      threads.insert(std::this_thread::get_id());
+                                      if (r.error) ++failures;
+                                    },
+                                .reports = delivery_reports::on_caller});
+  ASSERT_TRUE(made) << made.error().message;
+  auto& out = **made;
+  for (const auto& e : events) ASSERT_TRUE(out.publish(e));
+  EXPECT_EQ(out.flush(60s), 0u);
+  {
+    std::scoped_lock lock(mutex);
+    EXPECT_EQ(reports.size(), events.size());
+    EXPECT_TRUE(std::ranges::all_of(reports, [](const auto& r) { return r.second == 1; }));
+    EXPECT_EQ(failures, 0u);
+    EXPECT_EQ(threads, std::set<std::thread::id>{std::this_thread::get_id()});
+  }
+
+  // Nobody else serves reports: one published and acknowledged meanwhile waits for this thread's poll().
+  auto one_more = make_events(1, 1, 3).front();
+  auto id = testkit::envelope_of(one_more).event_id;
+  ASSERT_TRUE(out.publish(one_more));
+  std::this_thread::sleep_for(1s);
+  auto reported = [&] {
+    std::scoped_lock lock(mutex);
+    return reports.contains(id);
+  };
+  EXPECT_FALSE(reported()) << "a report was served while this thread made no call";
+  for (auto until = std::chrono::steady_clock::now() + 30s; !reported() && std::chrono::steady_clock::now() < until;) {
+    (void)out.poll(100ms);
+  }
+  EXPECT_TRUE(reported());
+  EXPECT_EQ(out.close(10s), 0u);
+  std::scoped_lock lock(mutex);
+  EXPECT_EQ(failures, 0u);
+  EXPECT_EQ(threads.size(), 1u);
 }
 
 }  // namespace

@@ -64,8 +64,8 @@ TEST_F(testkit_message_capture, expect_event_finds_what_the_producer_published) 
   latency_recorder end_to_end;
   for (const auto& c : seen->all()) {
     EXPECT_EQ(c.context.topic, topic_of(c.event));
-    ASSERT_TRUE(c.context.produced_at) << "the producer sets the produced-at header";
-    end_to_end.record_since(*c.context.produced_at);
+    ASSERT_TRUE(c.context.produced_at()) << "the producer sets the produced-at header";
+    end_to_end.record_since(*c.context.produced_at());
   }
   auto summary = end_to_end.summary();
   EXPECT_EQ(summary.count, 4u);

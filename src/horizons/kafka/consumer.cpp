@@ -37,6 +37,17 @@ std::optional<timestamp> produced_at_header(const rd_kafka_message_t* message) {
 
 }  // namespace
 
+std::optional<timestamp> message_context::produced_at() const {
+  return record ? produced_at_header(static_cast<const rd_kafka_message_t*>(record)) : kept_produced_at;
+}
+
+message_context message_context::detached() const {
+  auto copy = *this;
+  copy.kept_produced_at = produced_at();
+  copy.record = nullptr;
+  return copy;
+}
+
 struct consumer::impl {
   options opts;
   std::string group;
@@ -249,9 +260,12 @@ std::expected<std::size_t, kafka_error> consumer::poll(std::chrono::milliseconds
     }
 
     rd_kafka_timestamp_type_t kind;
-    message_context at{*topic, message->partition, message->offset,
-                       timestamp{std::chrono::milliseconds{rd_kafka_message_timestamp(message.get(), &kind)}},
-                       produced_at_header(message.get()), 1};
+    message_context at{.topic = *topic,
+                       .partition = message->partition,
+                       .offset = message->offset,
+                       .record_time = timestamp{std::chrono::milliseconds{rd_kafka_message_timestamp(message.get(), &kind)}},
+                       .attempt = 1,
+                       .record = message.get()};
     // Find the handler of the decoded payload's type.
     const envelope* meta = nullptr;
     const void* payload = nullptr;

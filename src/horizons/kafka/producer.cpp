@@ -18,7 +18,8 @@ struct producer::impl {
   options opts;
   detail::kafka_ptr client;
   std::array<detail::topic_ptr, topic_count> topics;
-  std::jthread delivery_thread;
+  std::jthread delivery_thread;  // on_delivery_thread only
+  std::mutex serving;            // on_caller: one caller serves reports at a time
   // Publishing threads and the delivery thread each bump a counter per record: on one cache line they
   // would take it from each other every time.
   alignas(64) std::atomic<std::uint64_t> queued{0}, queue_full_waits{0};
@@ -27,6 +28,14 @@ struct producer::impl {
   std::optional<kafka_error> fatal;
   std::atomic<bool> has_fatal{false};  // spares publish() the mutex until there is a fatal error
   bool closed = false;
+
+  [[nodiscard]] bool caller_serves() const { return opts.reports == delivery_reports::on_caller; }
+
+  // on_caller: serves the reports waiting, unless another caller is serving them right now.
+  std::size_t try_serve(int timeout_ms) {
+    std::unique_lock lock(serving, std::try_to_lock);
+    return lock ? static_cast<std::size_t>(rd_kafka_poll(client.get(), timeout_ms)) : 0;
+  }
 
   // Delivery reports: called from rd_kafka_poll() on the delivery thread, once per record.
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) noexcept {
@@ -126,9 +135,11 @@ std::expected<std::unique_ptr<producer>, kafka_error> producer::create(options o
   if (auto reachable = detail::await_brokers(state->client.get(), config); !reachable) {
     return std::unexpected(reachable.error());
   }
-  state->delivery_thread = std::jthread([raw = state.get()](std::stop_token stop) {
-    while (!stop.stop_requested()) rd_kafka_poll(raw->client.get(), 100);
-  });
+  if (!state->caller_serves()) {
+    state->delivery_thread = std::jthread([raw = state.get()](std::stop_token stop) {
+      while (!stop.stop_requested()) rd_kafka_poll(raw->client.get(), 100);
+    });
+  }
   return std::unique_ptr<producer>(new producer(std::move(state)));
 }
 
@@ -182,6 +193,7 @@ std::expected<void, kafka_error> producer::publish_encoded(const outgoing_record
         RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       impl_->queued.fetch_add(1, std::memory_order_relaxed);
+      if (impl_->caller_serves()) impl_->try_serve(0);
       return {};
     }
     auto now_steady = std::chrono::steady_clock::now();
@@ -191,28 +203,41 @@ std::expected<void, kafka_error> producer::publish_encoded(const outgoing_record
       return std::unexpected(detail::make_kafka_error(
           err, fmt::format("publish {} to {}", record.event_type, topic_name(record.topic))));
     }
-    // Back-pressure: the delivery thread drains the queue; wait for room rather than drop.
+    // Back-pressure: wait for room rather than drop, serving reports meanwhile when that is ours to do.
     impl_->queue_full_waits.fetch_add(1, std::memory_order_relaxed);
-    std::this_thread::sleep_for(1ms);
+    if (!impl_->caller_serves() || impl_->try_serve(1) == 0) std::this_thread::sleep_for(1ms);
   }
 }
 
+std::size_t producer::poll(std::chrono::milliseconds timeout) {
+  if (!impl_->caller_serves() || impl_->closed) return 0;
+  std::scoped_lock lock(impl_->serving);
+  return static_cast<std::size_t>(rd_kafka_poll(impl_->client.get(), static_cast<int>(timeout.count())));
+}
+
 std::size_t producer::flush(std::chrono::milliseconds timeout) {
-  // Not rd_kafka_flush(): it polls on this thread, and reports must come from the delivery thread alone.
+  // Not rd_kafka_flush(): with a delivery thread, reports must come from that thread alone.
   auto deadline = std::chrono::steady_clock::now() + timeout;
   auto pending = [&] { return static_cast<std::size_t>(rd_kafka_outq_len(impl_->client.get())); };
-  while (pending() > 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  while (pending() > 0 && std::chrono::steady_clock::now() < deadline) {
+    if (impl_->caller_serves()) {
+      (void)poll(std::min(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()), 100ms));
+    } else {
+      std::this_thread::sleep_for(1ms);
+    }
+  }
   return pending();
 }
 
 std::size_t producer::close(std::chrono::milliseconds timeout) {
   if (impl_->closed) return 0;
-  auto pending = impl_->delivery_thread.joinable() ? flush(timeout) : 0;
+  auto pending = flush(timeout);
   impl_->delivery_thread.request_stop();
   if (impl_->delivery_thread.joinable()) impl_->delivery_thread.join();
   if (pending > 0) {
     // Purge so that every undelivered record still gets its (failed) report, exactly once.
     rd_kafka_purge(impl_->client.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    std::scoped_lock lock(impl_->serving);
     rd_kafka_poll(impl_->client.get(), 0);
   }
   impl_->closed = true;

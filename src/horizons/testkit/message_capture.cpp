@@ -80,7 +80,7 @@ void message_capture::run(std::stop_token stop, std::promise<std::expected<void,
     event<std::decay_t<decltype(payload)>> typed;
     static_cast<envelope&>(typed) = meta;
     typed.payload = payload;
-    record({to_topic_event(std::move(typed)), at});
+    record({to_topic_event(std::move(typed)), at.detached()});
     return {};
   });
   created.set_value({});
