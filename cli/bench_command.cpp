@@ -49,7 +49,7 @@ using ordered_json = nlohmann::ordered_json;
 struct bench_options {
   std::vector<std::string> scenarios{"produce", "consume", "e2e", "codec"};
   std::string event_type = "job.submitted";
-  std::uint64_t events = 500'000;
+  std::uint64_t events = 2'000'000;
   double duration_s = 10;
   std::vector<int> rates{1'000, 10'000, 50'000};
   int partitions = 10;
@@ -116,6 +116,7 @@ std::expected<rd_conf_ptr, std::string> raw_conf(const client_config& config, ra
     settings.insert(settings.end(), {{"group.id", "horizons-bench-raw"},
                                      {"session.timeout.ms", std::to_string(config.session_timeout.count())},
                                      {"fetch.wait.max.ms", std::to_string(config.fetch_wait.count())},
+                                     {"queued.min.messages", std::to_string(consumer_queued_min_messages)},
                                      {"enable.auto.commit", "false"},
                                      {"auto.offset.reset", "earliest"}});
   }

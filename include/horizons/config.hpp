@@ -39,6 +39,10 @@ namespace horizons {
 enum class security_protocol : std::uint8_t { plaintext, ssl, sasl_plaintext, sasl_ssl };
 enum class sasl_mechanism : std::uint8_t { plain, scram_sha_256, scram_sha_512 };
 
+/// queued.min.messages of every Horizons consumer (librdkafka's default is 100,000): see make_conf in
+/// src/horizons/kafka/rdkafka.cpp for why. -X queued.min.messages=N overrides it.
+inline constexpr int consumer_queued_min_messages = 1'000'000;
+
 struct client_config {
   /// KAFKA_BROKERS: comma-separated host:port list; empty means "start the embedded cluster".
   std::string brokers{};

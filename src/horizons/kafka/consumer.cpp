@@ -214,8 +214,13 @@ std::expected<std::size_t, kafka_error> consumer::poll(std::chrono::milliseconds
   std::size_t finished = 0;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (finished < max_records) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    detail::message_ptr message(rd_kafka_consumer_poll(state.client.get(), finished == 0 ? std::max(left.count(), 0L) : 0));
+    // Only the first record is waited for; the clock is read for it alone.
+    int wait_ms = 0;
+    if (finished == 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      wait_ms = static_cast<int>(std::max(left.count(), 0L));
+    }
+    detail::message_ptr message(rd_kafka_consumer_poll(state.client.get(), wait_ms));
     if (!message) break;
     if (message->err) {
       if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;

@@ -120,6 +120,10 @@ std::expected<conf_ptr, kafka_error> make_conf(const client_config& config, clie
   if (role == client_role::consumer) {
     apply("session.timeout.ms", std::to_string(config.session_timeout.count()));
     apply("fetch.wait.max.ms", std::to_string(config.fetch_wait.count()));
+    // librdkafka 2.0.2 stops fetching for a whole second once the consumer's queue holds
+    // queued.min.messages records (fetch.queue.backoff.ms came in 2.3): at its default of 100,000 a
+    // consumer catching up stalls every second. Memory stays bounded by queued.max.messages.kbytes.
+    apply("queued.min.messages", std::to_string(consumer_queued_min_messages));
   }
   for (const auto& [name, value] : config.rdkafka) apply(name, value);
   if (!ok) return std::unexpected(ok.error());
