@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
+
 namespace horizons {
 namespace {
 
@@ -102,6 +105,31 @@ TEST(roundtrip_single_type, single_payload_and_topic_variant_encode_identically)
   encode_framed(e, narrow);
   encode_framed(to_topic_event(e), wide);
   EXPECT_EQ(narrow.view(), wide.view());
+}
+
+// A map key repeated on the wire keeps its last value (as Avro readers do), whether the entry is decoded
+// into a fresh map or into nodes left over from the previous event.
+TEST(roundtrip_single_type, a_map_key_repeated_on_the_wire_keeps_its_last_value) {
+  event_sampler sampler(13);
+  auto e = sampler.next<job_failed>();
+  e.tags = {{"a", "1"}, {"b", "2"}};
+  byte_buffer buffer;
+  encode_body(e, buffer);
+  auto bytes = std::vector<std::byte>(buffer.bytes().begin(), buffer.bytes().end());
+  // The second entry's key "b" (length 1, zig-zag 0x02) becomes "a".
+  const std::array<std::byte, 4> second_entry{std::byte{0x02}, std::byte{'b'}, std::byte{0x02}, std::byte{'2'}};
+  auto at = std::ranges::search(bytes, second_entry);
+  ASSERT_FALSE(at.empty());
+  at[1] = std::byte{'a'};
+
+  auto fresh = decode_body<job_failed>(bytes);
+  ASSERT_TRUE(fresh) << fresh.error().message;
+  EXPECT_EQ(fresh->tags, (std::map<std::string, std::string>{{"a", "2"}}));
+
+  event<job_failed> reused = e;
+  reused.tags = {{"x", "old"}, {"y", "old"}, {"z", "old"}};
+  ASSERT_TRUE(decode_body(bytes, reused));
+  EXPECT_EQ(reused.tags, (std::map<std::string, std::string>{{"a", "2"}}));
 }
 
 }  // namespace

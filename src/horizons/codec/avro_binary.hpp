@@ -6,6 +6,7 @@
 // error plumbing: callers check `reader.failed()` once at the end.
 #pragma once
 
+#include <array>
 #include <bit>
 #include <concepts>
 #include <cstring>
@@ -363,11 +364,14 @@ void decode_variant_branch(avro_reader& r, Variant& value, std::size_t index, st
 /// Decodes over the entries `map` already holds (the previous event's): while
 /// the keys on the wire match them in order, as they do when an encoder wrote
 /// the same keys from a std::map, each node and its storage is reused. From the
-/// first other key on, the rest is dropped and keys are found or inserted like
-/// operator[] does, so a key repeated on the wire keeps its last value.
+/// first other key on, the remaining nodes are set aside and re-keyed for the
+/// keys that follow (no allocation while they last), and a key repeated on the
+/// wire keeps its last value, as with operator[].
 template <class Map>
 void decode_map(avro_reader& r, Map& map) {
   auto reuse = map.begin();
+  std::array<typename Map::node_type, 8> spare;
+  std::size_t spares = 0;
   // A map entry is a key (at least its length byte) and a value.
   while (auto count = r.read_block_count(2)) {
     for (std::size_t i = 0; i < count && !r.failed(); ++i) {
@@ -375,10 +379,29 @@ void decode_map(avro_reader& r, Map& map) {
       if (reuse != map.end() && reuse->first == key) {
         decode_value(r, reuse->second);
         ++reuse;
-      } else {
-        reuse = map.erase(reuse, map.end());
+        continue;
+      }
+      while (reuse != map.end()) {
+        auto next = std::next(reuse);
+        if (spares < spare.size()) {
+          spare[spares++] = map.extract(reuse);
+        } else {
+          map.erase(reuse);
+        }
+        reuse = next;
+      }
+      if (spares == 0) {
         // Keys on the wire are usually sorted: hint that the entry goes last.
         decode_value(r, map.try_emplace(map.end(), std::string(key))->second);
+        continue;
+      }
+      auto node = std::move(spare[--spares]);
+      node.key().assign(key);
+      decode_value(r, node.mapped());
+      auto at = map.insert(map.end(), std::move(node));
+      if (node) {  // the key came earlier on the wire and stays: the last value wins
+        at->second = std::move(node.mapped());
+        spare[spares++] = std::move(node);
       }
     }
   }
