@@ -3,7 +3,8 @@
 //
 // Scenarios (the sides take turns in the order raw, Horizons, Horizons, raw, so drift hits both alike):
 //   produce  typed publish() of sampled events vs rd_kafka_producev() of their pre-encoded bytes with the
-//            same six headers; first send to last delivery report.
+//            same six headers; first send to last delivery report. Both sides serve delivery reports where
+//            --reports says: on the sending thread (default) or on a thread of their own.
 //   consume  the typed consumer (decode into event<Payload>, handler per record) vs rd_kafka_consumer_poll()
 //            on assigned partitions; first record to the N-th, group join excluded.
 //   e2e      fixed offered rates; latency from each event's scheduled send time to its handler, so a
