@@ -53,7 +53,9 @@ class topic_reader {
   topic_reader(const topic_reader&) = delete;
   topic_reader& operator=(const topic_reader&) = delete;
 
-  /// The next record; nullopt when none arrived within `timeout`.
+  /// The next record; nullopt when none arrived within `timeout`. Errors librdkafka recovers from by
+  /// itself (a broker down, an offset query on a topic whose leaders are still being elected) are
+  /// logged and read past; a fatal or an authorization error is returned.
   [[nodiscard]] std::expected<std::optional<raw_record>, kafka_error> next(std::chrono::milliseconds timeout);
   /// Commits `record` as done for the reader's group (synchronously).
   [[nodiscard]] std::expected<void, kafka_error> commit(const raw_record& record);

@@ -100,7 +100,15 @@ std::expected<std::optional<raw_record>, kafka_error> topic_reader::next(std::ch
       if (at_end()) return std::nullopt;
       continue;
     }
-    if (message->err) return std::unexpected(detail::make_kafka_error(message->err, fmt::format("read {}", impl_->topic)));
+    if (message->err) {
+      auto error = detail::make_kafka_error(message->err, fmt::format("read {}", impl_->topic));
+      if (message->err == RD_KAFKA_RESP_ERR__FATAL || message->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+          message->err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED) {
+        return std::unexpected(error);
+      }
+      detail::log().warn("{}", error.message);
+      continue;
+    }
     impl_->at_end.erase(message->partition);
     raw_record record;
     record.topic = impl_->topic;
