@@ -31,10 +31,9 @@ struct producer::impl {
 
   [[nodiscard]] bool caller_serves() const { return opts.reports == delivery_reports::on_caller; }
 
-  // on_caller: serves the reports waiting, unless another caller is serving them right now.
-  std::size_t try_serve(int timeout_ms) {
-    std::unique_lock lock(serving, std::try_to_lock);
-    return lock ? static_cast<std::size_t>(rd_kafka_poll(client.get(), timeout_ms)) : 0;
+  // on_caller, after each publish: serves the reports waiting, unless another caller is serving them now.
+  void try_serve() {
+    if (std::unique_lock lock(serving, std::try_to_lock); lock) rd_kafka_poll(client.get(), 0);
   }
 
   // Delivery reports: called from rd_kafka_poll() on the delivery thread, once per record.
@@ -193,7 +192,7 @@ std::expected<void, kafka_error> producer::publish_encoded(const outgoing_record
         RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       impl_->queued.fetch_add(1, std::memory_order_relaxed);
-      if (impl_->caller_serves()) impl_->try_serve(0);
+      if (impl_->caller_serves()) impl_->try_serve();
       return {};
     }
     auto now_steady = std::chrono::steady_clock::now();
@@ -205,7 +204,11 @@ std::expected<void, kafka_error> producer::publish_encoded(const outgoing_record
     }
     // Back-pressure: wait for room rather than drop, serving reports meanwhile when that is ours to do.
     impl_->queue_full_waits.fetch_add(1, std::memory_order_relaxed);
-    if (!impl_->caller_serves() || impl_->try_serve(1) == 0) std::this_thread::sleep_for(1ms);
+    if (impl_->caller_serves() && !impl_->closed) {
+      (void)poll(1ms);  // waits up to 1 ms itself (or for the caller serving reports now)
+    } else {
+      std::this_thread::sleep_for(1ms);
+    }
   }
 }
 
