@@ -30,6 +30,7 @@
 #include <limits>
 #include <mutex>
 #include <set>
+#include <span>
 #include <thread>
 
 #include <time.h>
@@ -147,18 +148,34 @@ std::expected<rd_client_ptr, std::string> raw_query_client(const client_config& 
   return raw_client(RD_KAFKA_CONSUMER, std::move(*conf));
 }
 
-// Partition count of `topic`; also proves a broker answers before anything is timed.
+// Partition count of `topic`; also proves a broker answers before anything is timed. A topic created a
+// moment ago may not be in every broker's metadata yet, or not have its leaders: asked again until `timeout`.
 std::expected<int, std::string> partition_count(rd_kafka_t* client, const std::string& topic,
                                                 std::chrono::milliseconds timeout) {
   rd_topic_ptr handle(rd_kafka_topic_new(client, topic.c_str(), nullptr));
-  const rd_kafka_metadata_t* raw = nullptr;
-  auto err = rd_kafka_metadata(client, 0, handle.get(), &raw, static_cast<int>(timeout.count()));
-  rd_metadata_ptr metadata(raw);
-  if (err) return std::unexpected(fmt::format("metadata of {}: {}", topic, rd_kafka_err2str(err)));
-  if (metadata->topic_cnt != 1 || metadata->topics[0].err || metadata->topics[0].partition_cnt == 0) {
-    return std::unexpected(fmt::format("topic {} is not on the cluster", topic));
+  auto deadline = steady::now() + timeout;
+  for (;;) {
+    const rd_kafka_metadata_t* raw = nullptr;
+    auto left = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now()), 1ms);
+    auto err = rd_kafka_metadata(client, 0, handle.get(), &raw, static_cast<int>(left.count()));
+    rd_metadata_ptr metadata(raw);
+    std::string problem;
+    if (err) {
+      problem = fmt::format("metadata of {}: {}", topic, rd_kafka_err2str(err));
+    } else if (metadata->topic_cnt != 1 || metadata->topics[0].err || metadata->topics[0].partition_cnt == 0) {
+      problem = fmt::format("topic {} is not on the cluster{}", topic,
+                            metadata->topic_cnt == 1 && metadata->topics[0].err
+                                ? fmt::format(" ({})", rd_kafka_err2str(metadata->topics[0].err))
+                                : "");
+    } else if (std::ranges::any_of(std::span(metadata->topics[0].partitions, metadata->topics[0].partition_cnt),
+                                   [](const rd_kafka_metadata_partition_t& p) { return p.leader < 0; })) {
+      problem = fmt::format("topic {} has partitions without a leader", topic);
+    } else {
+      return metadata->topics[0].partition_cnt;
+    }
+    if (steady::now() >= deadline) return std::unexpected(problem);
+    std::this_thread::sleep_for(200ms);
   }
-  return metadata->topics[0].partition_cnt;
 }
 
 struct watermarks {
