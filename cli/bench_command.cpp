@@ -104,7 +104,12 @@ std::expected<rd_conf_ptr, std::string> raw_conf(const client_config& config, ra
                                      {"sasl.username", config.sasl_username},
                                      {"sasl.password", config.sasl_password}});
   }
-  if (!config.ssl_ca_location.empty()) settings.emplace_back("ssl.ca.location", config.ssl_ca_location);
+  for (const auto& [name, value] : {std::pair{"ssl.ca.location", &config.ssl_ca_location},
+                                     std::pair{"ssl.certificate.location", &config.ssl_certificate_location},
+                                     std::pair{"ssl.key.location", &config.ssl_key_location},
+                                     std::pair{"ssl.key.password", &config.ssl_key_password}}) {
+    if (!value->empty()) settings.emplace_back(name, *value);
+  }
   if (role == raw_role::producer) {
     settings.insert(settings.end(), {{"enable.idempotence", "true"},
                                      {"acks", "all"},
@@ -115,10 +120,13 @@ std::expected<rd_conf_ptr, std::string> raw_conf(const client_config& config, ra
                                      {"partitioner", "murmur2_random"},
                                      {"compression.codec", std::string(to_string(codec))}});
   } else {
+    if (config.group_protocol == group_protocol::classic) {
+      settings.emplace_back("session.timeout.ms", std::to_string(config.session_timeout.count()));
+    }
     settings.insert(settings.end(), {{"group.id", "horizons-bench-raw"},
-                                     {"session.timeout.ms", std::to_string(config.session_timeout.count())},
+                                     {"group.protocol", std::string(to_string(config.group_protocol))},
                                      {"fetch.wait.max.ms", std::to_string(config.fetch_wait.count())},
-                                     {"queued.min.messages", std::to_string(consumer_queued_min_messages)},
+                                     {"fetch.queue.backoff.ms", std::to_string(consumer_fetch_queue_backoff_ms)},
                                      {"enable.auto.commit", "false"},
                                      {"auto.offset.reset", "earliest"}});
   }

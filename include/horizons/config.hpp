@@ -38,10 +38,13 @@ namespace horizons {
 
 enum class security_protocol : std::uint8_t { plaintext, ssl, sasl_plaintext, sasl_ssl };
 enum class sasl_mechanism : std::uint8_t { plain, scram_sha_256, scram_sha_512 };
+/// The consumer group protocol: `classic` (JoinGroup/SyncGroup, the default) or `consumer` (KIP-848,
+/// the broker assigns partitions; librdkafka 2.8 calls it early access; needs Kafka 4.0 or newer).
+enum class group_protocol : std::uint8_t { classic, consumer };
 
-/// queued.min.messages of every Horizons consumer (librdkafka's default is 100,000): see make_conf in
-/// src/horizons/kafka/rdkafka.cpp for why. -X queued.min.messages=N overrides it.
-inline constexpr int consumer_queued_min_messages = 1'000'000;
+/// fetch.queue.backoff.ms of every Horizons consumer (librdkafka's default is 1000): see make_conf in
+/// src/horizons/kafka/rdkafka.cpp for why. -X fetch.queue.backoff.ms=N overrides it.
+inline constexpr int consumer_fetch_queue_backoff_ms = 10;
 
 struct client_config {
   /// KAFKA_BROKERS: comma-separated host:port list; empty means "start the embedded cluster".
@@ -73,8 +76,17 @@ struct client_config {
   /// KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD
   std::string sasl_username{};
   std::string sasl_password{};
-  /// KAFKA_SSL_CA_LOCATION: CA certificate file for ssl / sasl_ssl
+  /// KAFKA_SSL_CA_LOCATION: CA certificate file for ssl / sasl_ssl (empty: the system's CA store)
   std::string ssl_ca_location{};
+  /// KAFKA_SSL_CERTIFICATE_LOCATION, KAFKA_SSL_KEY_LOCATION: the client's certificate and private key
+  /// (PEM) for mutual TLS; both or neither, only with ssl / sasl_ssl.
+  std::string ssl_certificate_location{};
+  std::string ssl_key_location{};
+  /// KAFKA_SSL_KEY_PASSWORD: the password of an encrypted private key.
+  std::string ssl_key_password{};
+  /// KAFKA_GROUP_PROTOCOL: classic | consumer. With `consumer` the session timeout is the broker's
+  /// group.consumer.session.timeout.ms, so KAFKA_SESSION_TIMEOUT_MS is refused alongside it.
+  horizons::group_protocol group_protocol = group_protocol::classic;
   /// librdkafka properties passed through unchanged (name -> value), applied last.
   std::map<std::string, std::string> rdkafka{};
 };
@@ -116,5 +128,6 @@ struct setting_doc {
 /// librdkafka's "security.protocol" etc. spellings.
 [[nodiscard]] std::string_view to_string(security_protocol p);
 [[nodiscard]] std::string_view to_string(sasl_mechanism m);
+[[nodiscard]] std::string_view to_string(group_protocol p);
 
 }  // namespace horizons

@@ -6,7 +6,7 @@
 //   config.brokers = (*cluster)->bootstrap_servers();      // "127.0.0.1:41235,..."
 //   (*cluster)->set_broker_down(2);                         // fault injection
 //
-// Known limits of the mock (librdkafka 2.0.2): no CreateTopics, DeleteTopics,
+// Known limits of the mock (librdkafka 2.8.0): no CreateTopics, DeleteTopics,
 // DescribeConfigs, ListGroups or DescribeGroups; topics come from
 // create_topic(); the first consumer-group join takes about 3 s.
 // Thread-safe: fault injection may be called from any thread.

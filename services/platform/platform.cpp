@@ -362,8 +362,8 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
     if (!client) return std::unexpected(client.error().message);
     auto ensured = (*client)->ensure_topics();
     if (!ensured) return std::unexpected(fmt::format("ensuring the topics: {}", ensured.error().error.message));
-    // librdkafka 2.0.2 has crashed here (SIGSEGV on its main thread) when a reader was assigned partitions that
-    // a leader did not know yet: let topics just created get their leaders and full ISRs first.
+    // Topics just created: let them get their leaders and full ISRs before the services and readers are
+    // assigned them, so the run starts on a settled cluster and its first latencies are not leader elections.
     if (!ensured->created.empty()) {
       for (auto until = steady::now() + std::chrono::seconds(60); steady::now() < until;) {
         auto health = check_cluster(**client);

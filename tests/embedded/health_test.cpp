@@ -210,7 +210,7 @@ TEST_F(admin_health, check_cluster_sees_three_brokers_then_a_broker_down) {
     std::printf("  broker %d %s:%d in metadata %d reachable %d %s\n", b.id, b.host.c_str(), b.port, b.in_metadata,
                 b.reachable, b.problem.c_str());
   }
-  // What the mock (librdkafka 2.0.2) does with a broker set down: it closes the broker's connections
+  // What the mock (librdkafka 2.8.0) does with a broker set down: it closes the broker's connections
   // and refuses new ones, but its metadata still lists all three brokers, keeps the down broker as
   // leader of its partitions (no election) and keeps every replica in the ISR. So "in metadata"
   // alone would call the cluster healthy; the per-broker probe finds broker 1 unreachable, and

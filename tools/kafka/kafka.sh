@@ -3,25 +3,45 @@
 # 127.0.0.1, from Maven Central jars and the local Java 17. No Docker, no
 # Kafka tarball. Used by the `kafka` tests and benchmarks; see README.md here.
 #
-#   tools/kafka/kafka.sh up                 fetch jars (first run), format, start, wait until served
+#   tools/kafka/kafka.sh up                 fetch jars (first run), make certificates, format, start,
+#                                           wait until served
+#   KAFKA_VERSION=3.9.2 tools/kafka/kafka.sh up   the same with another Kafka release (3.x or 4.x)
 #   tools/kafka/kafka.sh status             per node pid / up; exit 1 if any node is not up
 #   tools/kafka/kafka.sh kill 2             SIGKILL node 2
 #   tools/kafka/kafka.sh start 2            start node 2 again on its existing storage
 #   tools/kafka/kafka.sh logs 2 [-f]        tail node 2's server.log
 #   tools/kafka/kafka.sh bootstrap          127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094
 #   tools/kafka/kafka.sh sasl-bootstrap     the SASL/SCRAM-SHA-512 listeners
+#   tools/kafka/kafka.sh ssl-bootstrap      the TLS listeners that require a client certificate
+#   tools/kafka/kafka.sh sasl-ssl-bootstrap the SCRAM-SHA-512 over TLS listeners
+#   tools/kafka/kafka.sh tls-dir            the folder of the CA, broker and client certificates
 #   tools/kafka/kafka.sh down               SIGTERM, then SIGKILL after a timeout
 #   tools/kafka/kafka.sh reset              down, then delete all data (jars are kept)
 #
 # Every command may be repeated: `up` on a running cluster only checks it,
-# `down` on a stopped one does nothing.
+# `down` on a stopped one does nothing. KAFKA_VERSION (default: pom.xml's),
+# KAFKA_PORT_BASE (19092) and KAFKA_RUN_DIR (.run/kafka-<version>) choose
+# the cluster a command acts on.
 set -euo pipefail
 
 readonly script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-readonly run_dir=${KAFKA_RUN_DIR:-$script_dir/.run}
+readonly pom=$script_dir/pom.xml
+
+say() { printf 'kafka.sh: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# The Kafka release: KAFKA_VERSION, else pom.xml's kafka.version (the default
+# release). Each release has its own run folder (jars, storage, certificates),
+# so switching releases never needs a reset.
+readonly default_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$pom" | head -n 1)
+readonly version=${KAFKA_VERSION:-$default_version}
+[[ $version =~ ^([34])\.[0-9]+\.[0-9]+$ ]] ||
+  die "KAFKA_VERSION: expected a Kafka 3.x or 4.x release such as 4.4.0 or 3.9.2, got '$version'"
+readonly major=${BASH_REMATCH[1]}
+readonly run_dir=${KAFKA_RUN_DIR:-$script_dir/.run/kafka-$version}
 readonly lib_dir=$run_dir/lib
 readonly lib_stamp=$run_dir/lib.pom.sha256
-readonly pom=$script_dir/pom.xml
+readonly tls_dir=$run_dir/tls
 readonly cluster_id_file=$run_dir/cluster.id
 readonly formatted_version_file=$run_dir/formatted-with.version
 # Kafka 3.9 logs through log4j 1 (reload4j), Kafka 4 through log4j 2; both
@@ -31,10 +51,17 @@ readonly log4j2_config=$run_dir/log4j2.properties
 
 readonly nodes=(1 2 3)
 readonly host=127.0.0.1
-# Fixed ports, one block per listener: node N uses <block> + N - 1.
-readonly plaintext_port_base=19092
-readonly sasl_port_base=19192
-readonly controller_port_base=19292
+# Fixed ports, one block of 100 per listener from KAFKA_PORT_BASE (19092):
+# node N uses <block> + N - 1. Another base lets two clusters (two releases)
+# run side by side.
+readonly port_base=${KAFKA_PORT_BASE:-19092}
+[[ $port_base =~ ^[0-9]+$ ]] && ((port_base >= 1024 && port_base <= 65000)) ||
+  die "KAFKA_PORT_BASE: expected a port in 1024..65000, got '$port_base'"
+readonly plaintext_port_base=$port_base
+readonly sasl_port_base=$((port_base + 100))
+readonly controller_port_base=$((port_base + 200))
+readonly ssl_port_base=$((port_base + 300))
+readonly sasl_ssl_port_base=$((port_base + 400))
 
 # The SCRAM user written into the cluster's bootstrap metadata at format time.
 # Changing these only takes effect after `reset`.
@@ -48,27 +75,24 @@ readonly stop_timeout_s=${KAFKA_STOP_TIMEOUT:-30}
 
 readonly java_bin=${JAVA_HOME:+$JAVA_HOME/bin/}java
 
-say() { printf 'kafka.sh: %s\n' "$*" >&2; }
-die() { say "error: $*"; exit 1; }
-
 plaintext_port() { echo $((plaintext_port_base + $1 - 1)); }
 sasl_port() { echo $((sasl_port_base + $1 - 1)); }
 controller_port() { echo $((controller_port_base + $1 - 1)); }
+ssl_port() { echo $((ssl_port_base + $1 - 1)); }
+sasl_ssl_port() { echo $((sasl_ssl_port_base + $1 - 1)); }
 node_dir() { echo "$run_dir/node-$1"; }
 
 join_by_comma() { local IFS=,; echo "$*"; }
 
-plaintext_bootstrap() {
+bootstrap() {  # bootstrap <port function>
   local list=() n
-  for n in "${nodes[@]}"; do list+=("$host:$(plaintext_port "$n")"); done
+  for n in "${nodes[@]}"; do list+=("$host:$("$1" "$n")"); done
   join_by_comma "${list[@]}"
 }
-
-sasl_bootstrap() {
-  local list=() n
-  for n in "${nodes[@]}"; do list+=("$host:$(sasl_port "$n")"); done
-  join_by_comma "${list[@]}"
-}
+plaintext_bootstrap() { bootstrap plaintext_port; }
+sasl_bootstrap() { bootstrap sasl_port; }
+ssl_bootstrap() { bootstrap ssl_port; }
+sasl_ssl_bootstrap() { bootstrap sasl_ssl_port; }
 
 quorum_voters() {
   local list=() n
@@ -160,10 +184,10 @@ tail_logs() {
 
 check_tools() {
   command -v "$java_bin" >/dev/null || die "java not found; install openjdk-17-jre-headless"
-  local version major
-  version=$("$java_bin" -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1)
-  major=${version%%.*}
-  [[ $major =~ ^[0-9]+$ && $major -ge 17 ]] || die "needs Java 17 or newer, $java_bin is '$version'"
+  local java_version java_major
+  java_version=$("$java_bin" -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1)
+  java_major=${java_version%%.*}
+  [[ $java_major =~ ^[0-9]+$ && $java_major -ge 17 ]] || die "needs Java 17 or newer, $java_bin is '$java_version'"
   command -v kcat >/dev/null || die "kcat not found; install it (apt-get install kcat): readiness is checked with it"
 }
 
@@ -173,9 +197,10 @@ lib_is_current() {
   [[ -f $lib_stamp && $(<"$lib_stamp") == "$(pom_hash)" ]] && compgen -G "$lib_dir/kafka_2.13-*.jar" >/dev/null
 }
 
-# Copies the broker's runtime jars into $lib_dir. Maven keeps its own cache
+# Copies the release's runtime jars into $lib_dir. Maven keeps its own cache
 # (~/.m2/repository), so after the first run this needs no network; the copy
-# is redone only when pom.xml changes.
+# is redone only when pom.xml changes. Kafka 3.x logs through log4j 1, 4.x
+# through log4j 2: pom.xml's profile kafka-3 swaps the logging back end.
 ensure_lib() {
   lib_is_current && return 0
   local n
@@ -185,29 +210,26 @@ ensure_lib() {
     fi
   done
   command -v mvn >/dev/null || die "mvn not found; install maven"
-  say "fetching Kafka jars with Maven (pom.xml is new or changed)..."
+  say "fetching the jars of Kafka $version with Maven (first run, or pom.xml changed)..."
   rm -rf "$lib_dir.tmp"
   mkdir -p "$run_dir"
-  if ! mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
-      -DincludeScope=runtime -DoutputDirectory="$lib_dir.tmp" >"$run_dir/mvn.log" 2>&1; then
+  local profile=()
+  ((major == 3)) && profile=(-P kafka-3)
+  if ! mvn -q -B -Dstyle.color=never -f "$pom" "${profile[@]}" -Dkafka.version="$version" \
+      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$lib_dir.tmp" \
+      >"$run_dir/mvn.log" 2>&1; then
     tail -n 30 "$run_dir/mvn.log" >&2
-    die "mvn dependency:copy-dependencies failed (full output: $run_dir/mvn.log)"
+    die "mvn dependency:copy-dependencies failed for Kafka $version (full output: $run_dir/mvn.log)"
   fi
+  compgen -G "$lib_dir.tmp/kafka_2.13-$version.jar" >/dev/null ||
+    die "Maven fetched no kafka_2.13-$version.jar (full output: $run_dir/mvn.log)"
   rm -rf "$lib_dir"
   mv "$lib_dir.tmp" "$lib_dir"
   pom_hash >"$lib_stamp"
   say "$(find "$lib_dir" -name '*.jar' | wc -l) jars in $lib_dir"
 }
 
-# The Kafka version in $lib_dir, e.g. 3.9.2.
-kafka_version() {
-  local jar
-  jar=$(compgen -G "$lib_dir/kafka_2.13-*.jar" | head -n 1) || die "no kafka_2.13 jar in $lib_dir"
-  jar=${jar##*/kafka_2.13-}
-  echo "${jar%.jar}"
-}
-
-kafka_major() { local v; v=$(kafka_version); echo "${v%%.*}"; }
+kafka_version() { echo "$version"; }
 
 # Storage formatted by one Kafka version is not always readable by another
 # (a downgrade never is). Refuse instead of failing deep inside the broker.
@@ -217,7 +239,7 @@ check_formatted_version() {
   [[ -s $formatted_version_file ]] || return 0
   formatted=$(<"$formatted_version_file")
   [[ $formatted == "$current" ]] ||
-    die "the cluster's storage was formatted by Kafka $formatted, pom.xml now gives $current; run 'kafka.sh reset' first (deletes the data)"
+    die "the storage in $run_dir was formatted by Kafka $formatted, not $current; run 'kafka.sh reset' first (deletes the data)"
 }
 
 write_log4j_configs() {
@@ -273,17 +295,30 @@ node.id=$n
 controller.quorum.voters=$(quorum_voters)
 controller.listener.names=CONTROLLER
 
-listeners=PLAINTEXT://$host:$(plaintext_port "$n"),SASL_PLAINTEXT://$host:$(sasl_port "$n"),CONTROLLER://$host:$(controller_port "$n")
-advertised.listeners=PLAINTEXT://$host:$(plaintext_port "$n"),SASL_PLAINTEXT://$host:$(sasl_port "$n")
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://$host:$(plaintext_port "$n"),SASL_PLAINTEXT://$host:$(sasl_port "$n"),SSL://$host:$(ssl_port "$n"),SASL_SSL://$host:$(sasl_ssl_port "$n"),CONTROLLER://$host:$(controller_port "$n")
+advertised.listeners=PLAINTEXT://$host:$(plaintext_port "$n"),SASL_PLAINTEXT://$host:$(sasl_port "$n"),SSL://$host:$(ssl_port "$n"),SASL_SSL://$host:$(sasl_ssl_port "$n")
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 
-# Clients may authenticate with SCRAM-SHA-512 on the SASL_PLAINTEXT listener;
-# the user is created by 'kafka-storage format --add-scram'. No authorizer:
-# an authenticated user may do everything.
+# Clients may authenticate with SCRAM-SHA-512 on the SASL_PLAINTEXT and
+# SASL_SSL listeners; the user is created by 'kafka-storage format
+# --add-scram'. No authorizer: an authenticated user may do everything.
 sasl.enabled.mechanisms=$sasl_mechanism
 listener.name.sasl_plaintext.sasl.enabled.mechanisms=$sasl_mechanism
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.sasl.enabled.mechanisms=$sasl_mechanism
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+
+# TLS: the node's key and certificate (signed by the tool's own CA, for
+# 127.0.0.1 and localhost) in one PEM file; clients are checked against that
+# CA. The SSL listener requires a client certificate (mutual TLS); SASL_SSL
+# authenticates with SCRAM over a server-authenticated TLS connection.
+ssl.keystore.type=PEM
+ssl.keystore.location=$tls_dir/node-$n.keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$tls_dir/ca.pem
+listener.name.ssl.ssl.client.auth=required
+listener.name.sasl_ssl.ssl.client.auth=none
 
 log.dirs=$d/data
 
@@ -302,12 +337,50 @@ group.initial.rebalance.delay.ms=0
 offsets.topic.num.partitions=12
 transaction.state.log.num.partitions=12
 EOF
-  if (($(kafka_major) >= 4)); then
+  if ((major >= 4)); then
     # Share groups (KIP-932) exist from Kafka 4; 3.9 would warn about unknown keys.
     printf '%s\n' share.coordinator.state.topic.replication.factor=3 \
       share.coordinator.state.topic.min.isr=2 >>"$d/server.properties.tmp"
   fi
   mv "$d/server.properties.tmp" "$d/server.properties"
+}
+
+# ------------------------------------------------------------- certificates
+
+# Makes, once per run folder, with openssl: a CA; for each node a key and a
+# certificate for 127.0.0.1/localhost, joined into the PEM keystore Kafka
+# reads; a client key and certificate for mutual TLS, and the same client key
+# encrypted with a password (client-encrypted.key, password in
+# client-key.password). Valid for ten years; `reset` deletes them.
+ensure_certificates() {
+  [[ -s $tls_dir/client-key.password ]] && return 0
+  command -v openssl >/dev/null || die "openssl not found; install it (apt-get install openssl): it makes the TLS certificates"
+  say "making a CA and TLS certificates in $tls_dir"
+  rm -rf "$tls_dir.tmp"
+  mkdir -p "$tls_dir.tmp"
+  local t=$tls_dir.tmp n log=$tls_dir.tmp/openssl.log
+  sign() {  # sign <name> <subject> <extensions>
+    openssl req -new -newkey rsa:2048 -nodes -keyout "$t/$1.key" -out "$t/$1.csr" -subj "$2" >>"$log" 2>&1 &&
+      openssl x509 -req -in "$t/$1.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial -days 3650 \
+        -sha256 -out "$t/$1.pem" -extfile <(printf '%s\n' "$3") >>"$log" 2>&1 && rm -f "$t/$1.csr"
+  }
+  openssl req -x509 -new -newkey rsa:2048 -nodes -keyout "$t/ca.key" -out "$t/ca.pem" -days 3650 -sha256 \
+    -subj "/CN=Horizons tools-kafka test CA" >>"$log" 2>&1 || { cat "$log" >&2; die "openssl could not make the CA"; }
+  for n in "${nodes[@]}"; do
+    sign "node-$n" "/CN=kafka-node-$n" \
+      "subjectAltName=IP:$host,DNS:localhost
+extendedKeyUsage=serverAuth,clientAuth" || { cat "$log" >&2; die "openssl could not make node $n's certificate"; }
+    cat "$t/node-$n.key" "$t/node-$n.pem" "$t/ca.pem" >"$t/node-$n.keystore.pem"
+  done
+  sign client "/CN=horizons-client" "extendedKeyUsage=clientAuth" ||
+    { cat "$log" >&2; die "openssl could not make the client certificate"; }
+  openssl rand -hex 16 >"$t/client-key.password.tmp"
+  openssl pkcs8 -topk8 -v2 aes-256-cbc -in "$t/client.key" -out "$t/client-encrypted.key" \
+    -passout "file:$t/client-key.password.tmp" >>"$log" 2>&1 || { cat "$log" >&2; die "openssl could not encrypt the client key"; }
+  mv "$t/client-key.password.tmp" "$t/client-key.password"
+  chmod 600 "$t"/*.key "$t"/*.keystore.pem
+  rm -rf "$tls_dir"
+  mv "$t" "$tls_dir"
 }
 
 jvm_common_args() {
@@ -355,6 +428,7 @@ prepare() {
   check_formatted_version
   mkdir -p "$run_dir"
   write_log4j_configs
+  ensure_certificates
   local n
   for n in "${nodes[@]}"; do write_server_properties "$n"; done
   ensure_cluster_id
@@ -366,7 +440,8 @@ prepare() {
 check_ports_free() {
   local n=$1 port
   node_pid "$n" >/dev/null && return 0
-  for port in "$(plaintext_port "$n")" "$(sasl_port "$n")" "$(controller_port "$n")"; do
+  for port in "$(plaintext_port "$n")" "$(sasl_port "$n")" "$(controller_port "$n")" "$(ssl_port "$n")" \
+      "$(sasl_ssl_port "$n")"; do
     if port_open "$port"; then
       die "port $port (node $n) is already in use by another process"
     fi
@@ -439,7 +514,7 @@ cmd_up() {
   say "waiting until all ${#nodes[@]} brokers are in metadata and in sync (up to ${up_timeout_s}s)"
   local all=("${nodes[@]}")
   wait_until_served all all
-  say "Kafka $(kafka_version) cluster up in $((SECONDS - started))s: plaintext $(plaintext_bootstrap), sasl $(sasl_bootstrap)"
+  say "Kafka $version cluster up in $((SECONDS - started))s: plaintext $(plaintext_bootstrap), sasl $(sasl_bootstrap), ssl (client certificate) $(ssl_bootstrap), sasl_ssl $(sasl_ssl_bootstrap); certificates in $tls_dir"
 }
 
 cmd_start() {
@@ -515,15 +590,17 @@ cmd_kill() {
 
 cmd_status() {
   local n pid state status_rc=0
-  printf '%-5s %-8s %-9s %-16s %-16s %s\n' node pid state plaintext sasl controller
+  echo "Kafka $version in $run_dir"
+  printf '%-5s %-8s %-9s %-16s %-16s %-16s %-16s %s\n' node pid state plaintext sasl ssl sasl_ssl controller
   for n in "${nodes[@]}"; do
     if pid=$(node_pid "$n"); then
       if port_open "$(plaintext_port "$n")"; then state=up; else state=starting; status_rc=1; fi
     else
       pid=-; state=down; status_rc=1
     fi
-    printf '%-5s %-8s %-9s %-16s %-16s %s\n' "$n" "$pid" "$state" \
-      "$host:$(plaintext_port "$n")" "$host:$(sasl_port "$n")" "$host:$(controller_port "$n")"
+    printf '%-5s %-8s %-9s %-16s %-16s %-16s %-16s %s\n' "$n" "$pid" "$state" \
+      "$host:$(plaintext_port "$n")" "$host:$(sasl_port "$n")" "$host:$(ssl_port "$n")" \
+      "$host:$(sasl_ssl_port "$n")" "$host:$(controller_port "$n")"
   done
   # What a client sees: the brokers in metadata (a killed node disappears
   # once the controller fences it, broker.session.timeout.ms = 9 s).
@@ -556,12 +633,12 @@ cmd_reset() {
   cmd_down
   local n
   for n in "${nodes[@]}"; do rm -rf "$(node_dir "$n")"; done
-  rm -rf "$cluster_id_file" "$formatted_version_file" "$run_dir/tool-logs"
-  say "deleted all cluster data under $run_dir (jars kept in $lib_dir)"
+  rm -rf "$cluster_id_file" "$formatted_version_file" "$run_dir/tool-logs" "$tls_dir"
+  say "deleted all cluster data and certificates under $run_dir (jars kept in $lib_dir)"
 }
 
 usage() {
-  sed -n '2,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+  sed -n '2,25s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 # Commands that start, stop or change the cluster take this lock, so that
@@ -589,6 +666,9 @@ main() {
     logs) cmd_logs "$@" ;;
     bootstrap) plaintext_bootstrap ;;
     sasl-bootstrap) sasl_bootstrap ;;
+    ssl-bootstrap) ssl_bootstrap ;;
+    sasl-ssl-bootstrap) sasl_ssl_bootstrap ;;
+    tls-dir) echo "$tls_dir" ;;
     reset) cmd_reset ;;
     -h | --help | help) usage ;;
     *) usage >&2; exit 2 ;;

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <fstream>
 #include <functional>
+#include <set>
 #include <string_view>
 #include <system_error>
 
@@ -27,6 +28,11 @@ std::string_view to_string(security_protocol p) {
 std::string_view to_string(sasl_mechanism m) {
   constexpr std::array<std::string_view, 3> names{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"};
   return names[static_cast<std::size_t>(m)];
+}
+
+std::string_view to_string(group_protocol p) {
+  constexpr std::array<std::string_view, 2> names{"classic", "consumer"};
+  return names[static_cast<std::size_t>(p)];
 }
 
 namespace {
@@ -179,9 +185,10 @@ value_parser broker_list() {
 }
 
 // Checked here so a wrong path is reported with its setting's name, not as a
-// TLS handshake failure minutes later. Empty means librdkafka's default store.
-value_parser readable_file(std::string client_config::*field) {
-  return {"the path of an existing, readable file, or empty for the default CA store",
+// TLS handshake failure minutes later. Empty means "none" (for the CA: the
+// system's store).
+value_parser readable_file(std::string client_config::*field, std::string_view what) {
+  return {fmt::format("the path of an existing, readable {}, or empty", what),
           [field](client_config& c, std::string_view v) {
             if (!v.empty()) {
               const std::filesystem::path path(v);
@@ -262,7 +269,25 @@ const std::vector<setting>& settings() {
       {.name = "KAFKA_SSL_CA_LOCATION",
        .flag = "ssl-ca-location",
        .help = "CA certificate file for ssl and sasl_ssl; empty uses the default CA store",
-       .parser = readable_file(&client_config::ssl_ca_location)},
+       .parser = readable_file(&client_config::ssl_ca_location, "PEM file")},
+      {.name = "KAFKA_SSL_CERTIFICATE_LOCATION",
+       .flag = "ssl-certificate-location",
+       .help = "the client's certificate (PEM) for mutual TLS, with KAFKA_SSL_KEY_LOCATION",
+       .parser = readable_file(&client_config::ssl_certificate_location, "PEM file")},
+      {.name = "KAFKA_SSL_KEY_LOCATION",
+       .flag = "ssl-key-location",
+       .help = "the client's private key (PEM) for mutual TLS, with KAFKA_SSL_CERTIFICATE_LOCATION",
+       .parser = readable_file(&client_config::ssl_key_location, "PEM file")},
+      {.name = "KAFKA_SSL_KEY_PASSWORD",
+       .flag = "",
+       .help = "password of an encrypted KAFKA_SSL_KEY_LOCATION (environment or file only)",
+       .parser = non_empty_text(&client_config::ssl_key_password, "a password"),
+       .secret = true},
+      {.name = "KAFKA_GROUP_PROTOCOL",
+       .flag = "group-protocol",
+       .help = "consumer group protocol: classic|consumer (KIP-848, Kafka 4.0+, early access in librdkafka 2.8) "
+               "(default classic)",
+       .parser = one_of(&client_config::group_protocol, std::array{group_protocol::classic, group_protocol::consumer})},
   };
   return table;
 }
@@ -282,7 +307,12 @@ std::unexpected<config_error> refuse(fmt::format_string<Args...> format, Args&&.
   return std::unexpected(config_error{fmt::format(format, std::forward<Args>(args)...)});
 }
 
-step apply_setting(client_config& config, const setting& s, std::string_view value, std::string_view source) {
+// The names some source gave, for checks that depend on whether a setting was chosen at all.
+using given_names = std::set<std::string_view>;
+
+step apply_setting(client_config& config, given_names& given, const setting& s, std::string_view value,
+                   std::string_view source) {
+  given.insert(s.name);
   if (s.parser.assign(config, value)) return {};
   return refuse("{} (from {}): expected {}, got '{}'", s.name, source, s.parser.expected,
                 s.secret ? std::string("***") : printable(value));
@@ -299,9 +329,9 @@ std::string rdkafka_property(std::string_view suffix) {
 // unknown names are skipped there; in a file or a flag they are a typo.
 enum class unknown_names { skip, refuse };
 
-step apply_named(client_config& config, std::string_view name, std::string_view value, std::string_view source,
-                 unknown_names unknown) {
-  if (const setting* s = find_setting(name)) return apply_setting(config, *s, value, source);
+step apply_named(client_config& config, given_names& given, std::string_view name, std::string_view value,
+                 std::string_view source, unknown_names unknown) {
+  if (const setting* s = find_setting(name)) return apply_setting(config, given, *s, value, source);
   if (name.starts_with(rdkafka_prefix)) {
     if (name.size() == rdkafka_prefix.size()) {
       return refuse("{} (from {}): expected a librdkafka property after {}, e.g. KAFKA_RDKAFKA_STATISTICS_INTERVAL_MS",
@@ -316,15 +346,18 @@ step apply_named(client_config& config, std::string_view name, std::string_view 
                 source, rdkafka_prefix);
 }
 
-step apply_environment(client_config& config, const std::map<std::string, std::string>& environment) {
+step apply_environment(client_config& config, given_names& given,
+                       const std::map<std::string, std::string>& environment) {
   for (const auto& [name, value] : environment) {
     if (!name.starts_with(kafka_prefix)) continue;
-    if (auto applied = apply_named(config, name, value, "environment", unknown_names::skip); !applied) return applied;
+    if (auto applied = apply_named(config, given, name, value, "environment", unknown_names::skip); !applied) {
+      return applied;
+    }
   }
   return {};
 }
 
-step apply_file(client_config& config, const std::filesystem::path& path) {
+step apply_file(client_config& config, given_names& given, const std::filesystem::path& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
     return refuse("cannot read config file '{}': is a directory", path.string());
@@ -347,7 +380,8 @@ step apply_file(client_config& config, const std::filesystem::path& path) {
     if (equals == std::string_view::npos) return refuse("{}: expected NAME=value, got a line without '='", source);
     const auto name = trim(text.substr(0, equals));
     if (name.empty()) return refuse("{}: expected NAME=value, got an empty NAME", source);
-    if (auto applied = apply_named(config, name, trim(text.substr(equals + 1)), source, unknown_names::refuse);
+    if (auto applied =
+            apply_named(config, given, name, trim(text.substr(equals + 1)), source, unknown_names::refuse);
         !applied) {
       return applied;
     }
@@ -362,7 +396,7 @@ bool is_rdkafka_property(std::string_view key) {
   return key.contains('.') || std::ranges::none_of(key, is_upper);
 }
 
-step apply_flags(client_config& config, const config_sources& sources) {
+step apply_flags(client_config& config, given_names& given, const config_sources& sources) {
   for (const auto& [key, value] : sources.flags) {
     const auto spelling = sources.flag_names.find(key);
     const std::string_view source = spelling == sources.flag_names.end() ? std::string_view(key) : spelling->second;
@@ -371,13 +405,38 @@ step apply_flags(client_config& config, const config_sources& sources) {
       config.rdkafka.insert_or_assign(key, value);
       continue;
     }
-    if (auto applied = apply_named(config, key, value, source, unknown_names::refuse); !applied) return applied;
+    if (auto applied = apply_named(config, given, key, value, source, unknown_names::refuse); !applied) {
+      return applied;
+    }
   }
   return {};
 }
 
 // Checked once all sources are read: the protocol and the credentials may
 // come from different ones.
+step check_tls(const client_config& config) {
+  const bool tls = config.security == security_protocol::ssl || config.security == security_protocol::sasl_ssl;
+  // A client certificate on a plaintext connection means the protocol was forgotten: the connection
+  // would fail later as a timeout. (A CA alone is harmless, and often set machine-wide.)
+  for (auto [name, value] : {std::pair{"KAFKA_SSL_CERTIFICATE_LOCATION", &config.ssl_certificate_location},
+                             std::pair{"KAFKA_SSL_KEY_LOCATION", &config.ssl_key_location},
+                             std::pair{"KAFKA_SSL_KEY_PASSWORD", &config.ssl_key_password}}) {
+    if (!tls && !value->empty()) {
+      return refuse("{}: used only when KAFKA_SECURITY_PROTOCOL is ssl or sasl_ssl, which is {}", name,
+                    to_string(config.security));
+    }
+  }
+  if (config.ssl_certificate_location.empty() != config.ssl_key_location.empty()) {
+    return refuse("{}: required with {} (a client certificate needs its private key, and the reverse)",
+                  config.ssl_key_location.empty() ? "KAFKA_SSL_KEY_LOCATION" : "KAFKA_SSL_CERTIFICATE_LOCATION",
+                  config.ssl_key_location.empty() ? "KAFKA_SSL_CERTIFICATE_LOCATION" : "KAFKA_SSL_KEY_LOCATION");
+  }
+  if (!config.ssl_key_password.empty() && config.ssl_key_location.empty()) {
+    return refuse("KAFKA_SSL_KEY_PASSWORD: given without KAFKA_SSL_KEY_LOCATION");
+  }
+  return {};
+}
+
 step check_credentials(const client_config& config) {
   if (config.security != security_protocol::sasl_plaintext && config.security != security_protocol::sasl_ssl) {
     return {};
@@ -398,10 +457,16 @@ std::expected<client_config, config_error> load_config(const config_sources& sou
   // Every source is checked, even where a later one overrides a value: a
   // wrong value left in the environment is a fault waiting for the day the
   // flag is dropped.
-  auto applied = apply_environment(config, sources.environment);
-  if (applied && sources.file) applied = apply_file(config, *sources.file);
-  if (applied) applied = apply_flags(config, sources);
+  given_names given;
+  auto applied = apply_environment(config, given, sources.environment);
+  if (applied && sources.file) applied = apply_file(config, given, *sources.file);
+  if (applied) applied = apply_flags(config, given, sources);
+  if (applied) applied = check_tls(config);
   if (applied) applied = check_credentials(config);
+  if (applied && config.group_protocol == group_protocol::consumer && given.contains("KAFKA_SESSION_TIMEOUT_MS")) {
+    applied = refuse("KAFKA_SESSION_TIMEOUT_MS: not used when KAFKA_GROUP_PROTOCOL is consumer (the broker's "
+                     "group.consumer.session.timeout.ms decides); drop one of the two");
+  }
   if (!applied) return std::unexpected(std::move(applied).error());
   return config;
 }

@@ -64,19 +64,32 @@ struct consumer::impl {
     }(std::make_index_sequence<topic_count>{});
   }
 
-  // Rebalance (eager protocol): commit finished work before giving partitions up.
+  // Rebalance: commit finished work before giving partitions up. The classic protocol with the default
+  // assignors is eager (the whole assignment changes at once); KIP-848's consumer protocol is incremental
+  // (only the listed partitions come or go), and librdkafka then wants the incremental calls.
   static void on_rebalance(rd_kafka_t* client, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
                            void* opaque) noexcept {
     auto* self = static_cast<impl*>(opaque);
     self->rebalances.fetch_add(1, std::memory_order_relaxed);
+    const bool incremental = std::string_view(rd_kafka_rebalance_protocol(client)) == "COOPERATIVE";
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       detail::log().debug("consumer {}: assigned {} partitions", self->group, partitions->cnt);
-      rd_kafka_assign(client, partitions);
-    } else {
-      auto commit = rd_kafka_commit(client, nullptr, 0);
-      if (commit && commit != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-        detail::log().warn("consumer {}: commit on revoke: {}", self->group, rd_kafka_err2str(commit));
+      if (incremental) {
+        detail::error_ptr failed(rd_kafka_incremental_assign(client, partitions));
+        if (failed) detail::log().error("consumer {}: assign: {}", self->group, rd_kafka_error_string(failed.get()));
+      } else {
+        rd_kafka_assign(client, partitions);
       }
+      return;
+    }
+    auto commit = rd_kafka_commit(client, nullptr, 0);
+    if (commit && commit != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+      detail::log().warn("consumer {}: commit on revoke: {}", self->group, rd_kafka_err2str(commit));
+    }
+    if (incremental) {
+      detail::error_ptr failed(rd_kafka_incremental_unassign(client, partitions));
+      if (failed) detail::log().error("consumer {}: unassign: {}", self->group, rd_kafka_error_string(failed.get()));
+    } else {
       rd_kafka_assign(client, nullptr);
     }
   }

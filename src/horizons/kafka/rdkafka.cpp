@@ -4,6 +4,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -55,10 +56,15 @@ void route_log(const rd_kafka_t* client, int level, const char* facility, const 
   }
 }
 
-// Clients inside await_brokers(), and the authentication failure each met, if any. librdkafka reports a
-// refused login only through the error callback; without this a wrong password looks like a timeout.
+// Clients inside await_brokers(): the authentication or TLS failure each met, if any, and the last error
+// reported. librdkafka reports a refused login or handshake only through the error callback; without
+// this a wrong password or an untrusted certificate looks like a timeout.
+struct connect_errors {
+  std::optional<kafka_error> refused;
+  std::string last;
+};
 std::mutex awaiting_mutex;
-std::map<const rd_kafka_t*, std::optional<kafka_error>> awaiting;
+std::map<const rd_kafka_t*, connect_errors> awaiting;
 
 void default_error_cb(rd_kafka_t* client, int code, const char* reason, void*) noexcept {
   note_client_error(client, code, reason);
@@ -69,17 +75,35 @@ void default_error_cb(rd_kafka_t* client, int code, const char* reason, void*) n
   }
 }
 
+// What the client presented, for a TLS failure's message: which CA it trusts, whether it sent a certificate.
+std::string tls_setup(const client_config& config) {
+  return fmt::format("{}, trusting {}, {}", to_string(config.security),
+                     config.ssl_ca_location.empty() ? "the system's CA store"
+                                                    : fmt::format("the CA in '{}'", config.ssl_ca_location),
+                     config.ssl_certificate_location.empty()
+                         ? std::string("no client certificate")
+                         : fmt::format("client certificate '{}'", config.ssl_certificate_location));
+}
+
 }  // namespace
 
 void note_client_error(const rd_kafka_t* client, int code, const char* reason) noexcept {
-  if (code != RD_KAFKA_RESP_ERR__AUTHENTICATION) return;
   try {
     std::scoped_lock lock(awaiting_mutex);
     auto it = awaiting.find(client);
-    if (it == awaiting.end() || it->second) return;
-    it->second = kafka_error{.code = code,
-                             .name = rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(code)),
-                             .message = fmt::format("authentication failed: {}", reason)};
+    if (it == awaiting.end()) return;
+    auto& [refused, last] = it->second;
+    // An authentication or TLS failure will not heal by waiting: await_brokers() ends at once. A TLS
+    // alert from the broker (it refused our certificate, or the lack of one) arrives as a transport
+    // error carrying OpenSSL's "SSL alert number". Other errors (a broker not up yet) are kept to
+    // explain a timeout.
+    const bool tls_alert =
+        code == RD_KAFKA_RESP_ERR__TRANSPORT && std::string_view(reason).find("SSL alert number") != std::string_view::npos;
+    if ((code == RD_KAFKA_RESP_ERR__AUTHENTICATION || code == RD_KAFKA_RESP_ERR__SSL || tls_alert) && !refused) {
+      const auto kind = tls_alert ? RD_KAFKA_RESP_ERR__SSL : static_cast<rd_kafka_resp_err_t>(code);
+      refused = kafka_error{.code = kind, .name = rd_kafka_err2name(kind), .message = reason};
+    }
+    last = reason;
   } catch (...) {
   }
 }
@@ -117,13 +141,21 @@ std::expected<conf_ptr, kafka_error> make_conf(const client_config& config, clie
     apply("sasl.password", config.sasl_password);
   }
   if (!config.ssl_ca_location.empty()) apply("ssl.ca.location", config.ssl_ca_location);
+  if (!config.ssl_certificate_location.empty()) apply("ssl.certificate.location", config.ssl_certificate_location);
+  if (!config.ssl_key_location.empty()) apply("ssl.key.location", config.ssl_key_location);
+  if (!config.ssl_key_password.empty()) apply("ssl.key.password", config.ssl_key_password);
   if (role == client_role::consumer) {
-    apply("session.timeout.ms", std::to_string(config.session_timeout.count()));
+    apply("group.protocol", to_string(config.group_protocol));
+    // KIP-848: the broker owns the session timeout; librdkafka refuses the client setting.
+    if (config.group_protocol == group_protocol::classic) {
+      apply("session.timeout.ms", std::to_string(config.session_timeout.count()));
+    }
     apply("fetch.wait.max.ms", std::to_string(config.fetch_wait.count()));
-    // librdkafka 2.0.2 stops fetching for a whole second once the consumer's queue holds
-    // queued.min.messages records (fetch.queue.backoff.ms came in 2.3): at its default of 100,000 a
-    // consumer catching up stalls every second. Memory stays bounded by queued.max.messages.kbytes.
-    apply("queued.min.messages", std::to_string(consumer_queued_min_messages));
+    // Once a partition's local queue holds queued.min.messages records (100,000) librdkafka
+    // postpones its next fetch by fetch.queue.backoff.ms, 1 s by default: a consumer catching up
+    // would then idle for a second each time it drains the queue. 10 ms keeps it fed; memory stays
+    // bounded by queued.max.messages.kbytes.
+    apply("fetch.queue.backoff.ms", std::to_string(consumer_fetch_queue_backoff_ms));
   }
   for (const auto& [name, value] : config.rdkafka) apply(name, value);
   if (!ok) return std::unexpected(ok.error());
@@ -136,9 +168,20 @@ std::expected<kafka_ptr, kafka_error> make_client(rd_kafka_type_t type, conf_ptr
   char reason[512];
   kafka_ptr client(rd_kafka_new(type, conf.get(), reason, sizeof reason));
   if (!client) {
+    // librdkafka loads the TLS files here and names only its own property and OpenSSL's error.
+    constexpr std::array<std::pair<std::string_view, std::string_view>, 3> tls_files{{
+        {"ssl.key.location", " (KAFKA_SSL_KEY_LOCATION: not a PEM private key, or KAFKA_SSL_KEY_PASSWORD does "
+                             "not open it)"},
+        {"ssl.certificate.location", " (KAFKA_SSL_CERTIFICATE_LOCATION: not a PEM certificate)"},
+        {"ssl.ca.location", " (KAFKA_SSL_CA_LOCATION: not a PEM certificate)"},
+    }};
+    std::string_view hint;
+    for (auto [property, text] : tls_files) {
+      if (std::string_view(reason).starts_with(property)) hint = text;
+    }
     return std::unexpected(kafka_error{.code = static_cast<int>(RD_KAFKA_RESP_ERR__INVALID_ARG),
                                        .name = "_INVALID_ARG",
-                                       .message = fmt::format("cannot create Kafka client: {}", reason)});
+                                       .message = fmt::format("cannot create Kafka client: {}{}", reason, hint)});
   }
   (void)conf.release();  // now owned by the client
   return client;
@@ -147,7 +190,7 @@ std::expected<kafka_ptr, kafka_error> make_client(rd_kafka_type_t type, conf_ptr
 std::expected<void, kafka_error> await_brokers(rd_kafka_t* client, const client_config& config) {
   {
     std::scoped_lock lock(awaiting_mutex);
-    awaiting[client].reset();
+    awaiting[client] = {};
   }
   struct forget {
     const rd_kafka_t* client;
@@ -169,15 +212,23 @@ std::expected<void, kafka_error> await_brokers(rd_kafka_t* client, const client_
     rd_kafka_poll(client, 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a refused connection returns at once
     std::scoped_lock lock(awaiting_mutex);
-    if (auto& refused = awaiting[client]) {
-      refused->message = fmt::format("brokers '{}' refused {} login of user '{}': {}", config.brokers,
-                                     to_string(config.mechanism), config.sasl_username, refused->message);
+    if (auto& refused = awaiting[client].refused) {
+      refused->message = refused->code == RD_KAFKA_RESP_ERR__SSL
+                             ? fmt::format("TLS connection to brokers '{}' failed ({}): {}", config.brokers,
+                                           tls_setup(config), refused->message)
+                             : fmt::format("brokers '{}' refused {} login of user '{}': authentication failed: {}",
+                                           config.brokers, to_string(config.mechanism), config.sasl_username,
+                                           refused->message);
       return std::unexpected(*refused);
     }
   }
   auto error = make_kafka_error(err == RD_KAFKA_RESP_ERR_NO_ERROR ? RD_KAFKA_RESP_ERR__TRANSPORT : err,
                                 fmt::format("no broker of '{}' answered within {} ms", config.brokers,
                                             config.connect_timeout.count()));
+  {
+    std::scoped_lock lock(awaiting_mutex);
+    if (const auto& last = awaiting[client].last; !last.empty()) error.message += fmt::format(" (last error: {})", last);
+  }
   error.retriable = true;
   return std::unexpected(error);
 }

@@ -76,6 +76,10 @@ void expect_same(const client_config& actual, const client_config& expected) {
   EXPECT_EQ(actual.sasl_username, expected.sasl_username);
   EXPECT_EQ(actual.sasl_password, expected.sasl_password);
   EXPECT_EQ(actual.ssl_ca_location, expected.ssl_ca_location);
+  EXPECT_EQ(actual.ssl_certificate_location, expected.ssl_certificate_location);
+  EXPECT_EQ(actual.ssl_key_location, expected.ssl_key_location);
+  EXPECT_EQ(actual.ssl_key_password, expected.ssl_key_password);
+  EXPECT_EQ(actual.group_protocol, expected.group_protocol);
   EXPECT_EQ(actual.rdkafka, expected.rdkafka);
 }
 
@@ -188,6 +192,8 @@ struct good_case {
 TEST(config_values, each_setting_lands_in_its_own_field) {
   temp_dir dir;
   const auto ca = dir.write("ca.pem", "-----BEGIN CERTIFICATE-----\n");
+  const auto cert = dir.write("client.pem", "-----BEGIN CERTIFICATE-----\n");
+  const auto key = dir.write("client.key", "-----BEGIN PRIVATE KEY-----\n");
   const std::vector<good_case> cases{
       {"KAFKA_BROKERS", "a.example:9092, 10.0.0.2:65535,[::1]:1,k_1:9093",
        [](const client_config& c) { EXPECT_EQ(c.brokers, "a.example:9092,10.0.0.2:65535,[::1]:1,k_1:9093"); }},
@@ -229,13 +235,37 @@ TEST(config_values, each_setting_lands_in_its_own_field) {
       {"KAFKA_SSL_CA_LOCATION", ca.string(),
        [ca](const client_config& c) { EXPECT_EQ(c.ssl_ca_location, ca.string()); }},
       {"KAFKA_SSL_CA_LOCATION", "", [](const client_config& c) { EXPECT_EQ(c.ssl_ca_location, ""); }},
+      {"KAFKA_SSL_CERTIFICATE_LOCATION", cert.string(),
+       [cert](const client_config& c) { EXPECT_EQ(c.ssl_certificate_location, cert.string()); }},
+      {"KAFKA_SSL_KEY_LOCATION", key.string(),
+       [key](const client_config& c) { EXPECT_EQ(c.ssl_key_location, key.string()); }},
+      {"KAFKA_SSL_KEY_PASSWORD", "k#y=pw", [](const client_config& c) { EXPECT_EQ(c.ssl_key_password, "k#y=pw"); }},
+      {"KAFKA_GROUP_PROTOCOL", "consumer",
+       [](const client_config& c) { EXPECT_EQ(c.group_protocol, group_protocol::consumer); }},
+      {"KAFKA_GROUP_PROTOCOL", "CLASSIC",
+       [](const client_config& c) { EXPECT_EQ(c.group_protocol, group_protocol::classic); }},
+  };
+  // Settings that are refused alone (a client certificate without its key or without TLS) come with
+  // what they need.
+  const std::map<std::string, string_map> companions{
+      {"KAFKA_SSL_CERTIFICATE_LOCATION", {{"KAFKA_SECURITY_PROTOCOL", "ssl"}, {"KAFKA_SSL_KEY_LOCATION", key.string()}}},
+      {"KAFKA_SSL_KEY_LOCATION", {{"KAFKA_SECURITY_PROTOCOL", "ssl"}, {"KAFKA_SSL_CERTIFICATE_LOCATION", cert.string()}}},
+      {"KAFKA_SSL_KEY_PASSWORD",
+       {{"KAFKA_SECURITY_PROTOCOL", "ssl"},
+        {"KAFKA_SSL_CERTIFICATE_LOCATION", cert.string()},
+        {"KAFKA_SSL_KEY_LOCATION", key.string()}}},
   };
   std::set<std::string> covered;
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name + "=" + c.value);
     covered.insert(c.name);
-    c.check(load_ok({.environment = {{c.name, c.value}}}));
-    c.check(load_ok({.flags = {{c.name, c.value}}}));
+    auto with = [&](const std::string& name, const std::string& value) {
+      auto all = companions.contains(name) ? companions.at(name) : string_map{};
+      all[name] = value;
+      return all;
+    };
+    c.check(load_ok({.environment = with(c.name, c.value)}));
+    c.check(load_ok({.flags = with(c.name, c.value)}));
   }
   EXPECT_EQ(covered, setting_names()) << "every setting needs a good value here";
 }
@@ -300,6 +330,11 @@ const std::vector<bad_case>& bad_cases() {
       {"KAFKA_SASL_USERNAME", ""},
       {"KAFKA_SASL_PASSWORD", ""},
       {"KAFKA_SSL_CA_LOCATION", "/nonexistent/horizons/ca.pem"},
+      {"KAFKA_SSL_CERTIFICATE_LOCATION", "/nonexistent/horizons/client.pem"},
+      {"KAFKA_SSL_KEY_LOCATION", "/"},
+      {"KAFKA_SSL_KEY_PASSWORD", ""},
+      {"KAFKA_GROUP_PROTOCOL", "eager"},
+      {"KAFKA_GROUP_PROTOCOL", "cooperative-sticky"},
   };
   return cases;
 }
@@ -312,7 +347,7 @@ TEST(config_errors, the_bad_value_table_covers_every_setting) {
 
 std::string echoed(const bad_case& c) {
   // One line always; a password never.
-  if (c.name == "KAFKA_SASL_PASSWORD") return "***";
+  if (c.name == "KAFKA_SASL_PASSWORD" || c.name == "KAFKA_SSL_KEY_PASSWORD") return "***";
   std::string out;
   for (char ch : c.value) out += ch == '\n' ? std::string("\\x0a") : std::string(1, ch);
   return out;
@@ -379,7 +414,7 @@ TEST(config_errors, a_ca_location_must_be_a_readable_file) {
   temp_dir dir;
   const auto message = load_error({.environment = {{"KAFKA_SSL_CA_LOCATION", dir.path().string()}}});
   EXPECT_EQ(message, fmt::format("KAFKA_SSL_CA_LOCATION (from environment): expected the path of an existing, "
-                                 "readable file, or empty for the default CA store, got '{}'",
+                                 "readable PEM file, or empty, got '{}'",
                                  dir.path().string()));
   if (::geteuid() != 0) {  // root reads any file, so unreadability cannot be staged
     const auto locked = dir.write("locked.pem", "x");
@@ -540,6 +575,55 @@ TEST(config_sasl, credentials_may_come_from_other_sources_than_the_protocol) {
   EXPECT_EQ(config.sasl_password, "from-file");
 }
 
+TEST(config_tls, a_client_certificate_needs_its_key_and_a_tls_protocol) {
+  temp_dir dir;
+  const auto cert = dir.write("client.pem", "-----BEGIN CERTIFICATE-----\n").string();
+  const auto key = dir.write("client.key", "-----BEGIN PRIVATE KEY-----\n").string();
+  EXPECT_EQ(load_error({.environment = {{"KAFKA_SECURITY_PROTOCOL", "ssl"}, {"KAFKA_SSL_CERTIFICATE_LOCATION", cert}}}),
+            "KAFKA_SSL_KEY_LOCATION: required with KAFKA_SSL_CERTIFICATE_LOCATION (a client certificate needs its "
+            "private key, and the reverse)");
+  EXPECT_EQ(load_error({.environment = {{"KAFKA_SECURITY_PROTOCOL", "ssl"}, {"KAFKA_SSL_KEY_LOCATION", key}}}),
+            "KAFKA_SSL_CERTIFICATE_LOCATION: required with KAFKA_SSL_KEY_LOCATION (a client certificate needs its "
+            "private key, and the reverse)");
+  EXPECT_EQ(load_error({.environment = {{"KAFKA_SSL_CERTIFICATE_LOCATION", cert}, {"KAFKA_SSL_KEY_LOCATION", key}}}),
+            "KAFKA_SSL_CERTIFICATE_LOCATION: used only when KAFKA_SECURITY_PROTOCOL is ssl or sasl_ssl, which is "
+            "plaintext");
+  EXPECT_EQ(load_error({.environment = {{"KAFKA_SECURITY_PROTOCOL", "sasl_ssl"},
+                                        {"KAFKA_SASL_USERNAME", "u"},
+                                        {"KAFKA_SASL_PASSWORD", "p"},
+                                        {"KAFKA_SSL_KEY_PASSWORD", "secret-key-pw"}}}),
+            "KAFKA_SSL_KEY_PASSWORD: given without KAFKA_SSL_KEY_LOCATION");
+  // The pair from two sources, with sasl_ssl.
+  const auto config = load_ok({.environment = {{"KAFKA_SSL_CERTIFICATE_LOCATION", cert}},
+                               .flags = {{"KAFKA_SECURITY_PROTOCOL", "sasl_ssl"},
+                                         {"KAFKA_SASL_USERNAME", "u"},
+                                         {"KAFKA_SASL_PASSWORD", "p"},
+                                         {"KAFKA_SSL_KEY_LOCATION", key}}});
+  EXPECT_EQ(config.ssl_certificate_location, cert);
+  EXPECT_EQ(config.ssl_key_location, key);
+  // A CA alone is fine with plaintext: it is often set machine-wide.
+  EXPECT_TRUE(load_config({.environment = {{"KAFKA_SSL_CA_LOCATION", cert}}}));
+}
+
+TEST(config_tls, a_missing_key_file_is_named) {
+  EXPECT_EQ(load_error({.environment = {{"KAFKA_SECURITY_PROTOCOL", "ssl"},
+                                        {"KAFKA_SSL_KEY_LOCATION", "/nonexistent/client.key"}}}),
+            "KAFKA_SSL_KEY_LOCATION (from environment): expected the path of an existing, readable PEM file, or "
+            "empty, got '/nonexistent/client.key'");
+}
+
+TEST(config_group_protocol, the_session_timeout_belongs_to_the_broker_under_kip_848) {
+  EXPECT_EQ(load_error({.environment = {{"KAFKA_SESSION_TIMEOUT_MS", "6000"}},
+                        .flags = {{"KAFKA_GROUP_PROTOCOL", "consumer"}}}),
+            "KAFKA_SESSION_TIMEOUT_MS: not used when KAFKA_GROUP_PROTOCOL is consumer (the broker's "
+            "group.consumer.session.timeout.ms decides); drop one of the two");
+  EXPECT_EQ(load_ok({.flags = {{"KAFKA_GROUP_PROTOCOL", "consumer"}}}).group_protocol, group_protocol::consumer);
+  EXPECT_EQ(load_ok({.flags = {{"KAFKA_GROUP_PROTOCOL", "classic"}, {"KAFKA_SESSION_TIMEOUT_MS", "6000"}}})
+                .session_timeout,
+            6000ms);
+  EXPECT_EQ(load_ok({}).group_protocol, group_protocol::classic);
+}
+
 // ----------------------------------------------------------- public pieces
 
 TEST(config_settings_table, names_flags_and_help_are_complete_and_unique) {
@@ -550,7 +634,7 @@ TEST(config_settings_table, names_flags_and_help_are_complete_and_unique) {
     EXPECT_FALSE(s.name.starts_with("KAFKA_RDKAFKA_"));
     EXPECT_TRUE(names.insert(s.name).second) << "duplicate name";
     EXPECT_FALSE(s.help.empty());
-    if (s.name == "KAFKA_SASL_PASSWORD") {
+    if (s.name == "KAFKA_SASL_PASSWORD" || s.name == "KAFKA_SSL_KEY_PASSWORD") {
       EXPECT_EQ(s.flag, "") << "a password on the command line is visible to every local user";
     } else {
       EXPECT_FALSE(s.flag.empty());
@@ -558,7 +642,7 @@ TEST(config_settings_table, names_flags_and_help_are_complete_and_unique) {
       EXPECT_TRUE(flags.insert(s.flag).second) << "duplicate flag";
     }
   }
-  EXPECT_EQ(names.size(), 15u);
+  EXPECT_EQ(names.size(), 19u);
   EXPECT_TRUE(names.contains("KAFKA_SESSION_TIMEOUT_MS"));
   EXPECT_TRUE(flags.contains("session-timeout-ms"));
 }
@@ -571,6 +655,8 @@ TEST(config_to_string, spells_like_librdkafka) {
   EXPECT_EQ(to_string(sasl_mechanism::plain), "PLAIN");
   EXPECT_EQ(to_string(sasl_mechanism::scram_sha_256), "SCRAM-SHA-256");
   EXPECT_EQ(to_string(sasl_mechanism::scram_sha_512), "SCRAM-SHA-512");
+  EXPECT_EQ(to_string(group_protocol::classic), "classic");
+  EXPECT_EQ(to_string(group_protocol::consumer), "consumer");
 }
 
 TEST(config_environment, process_environment_reads_only_kafka_names) {
