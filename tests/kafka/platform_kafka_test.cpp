@@ -11,6 +11,7 @@
 #include <fmt/ranges.h>
 
 #include "child_process.hpp"
+#include "kafka_tool.hpp"
 #include "platform_check.hpp"
 
 namespace {
@@ -20,7 +21,7 @@ using testing_support::child_process;
 
 TEST(platform_on_real_kafka, five_services_each_killed_and_restarted_change_nothing) {
   horizons::client_config config;
-  config.brokers = HORIZONS_KAFKA_BROKERS;
+  config.brokers = testing_support::kafka_brokers();
   auto data_dir = std::filesystem::temp_directory_path() / fmt::format("horizons-platform-kafka-{}", ::getpid());
   std::filesystem::remove_all(data_dir);
   auto since = horizons::now();

@@ -29,32 +29,17 @@
 #include <unordered_set>
 
 #include "child_process.hpp"
+#include "kafka_tool.hpp"
 
 namespace horizons {
 namespace {
 
 using namespace std::chrono_literals;
 
-int kafka_tool(const std::string& command) {
-  return std::system((std::string(HORIZONS_KAFKA_TOOL) + " " + command + " >/dev/null 2>&1").c_str());
-}
+using testing_support::kafka_tool;
+using testing_support::kafka_tool_says;
 
-// One line the tool prints (a bootstrap list, a folder), asked once per command.
-const std::string& kafka_tool_says(const std::string& command) {
-  static std::map<std::string, std::string> answers;
-  auto [it, asked_now] = answers.try_emplace(command);
-  if (asked_now) {
-    std::unique_ptr<FILE, int (*)(FILE*)> out(popen((std::string(HORIZONS_KAFKA_TOOL) + " " + command).c_str(), "r"),
-                                              pclose);
-    char line[1024] = {};
-    if (out && std::fgets(line, sizeof line, out.get())) it->second = line;
-    while (!it->second.empty() && (it->second.back() == '\n' || it->second.back() == '\r')) it->second.pop_back();
-  }
-  EXPECT_FALSE(it->second.empty()) << "kafka.sh " << command << " printed nothing";
-  return it->second;
-}
-
-const std::string& brokers() { return kafka_tool_says("bootstrap"); }
+const std::string& brokers() { return testing_support::kafka_brokers(); }
 std::string tls_file(const std::string& name) { return kafka_tool_says("tls-dir") + "/" + name; }
 
 client_config plaintext() {
