@@ -25,7 +25,7 @@ packages=(
   libavro-dev libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev libcpp-httplib-dev libssl-dev
   python3-avro kcat python3-kafka python3-lz4 python3-snappy
-  openjdk-17-jre-headless maven util-linux
+  openjdk-17-jre-headless openjdk-17-jdk-headless maven util-linux
   dpkg-dev
 )
 
