@@ -29,6 +29,7 @@
 #include <unordered_map>
 
 #include "child_process.hpp"
+#include "kafka_tool.hpp"
 
 namespace horizons {
 namespace {
@@ -41,7 +42,7 @@ const topic_id topic = topic_id::job_lifecycle;
 
 client_config plaintext() {
   client_config config;
-  config.brokers = HORIZONS_KAFKA_BROKERS;
+  config.brokers = testing_support::kafka_brokers();
   config.client_id = testing::UnitTest::GetInstance()->current_test_info()->name();
   return config;
 }
@@ -122,22 +123,22 @@ std::vector<sent_event> sample_events(std::uint64_t seed, std::string_view key_p
 }
 
 // The Java program, run with the JDK's single-file source launcher on the kafka-clients jar of
-// tools/kafka (HORIZONS_KAFKA_CLIENTS_DIR, set by CMake). Fails the test, naming what is missing.
+// tools/kafka (`kafka.sh lib-dir`). Fails the test, naming what is missing.
 class java_peer : public testing::Test {
  protected:
+  static const std::string& clients_dir() { return testing_support::kafka_tool_says("lib-dir"); }
   void SetUp() override {
     namespace fs = std::filesystem;
     ASSERT_TRUE(fs::exists(HORIZONS_JAVA))
         << "no java executable (CMake found '" HORIZONS_JAVA "'); install openjdk-17-jdk-headless";
     bool has_clients_jar = false;
     std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(HORIZONS_KAFKA_CLIENTS_DIR, ec)) {
+    for (const auto& entry : fs::directory_iterator(clients_dir(), ec)) {
       auto name = entry.path().filename().string();
       has_clients_jar |= name.starts_with("kafka-clients-") && name.ends_with(".jar");
     }
-    ASSERT_TRUE(has_clients_jar) << "no kafka-clients-*.jar in " HORIZONS_KAFKA_CLIENTS_DIR
-                                    ": run tools/kafka/kafka.sh up (it fetches the jars), or configure with "
-                                    "-DHORIZONS_KAFKA_CLIENTS_DIR=<directory holding kafka-clients-*.jar>";
+    ASSERT_TRUE(has_clients_jar) << "no kafka-clients-*.jar in " << clients_dir()
+                                 << ": run tools/kafka/kafka.sh up (it fetches the jars)";
     auto client = admin::create(plaintext());
     ASSERT_TRUE(client) << client.error().message;
     auto ensured = (*client)->ensure_topics();
@@ -148,7 +149,7 @@ class java_peer : public testing::Test {
   // taken out into `client_version`. Returns the exit code.
   int run_peer(const std::vector<std::string>& args, std::vector<std::string>& lines) {
     std::vector<std::string> argv{HORIZONS_JAVA, "-XX:TieredStopAtLevel=1", "-cp",
-                                  std::string(HORIZONS_KAFKA_CLIENTS_DIR) + "/*", HORIZONS_JAVA_PEER_SOURCE};
+                                  clients_dir() + "/*", HORIZONS_JAVA_PEER_SOURCE};
     argv.insert(argv.end(), args.begin(), args.end());
     testing_support::child_process peer(argv);
     std::vector<std::string> raw;
@@ -196,7 +197,7 @@ TEST_F(java_peer, records_horizons_produced_are_read_by_the_java_consumer_as_sen
     range->second.second = std::max(range->second.second, r.offset + 1);
     at[{r.partition, r.offset}] = index;
   }
-  std::vector<std::string> args{"consume", HORIZONS_KAFKA_BROKERS, std::string(topic_name(topic)), "120000"};
+  std::vector<std::string> args{"consume", testing_support::kafka_brokers(), std::string(topic_name(topic)), "120000"};
   for (const auto& [partition, range] : ranges) {
     args.push_back(std::to_string(partition) + ":" + std::to_string(range.first) + ":" + std::to_string(range.second));
   }
@@ -300,7 +301,8 @@ struct rdkafka_deleter {
 void commit_end_offsets(const std::string& group, topic_id topic) {
   char reason[512];
   auto* conf = rd_kafka_conf_new();
-  ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", HORIZONS_KAFKA_BROKERS, reason, sizeof reason),
+  ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", testing_support::kafka_brokers().c_str(), reason,
+                              sizeof reason),
             RD_KAFKA_CONF_OK);
   ASSERT_EQ(rd_kafka_conf_set(conf, "group.id", group.c_str(), reason, sizeof reason), RD_KAFKA_CONF_OK);
   std::unique_ptr<rd_kafka_t, rdkafka_deleter> client(rd_kafka_new(RD_KAFKA_CONSUMER, conf, reason, sizeof reason));
@@ -336,7 +338,7 @@ TEST_F(java_peer, records_the_java_producer_sent_land_where_murmur2_predicts_and
     ASSERT_TRUE(out.good()) << "writing " << input;
   }
   std::vector<std::string> lines;
-  int exit_code = run_peer({"produce", HORIZONS_KAFKA_BROKERS, std::string(topic_name(topic)), input.string()}, lines);
+  int exit_code = run_peer({"produce", testing_support::kafka_brokers(), std::string(topic_name(topic)), input.string()}, lines);
   std::filesystem::remove(input);
   ASSERT_EQ(exit_code, 0) << "the Java producer failed (its stderr is above)";
   ASSERT_EQ(lines.size(), events.size());

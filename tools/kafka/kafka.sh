@@ -15,6 +15,7 @@
 #   tools/kafka/kafka.sh ssl-bootstrap      the TLS listeners that require a client certificate
 #   tools/kafka/kafka.sh sasl-ssl-bootstrap the SCRAM-SHA-512 over TLS listeners
 #   tools/kafka/kafka.sh tls-dir            the folder of the CA, broker and client certificates
+#   tools/kafka/kafka.sh lib-dir            the folder of the release's jars (kafka-clients among them)
 #   tools/kafka/kafka.sh down               SIGTERM, then SIGKILL after a timeout
 #   tools/kafka/kafka.sh reset              down, then delete all data (jars are kept)
 #
@@ -638,7 +639,7 @@ cmd_reset() {
 }
 
 usage() {
-  sed -n '2,25s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+  sed -n '2,26s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 # Commands that start, stop or change the cluster take this lock, so that
@@ -669,6 +670,7 @@ main() {
     ssl-bootstrap) ssl_bootstrap ;;
     sasl-ssl-bootstrap) sasl_ssl_bootstrap ;;
     tls-dir) echo "$tls_dir" ;;
+    lib-dir) echo "$lib_dir" ;;
     reset) cmd_reset ;;
     -h | --help | help) usage ;;
     *) usage >&2; exit 2 ;;
