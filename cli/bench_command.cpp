@@ -90,26 +90,13 @@ using rd_metadata_ptr = std::unique_ptr<const rd_kafka_metadata_t, rdkafka_delet
 
 enum class raw_role : std::uint8_t { producer, consumer };
 
-// The settings Horizons' producer and consumer apply (src/horizons/kafka), spelled out for the raw side;
-// pass-through properties (-X) win on both sides.
+// The settings Horizons' producer and consumer apply: the shared ones from rdkafka_properties(), the
+// role's own (src/horizons/kafka/producer.cpp, consumer.cpp) spelled out; pass-through properties (-X)
+// win on both sides.
 std::expected<rd_conf_ptr, std::string> raw_conf(const client_config& config, raw_role role, compression codec) {
-  std::vector<std::pair<std::string, std::string>> settings{
-      {"bootstrap.servers", config.brokers},
-      {"client.id", config.client_id + "-bench-raw"},
-      {"socket.connection.setup.timeout.ms", std::to_string(config.connect_timeout.count())},
-      {"security.protocol", std::string(to_string(config.security))},
-  };
-  if (config.security == security_protocol::sasl_plaintext || config.security == security_protocol::sasl_ssl) {
-    settings.insert(settings.end(), {{"sasl.mechanisms", std::string(to_string(config.mechanism))},
-                                     {"sasl.username", config.sasl_username},
-                                     {"sasl.password", config.sasl_password}});
-  }
-  for (const auto& [name, value] : {std::pair{"ssl.ca.location", &config.ssl_ca_location},
-                                     std::pair{"ssl.certificate.location", &config.ssl_certificate_location},
-                                     std::pair{"ssl.key.location", &config.ssl_key_location},
-                                     std::pair{"ssl.key.password", &config.ssl_key_password}}) {
-    if (!value->empty()) settings.emplace_back(name, *value);
-  }
+  auto raw = config;
+  raw.client_id += "-bench-raw";
+  auto settings = rdkafka_properties(raw, role == raw_role::producer ? client_role::producer : client_role::consumer);
   if (role == raw_role::producer) {
     settings.insert(settings.end(), {{"enable.idempotence", "true"},
                                      {"acks", "all"},
@@ -120,13 +107,7 @@ std::expected<rd_conf_ptr, std::string> raw_conf(const client_config& config, ra
                                      {"partitioner", "murmur2_random"},
                                      {"compression.codec", std::string(to_string(codec))}});
   } else {
-    if (config.group_protocol == group_protocol::classic) {
-      settings.emplace_back("session.timeout.ms", std::to_string(config.session_timeout.count()));
-    }
     settings.insert(settings.end(), {{"group.id", "horizons-bench-raw"},
-                                     {"group.protocol", std::string(to_string(config.group_protocol))},
-                                     {"fetch.wait.max.ms", std::to_string(config.fetch_wait.count())},
-                                     {"fetch.queue.backoff.ms", std::to_string(consumer_fetch_queue_backoff_ms)},
                                      {"enable.auto.commit", "false"},
                                      {"auto.offset.reset", "earliest"}});
   }

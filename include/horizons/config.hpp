@@ -30,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <horizons/catalogue.hpp>
@@ -41,10 +42,6 @@ enum class sasl_mechanism : std::uint8_t { plain, scram_sha_256, scram_sha_512 }
 /// The consumer group protocol: `classic` (JoinGroup/SyncGroup, the default) or `consumer` (KIP-848,
 /// the broker assigns partitions; librdkafka 2.8 calls it early access; needs Kafka 4.0 or newer).
 enum class group_protocol : std::uint8_t { classic, consumer };
-
-/// fetch.queue.backoff.ms of every Horizons consumer (librdkafka's default is 1000): see make_conf in
-/// src/horizons/kafka/rdkafka.cpp for why. -X fetch.queue.backoff.ms=N overrides it.
-inline constexpr int consumer_fetch_queue_backoff_ms = 10;
 
 struct client_config {
   /// KAFKA_BROKERS: comma-separated host:port list; empty means "start the embedded cluster".
@@ -129,5 +126,17 @@ struct setting_doc {
 [[nodiscard]] std::string_view to_string(security_protocol p);
 [[nodiscard]] std::string_view to_string(sasl_mechanism m);
 [[nodiscard]] std::string_view to_string(group_protocol p);
+
+/// What kind of librdkafka client a configuration is turned into.
+enum class client_role : std::uint8_t { producer, consumer, admin };
+
+/// The librdkafka properties a configuration stands for, for a client of `role`: the connection,
+/// security and TLS settings of every client and, for a consumer, the group protocol, session
+/// timeout, fetch wait and `fetch.queue.backoff.ms` (10 ms, librdkafka's default being 1 s).
+/// The pass-through properties (`config.rdkafka`) are not included: callers apply them last, so
+/// they win. Every Horizons client is made from this list; anything that wants a client with the
+/// same settings through librdkafka's own API (the bench's raw side) takes it too.
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> rdkafka_properties(const client_config& config,
+                                                                                  client_role role);
 
 }  // namespace horizons

@@ -35,6 +35,40 @@ std::string_view to_string(group_protocol p) {
   return names[static_cast<std::size_t>(p)];
 }
 
+std::vector<std::pair<std::string, std::string>> rdkafka_properties(const client_config& config, client_role role) {
+  std::vector<std::pair<std::string, std::string>> properties{
+      {"bootstrap.servers", config.brokers},
+      {"client.id", config.client_id},
+      {"socket.connection.setup.timeout.ms", std::to_string(config.connect_timeout.count())},
+      {"security.protocol", std::string(to_string(config.security))},
+  };
+  if (config.security == security_protocol::sasl_plaintext || config.security == security_protocol::sasl_ssl) {
+    properties.insert(properties.end(), {{"sasl.mechanisms", std::string(to_string(config.mechanism))},
+                                         {"sasl.username", config.sasl_username},
+                                         {"sasl.password", config.sasl_password}});
+  }
+  for (const auto& [name, value] : {std::pair{"ssl.ca.location", &config.ssl_ca_location},
+                                     std::pair{"ssl.certificate.location", &config.ssl_certificate_location},
+                                     std::pair{"ssl.key.location", &config.ssl_key_location},
+                                     std::pair{"ssl.key.password", &config.ssl_key_password}}) {
+    if (!value->empty()) properties.emplace_back(name, *value);
+  }
+  if (role == client_role::consumer) {
+    properties.emplace_back("group.protocol", to_string(config.group_protocol));
+    // KIP-848: the broker owns the session timeout; librdkafka refuses the client setting.
+    if (config.group_protocol == group_protocol::classic) {
+      properties.emplace_back("session.timeout.ms", std::to_string(config.session_timeout.count()));
+    }
+    properties.emplace_back("fetch.wait.max.ms", std::to_string(config.fetch_wait.count()));
+    // Once a partition's local queue holds queued.min.messages records (100,000) librdkafka
+    // postpones its next fetch by fetch.queue.backoff.ms, 1 s by default: a consumer catching up
+    // would then idle for a second each time it drains the queue. 10 ms keeps it fed; memory stays
+    // bounded by queued.max.messages.kbytes.
+    properties.emplace_back("fetch.queue.backoff.ms", "10");
+  }
+  return properties;
+}
+
 namespace {
 
 constexpr std::string_view kafka_prefix = "KAFKA_";

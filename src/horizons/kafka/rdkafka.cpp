@@ -131,32 +131,7 @@ std::expected<conf_ptr, kafka_error> make_conf(const client_config& config, clie
   auto apply = [&](std::string_view name, std::string_view value) {
     if (ok) ok = set(name, value);
   };
-  apply("bootstrap.servers", config.brokers);
-  apply("client.id", config.client_id);
-  apply("socket.connection.setup.timeout.ms", std::to_string(config.connect_timeout.count()));
-  apply("security.protocol", to_string(config.security));
-  if (config.security == security_protocol::sasl_plaintext || config.security == security_protocol::sasl_ssl) {
-    apply("sasl.mechanisms", to_string(config.mechanism));
-    apply("sasl.username", config.sasl_username);
-    apply("sasl.password", config.sasl_password);
-  }
-  if (!config.ssl_ca_location.empty()) apply("ssl.ca.location", config.ssl_ca_location);
-  if (!config.ssl_certificate_location.empty()) apply("ssl.certificate.location", config.ssl_certificate_location);
-  if (!config.ssl_key_location.empty()) apply("ssl.key.location", config.ssl_key_location);
-  if (!config.ssl_key_password.empty()) apply("ssl.key.password", config.ssl_key_password);
-  if (role == client_role::consumer) {
-    apply("group.protocol", to_string(config.group_protocol));
-    // KIP-848: the broker owns the session timeout; librdkafka refuses the client setting.
-    if (config.group_protocol == group_protocol::classic) {
-      apply("session.timeout.ms", std::to_string(config.session_timeout.count()));
-    }
-    apply("fetch.wait.max.ms", std::to_string(config.fetch_wait.count()));
-    // Once a partition's local queue holds queued.min.messages records (100,000) librdkafka
-    // postpones its next fetch by fetch.queue.backoff.ms, 1 s by default: a consumer catching up
-    // would then idle for a second each time it drains the queue. 10 ms keeps it fed; memory stays
-    // bounded by queued.max.messages.kbytes.
-    apply("fetch.queue.backoff.ms", std::to_string(consumer_fetch_queue_backoff_ms));
-  }
+  for (const auto& [name, value] : rdkafka_properties(config, role)) apply(name, value);
   for (const auto& [name, value] : config.rdkafka) apply(name, value);
   if (!ok) return std::unexpected(ok.error());
   rd_kafka_conf_set_log_cb(conf.get(), route_log);

@@ -56,10 +56,10 @@ using metadata_ptr = std::unique_ptr<const rd_kafka_metadata_t, kafka_deleter>;
 /// The project's logger ("horizons"); librdkafka's own logs go to "rdkafka".
 [[nodiscard]] spdlog::logger& log();
 
-enum class client_role : std::uint8_t { producer, consumer, admin };
+using horizons::client_role;
 
-/// A conf with the connection, security and logging settings of `config` and
-/// its pass-through properties. Role-specific settings are the caller's.
+/// A conf with rdkafka_properties(config, role), the logging and error callbacks, and
+/// `config`'s pass-through properties. The rest of a role's settings are the caller's.
 [[nodiscard]] std::expected<conf_ptr, kafka_error> make_conf(const client_config& config, client_role role);
 
 /// Sets one property; the error names the property and librdkafka's reason.

@@ -624,6 +624,57 @@ TEST(config_group_protocol, the_session_timeout_belongs_to_the_broker_under_kip_
   EXPECT_EQ(load_ok({}).group_protocol, group_protocol::classic);
 }
 
+// ------------------------------------------------------ librdkafka properties
+
+TEST(config_rdkafka_properties, map_each_setting_to_its_property_for_the_role) {
+  temp_dir dir;
+  const auto cert = dir.write("client.pem", "-----BEGIN CERTIFICATE-----\n").string();
+  const auto key = dir.write("client.key", "-----BEGIN PRIVATE KEY-----\n").string();
+  using properties = std::map<std::string, std::string>;
+  auto as_map = [](const client_config& c, client_role role) {
+    const auto list = rdkafka_properties(c, role);
+    return properties(list.begin(), list.end());
+  };
+
+  const auto plain = load_ok({.flags = {{"KAFKA_BROKERS", "a:1"}, {"KAFKA_CLIENT_ID", "svc"}}});
+  EXPECT_EQ(as_map(plain, client_role::producer),
+            (properties{{"bootstrap.servers", "a:1"},
+                        {"client.id", "svc"},
+                        {"socket.connection.setup.timeout.ms", "10000"},
+                        {"security.protocol", "plaintext"}}));
+  EXPECT_EQ(as_map(plain, client_role::admin), as_map(plain, client_role::producer));
+  const auto consumer = as_map(plain, client_role::consumer);
+  EXPECT_EQ(consumer.at("group.protocol"), "classic");
+  EXPECT_EQ(consumer.at("session.timeout.ms"), "45000");
+  EXPECT_EQ(consumer.at("fetch.wait.max.ms"), "500");
+  EXPECT_EQ(consumer.at("fetch.queue.backoff.ms"), "10");
+
+  // KIP-848: no client-side session timeout.
+  const auto kip848 = as_map(load_ok({.flags = {{"KAFKA_GROUP_PROTOCOL", "consumer"}}}), client_role::consumer);
+  EXPECT_EQ(kip848.at("group.protocol"), "consumer");
+  EXPECT_FALSE(kip848.contains("session.timeout.ms"));
+
+  // SASL and TLS: only what is set; pass-through properties are the caller's to apply last.
+  const auto secured = as_map(load_ok({.environment = {{"KAFKA_SECURITY_PROTOCOL", "sasl_ssl"},
+                                                       {"KAFKA_SASL_USERNAME", "u"},
+                                                       {"KAFKA_SASL_PASSWORD", "p"},
+                                                       {"KAFKA_SSL_CERTIFICATE_LOCATION", cert},
+                                                       {"KAFKA_SSL_KEY_LOCATION", key},
+                                                       {"KAFKA_SSL_KEY_PASSWORD", "kp"},
+                                                       {"KAFKA_RDKAFKA_LINGER_MS", "7"}}}),
+                              client_role::producer);
+  EXPECT_EQ(secured.at("security.protocol"), "sasl_ssl");
+  EXPECT_EQ(secured.at("sasl.mechanisms"), "SCRAM-SHA-512");
+  EXPECT_EQ(secured.at("sasl.username"), "u");
+  EXPECT_EQ(secured.at("sasl.password"), "p");
+  EXPECT_EQ(secured.at("ssl.certificate.location"), cert);
+  EXPECT_EQ(secured.at("ssl.key.location"), key);
+  EXPECT_EQ(secured.at("ssl.key.password"), "kp");
+  EXPECT_FALSE(secured.contains("ssl.ca.location"));
+  EXPECT_FALSE(secured.contains("linger.ms"));
+  EXPECT_FALSE(as_map(plain, client_role::producer).contains("sasl.username"));
+}
+
 // ----------------------------------------------------------- public pieces
 
 TEST(config_settings_table, names_flags_and_help_are_complete_and_unique) {
