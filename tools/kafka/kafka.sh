@@ -230,13 +230,11 @@ ensure_lib() {
   say "$(find "$lib_dir" -name '*.jar' | wc -l) jars in $lib_dir"
 }
 
-kafka_version() { echo "$version"; }
-
 # Storage formatted by one Kafka version is not always readable by another
 # (a downgrade never is). Refuse instead of failing deep inside the broker.
 check_formatted_version() {
   local current formatted
-  current=$(kafka_version)
+  current=$version
   [[ -s $formatted_version_file ]] || return 0
   formatted=$(<"$formatted_version_file")
   [[ $formatted == "$current" ]] ||
@@ -420,7 +418,7 @@ ensure_formatted() {
     cat "$d/logs/format.log" >&2
     die "formatting node $n failed"
   fi
-  kafka_version >"$formatted_version_file"
+  echo "$version" >"$formatted_version_file"
 }
 
 prepare() {
