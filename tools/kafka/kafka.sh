@@ -71,6 +71,11 @@ readonly sasl_password=horizons-secret
 readonly sasl_mechanism=SCRAM-SHA-512
 
 readonly heap=${KAFKA_HEAP:-512m}
+# Sized for a small machine where three brokers share two cores with their clients: the client compiler
+# only (C1) and the serial collector. On a freshly started cluster, the optimising compiler's work took
+# half of the brokers' CPU during a `horizons run` (README.md here, "Broker settings").
+# KAFKA_JVM_FLAGS replaces them (e.g. "-XX:+UseG1GC" for the JVM's own defaults on a bigger machine).
+readonly broker_jvm_flags=${KAFKA_JVM_FLAGS:--XX:TieredStopAtLevel=1 -XX:+UseSerialGC}
 readonly up_timeout_s=${KAFKA_UP_TIMEOUT:-120}
 readonly stop_timeout_s=${KAFKA_STOP_TIMEOUT:-30}
 
@@ -462,7 +467,7 @@ launch_node() {
   (
     cd "$d"
     exec setsid "$java_bin" -Xms"$heap" -Xmx"$heap" \
-      -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
+      $broker_jvm_flags -XX:+ExitOnOutOfMemoryError \
       "-Xlog:gc*:file=$d/logs/gc.log:time,tags:filecount=3,filesize=10M" \
       $(jvm_common_args "$d/logs") \
       -cp "$lib_dir/*" kafka.Kafka "$d/server.properties" \
