@@ -4,7 +4,8 @@
 #                cluster itself), then the unit suite again under ASan/UBSan
 #   make bench   release build, then the codec benchmark and `horizons bench` (results in bench/results/)
 #   make kafka-up / kafka-down   a real 3-node Kafka cluster on 127.0.0.1:19092-19094
-.PHONY: all deps build run test test-release test-asan bench clean
+#   make format / format-check   apply / check .clang-format on every tracked C++ file (CI checks)
+.PHONY: all deps build run test test-release test-asan bench clean format format-check
 
 JOBS ?= $(shell nproc)
 RELEASE := build/release
@@ -51,6 +52,13 @@ bench: build
 
 clean:
 	rm -rf build
+
+CXX_SOURCES = git ls-files -z -- '*.cpp' '*.hpp'
+format: deps
+	@$(CXX_SOURCES) | xargs -0 clang-format -i
+format-check: deps
+	@$(CXX_SOURCES) | xargs -0 clang-format --dry-run -Werror || \
+		{ echo "format-check: run 'make format' (clang-format, .clang-format)" >&2; exit 1; }
 
 # A real 3-node Apache Kafka cluster on loopback for people (the kafka tests start their own).
 .PHONY: kafka-up kafka-down

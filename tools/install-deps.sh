@@ -26,7 +26,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev libcpp-httplib-dev libssl-dev
   python3-avro kcat python3-kafka python3-lz4 python3-snappy
   openjdk-17-jre-headless openjdk-17-jdk-headless maven util-linux
-  dpkg-dev
+  dpkg-dev clang-format
 )
 
 step() { printf 'install-deps: %s\n' "$*"; }

@@ -12,7 +12,7 @@
 // ensure_topics() covers every catalogue topic and its `<topic>.dlq` twin
 // (same settings). Replication is lowered to the broker count and
 // min.insync.replicas to at most the replication, each lowering reported in
-// `warnings` and logged (SPEC §3). Missing topics are created with the
+// `warnings` and logged. Missing topics are created with the
 // catalogue's partitions, replication, retention.ms, min.insync.replicas,
 // compression.type and cleanup.policy. Existing topics are compared on all
 // six; a difference is a `drift`, never changed behind the operator's back.

@@ -1,4 +1,4 @@
-// The job status machine (SPEC §3):
+// The job status machine:
 //
 //   SUBMITTED -> QUEUED -> RUNNING -> COMPLETED | FAILED | CANCELLED
 //   SUBMITTED -> CANCELLED, QUEUED -> CANCELLED

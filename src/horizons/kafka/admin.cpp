@@ -280,7 +280,7 @@ std::expected<ensure_report, ensure_failure> admin::ensure_topics() {
         .report = std::move(report)});
   }
 
-  // Lower replication and min ISR to what this cluster can hold, loudly (SPEC §3).
+  // Lower replication and min ISR to what this cluster can hold, loudly: the warnings name each lowering.
   std::vector<wanted_topic> wanted;
   for (const auto& t : catalogue) {
     int replication = std::min(t.replication_factor, report.brokers);
