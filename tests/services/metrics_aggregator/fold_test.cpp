@@ -16,9 +16,7 @@ namespace horizons::metrics_aggregator {
 namespace {
 
 using services::state_store;
-using services::testing_common::emitted;
-using services::testing_common::payloads_of;
-using services::testing_common::scratch_dir;
+using namespace services::testing_common;
 
 event<job_metrics_recorded> sample(const std::string& job_id, double cpu, double gpu, double memory, std::int64_t interval_ms) {
   return *make_event(job_metrics_recorded{.job_id = job_id,
@@ -58,8 +56,24 @@ class fold_test : public testing::Test {
     EXPECT_TRUE(folds_.back()->prepare());
     return *folds_.back();
   }
+  // Folds `samples` in that order (a sample given twice is a redelivery).
+  static void fold(job_folds& f, const std::vector<event<job_metrics_recorded>>& samples) {
+    for (const auto& s : samples) EXPECT_TRUE(f.fold(s, s.payload));
+  }
+  static event<resource_allocation_changed> release(job_folds& f, const std::string& job_id,
+                                                    allocation_change what = allocation_change::deallocated) {
+    auto c = change(job_id, what);
+    EXPECT_TRUE(f.released(c, c.payload));
+    return c;
+  }
   std::vector<event<job_performance_summary>> summaries(std::size_t store = 0) {
     return payloads_of<job_performance_summary>(emitted(*stores_.at(store)));
+  }
+  // The one summary the fold emitted (a test failure unless exactly one).
+  job_performance_summary only_summary(std::size_t store = 0) {
+    auto out = summaries(store);
+    EXPECT_EQ(out.size(), 1u);
+    return out.empty() ? job_performance_summary{} : out[0].payload;
   }
 
   scratch_dir dir_;
@@ -69,10 +83,8 @@ class fold_test : public testing::Test {
 
 TEST_F(fold_test, one_sample_is_its_own_average_maximum_and_peak) {
   auto& f = folds();
-  auto s = sample("job-1", 80, 40, 12, 2'000);
-  ASSERT_TRUE(f.fold(s, s.payload));
-  auto release = change("job-1", allocation_change::deallocated);
-  ASSERT_TRUE(f.released(release, release.payload));
+  fold(f, {sample("job-1", 80, 40, 12, 2'000)});
+  auto released = release(f, "job-1");
 
   auto out = summaries();
   ASSERT_EQ(out.size(), 1u);
@@ -92,8 +104,8 @@ TEST_F(fold_test, one_sample_is_its_own_average_maximum_and_peak) {
   EXPECT_DOUBLE_EQ(summary.disk_read_total_mb, 200);
   EXPECT_DOUBLE_EQ(summary.disk_write_total_mb, 100);
   // The summary is caused by the release, in its flow.
-  EXPECT_EQ(out[0].causation_id, std::optional(release.event_id));
-  EXPECT_EQ(out[0].correlation_id, release.correlation_id);
+  EXPECT_EQ(out[0].causation_id, std::optional(released.event_id));
+  EXPECT_EQ(out[0].correlation_id, released.correlation_id);
 }
 
 TEST_F(fold_test, samples_in_any_order_fold_to_the_same_summary) {
@@ -101,87 +113,61 @@ TEST_F(fold_test, samples_in_any_order_fold_to_the_same_summary) {
                                                    sample("job-2", 50, 20, 16, 2'000)};
   auto& in_order = folds("in-order");
   auto& reversed = folds("reversed");
-  for (const auto& s : samples) ASSERT_TRUE(in_order.fold(s, s.payload));
-  for (auto s = samples.rbegin(); s != samples.rend(); ++s) ASSERT_TRUE(reversed.fold(*s, s->payload));
-  auto release = change("job-2", allocation_change::deallocated);
-  ASSERT_TRUE(in_order.released(release, release.payload));
-  ASSERT_TRUE(reversed.released(release, release.payload));
+  fold(in_order, samples);
+  fold(reversed, {samples.rbegin(), samples.rend()});
+  release(in_order, "job-2");
+  release(reversed, "job-2");
 
-  auto a = summaries(0), b = summaries(1);
-  ASSERT_EQ(a.size(), 1u);
-  ASSERT_EQ(b.size(), 1u);
-  EXPECT_EQ(a[0].payload, b[0].payload);
-  EXPECT_EQ(a[0].payload.sample_count, 3);
-  EXPECT_EQ(a[0].payload.execution_time_ms, 6'000);
-  EXPECT_DOUBLE_EQ(a[0].payload.cpu_avg_pct, 50);
-  EXPECT_DOUBLE_EQ(a[0].payload.cpu_max_pct, 90);
-  EXPECT_DOUBLE_EQ(a[0].payload.memory_peak_gb, 30);
-  EXPECT_DOUBLE_EQ(a[0].payload.disk_write_total_mb, 300);
+  auto a = only_summary(0);
+  EXPECT_EQ(a, only_summary(1));
+  EXPECT_EQ(a.sample_count, 3);
+  EXPECT_EQ(a.execution_time_ms, 6'000);
+  EXPECT_DOUBLE_EQ(a.cpu_avg_pct, 50);
+  EXPECT_DOUBLE_EQ(a.cpu_max_pct, 90);
+  EXPECT_DOUBLE_EQ(a.memory_peak_gb, 30);
+  EXPECT_DOUBLE_EQ(a.disk_write_total_mb, 300);
 }
 
 TEST_F(fold_test, a_redelivered_sample_or_release_counts_once) {
   auto& f = folds();
   auto once = sample("job-3", 60, 0, 8, 1'000);
-  auto other = sample("job-3", 20, 0, 2, 1'000);
-  ASSERT_TRUE(f.fold(once, once.payload));
-  ASSERT_TRUE(f.fold(once, once.payload));
-  ASSERT_TRUE(f.fold(other, other.payload));
-  ASSERT_TRUE(f.fold(once, once.payload));
-  auto release = change("job-3", allocation_change::deallocated);
-  ASSERT_TRUE(f.released(release, release.payload));
-  ASSERT_TRUE(f.released(release, release.payload));
+  fold(f, {once, once, sample("job-3", 20, 0, 2, 1'000), once});
+  auto released = release(f, "job-3");
+  ASSERT_TRUE(f.released(released, released.payload)) << "the same release again";
 
-  auto out = summaries();
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].payload.sample_count, 2);
-  EXPECT_DOUBLE_EQ(out[0].payload.cpu_avg_pct, 40);
+  auto summary = only_summary();
+  EXPECT_EQ(summary.sample_count, 2);
+  EXPECT_DOUBLE_EQ(summary.cpu_avg_pct, 40);
 }
 
 TEST_F(fold_test, a_second_release_emits_nothing_and_a_late_sample_is_not_folded) {
   auto& f = folds();
-  auto s = sample("job-4", 30, 0, 1, 1'000);
-  ASSERT_TRUE(f.fold(s, s.payload));
-  auto first = change("job-4", allocation_change::deallocated);
-  ASSERT_TRUE(f.released(first, first.payload));
-  auto late = sample("job-4", 100, 100, 100, 1'000);
-  ASSERT_TRUE(f.fold(late, late.payload)) << "a late sample is acknowledged, not retried";
-  auto second = change("job-4", allocation_change::deallocated);
-  ASSERT_TRUE(f.released(second, second.payload));
+  fold(f, {sample("job-4", 30, 0, 1, 1'000)});
+  release(f, "job-4");
+  fold(f, {sample("job-4", 100, 100, 100, 1'000)});  // late: acknowledged (not an error), not folded
+  release(f, "job-4");                              // a second deallocation event
 
-  auto out = summaries();
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].payload.sample_count, 1);
-  EXPECT_DOUBLE_EQ(out[0].payload.cpu_max_pct, 30);
+  auto summary = only_summary();
+  EXPECT_EQ(summary.sample_count, 1);
+  EXPECT_DOUBLE_EQ(summary.cpu_max_pct, 30);
 }
 
 TEST_F(fold_test, only_a_deallocation_summarises_and_a_job_without_samples_gets_zeros) {
   auto& f = folds();
-  auto allocated = change("job-5", allocation_change::allocated);
-  ASSERT_TRUE(f.released(allocated, allocated.payload));
+  release(f, "job-5", allocation_change::allocated);
   EXPECT_TRUE(summaries().empty());
-  auto released = change("job-5", allocation_change::deallocated);
-  ASSERT_TRUE(f.released(released, released.payload));
+  release(f, "job-5");
 
-  auto out = summaries();
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].payload.sample_count, 0);
-  EXPECT_EQ(out[0].payload.execution_time_ms, 0);
-  EXPECT_DOUBLE_EQ(out[0].payload.cpu_avg_pct, 0);
-  EXPECT_DOUBLE_EQ(out[0].payload.memory_peak_gb, 0);
+  EXPECT_EQ(only_summary(), (job_performance_summary{.job_id = "job-5"})) << "every figure zero";
 }
 
 TEST_F(fold_test, jobs_fold_apart) {
   auto& f = folds();
-  auto a = sample("job-a", 10, 0, 1, 1'000);
-  auto b = sample("job-b", 90, 0, 9, 1'000);
-  ASSERT_TRUE(f.fold(a, a.payload));
-  ASSERT_TRUE(f.fold(b, b.payload));
-  auto release = change("job-a", allocation_change::deallocated);
-  ASSERT_TRUE(f.released(release, release.payload));
-  auto out = summaries();
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].payload.job_id, "job-a");
-  EXPECT_DOUBLE_EQ(out[0].payload.cpu_max_pct, 10);
+  fold(f, {sample("job-a", 10, 0, 1, 1'000), sample("job-b", 90, 0, 9, 1'000)});
+  release(f, "job-a");
+  auto summary = only_summary();
+  EXPECT_EQ(summary.job_id, "job-a");
+  EXPECT_DOUBLE_EQ(summary.cpu_max_pct, 10);
 }
 
 }  // namespace

@@ -22,9 +22,7 @@ namespace horizons::orchestrator {
 namespace {
 
 using services::state_store;
-using services::testing_common::emitted;
-using services::testing_common::payloads_of;
-using services::testing_common::scratch_dir;
+using namespace services::testing_common;
 
 // A scheduler with no surprises unless a test asks for them.
 simulation quiet() {
