@@ -25,17 +25,17 @@ void enforce_retention(ledger& entries, services::state_store& store) {
                          : !verified ? verified.error().message
                                      : verified->bad->explanation;
     check.violations.push_back({.rule = "ledger-chain-intact", .resource_id = entries.path().string(), .detail = detail});
-    spdlog::error("compliance-auditor: {}", detail);
+    spdlog::error("{}: {}", descriptor.name, detail);
   } else if (pruned->pruned > 0) {
-    spdlog::info("compliance-auditor: pruned {} entries older than {} days", pruned->pruned, retention.count());
+    spdlog::info("{}: pruned {} entries older than {} days", descriptor.name, pruned->pruned, retention.count());
   }
   auto built = make_event(std::move(check)).user_id(std::string(descriptor.name)).build();
   if (!built) {
-    spdlog::error("compliance-auditor: {}", built.error().message);
+    spdlog::error("{}: {}", descriptor.name, built.error().message);
     return;
   }
   auto sent = store.transact([&](services::outbox& out) { return out.emit(*built); });
-  if (!sent) spdlog::error("compliance-auditor: {}", sent.error());
+  if (!sent) spdlog::error("{}: {}", descriptor.name, sent.error());
 }
 
 }  // namespace

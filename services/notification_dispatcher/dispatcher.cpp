@@ -35,7 +35,7 @@ constexpr int max_rounds = 8;
 void deliver_webhooks(const webhook_sender& sender, const std::filesystem::path& db_path, std::stop_token stop) {
   auto db = sqlite::database::open(db_path);
   if (!db) {
-    spdlog::error("notification-dispatcher: webhook queue: {}", db.error().message);
+    spdlog::error("{}: webhook queue: {}", descriptor.name, db.error().message);
     return;
   }
   while (!stop.stop_requested()) {
@@ -55,7 +55,7 @@ void deliver_webhooks(const webhook_sender& sender, const std::filesystem::path&
         if (auto* n = std::get_if<notification_event>(&*decoded)) sent = std::get_if<notification_sent>(&n->payload);
       }
       if (!sent) {
-        spdlog::error("notification-dispatcher: queued webhook {} does not decode; dropped", id);
+        spdlog::error("{}: queued webhook {} does not decode; dropped", descriptor.name, id);
         if (auto drop = db->prepare("DELETE FROM webhook_queue WHERE notification_id = ?1")) (void)drop->bind(1, id).run();
         continue;
       }
@@ -65,7 +65,7 @@ void deliver_webhooks(const webhook_sender& sender, const std::filesystem::path&
         continue;
       }
       if (stop.stop_requested()) break;
-      spdlog::warn("notification-dispatcher: webhook {} for {}: {}", sender.url(), id, delivered.error());
+      spdlog::warn("{}: webhook {} for {}: {}", descriptor.name, sender.url(), id, delivered.error());
       if (auto later = db->prepare(
               "UPDATE webhook_queue SET rounds = rounds + 1, failed = (rounds + 1 >= ?2), "
               "next_at = ?3 + (1000000 << min(rounds, 6)) WHERE notification_id = ?1")) {

@@ -15,6 +15,7 @@
 #include <horizons/producer.hpp>
 
 #include "services/orchestrator/job_store.hpp"
+#include "services/orchestrator/orchestrator.hpp"
 #include "services/orchestrator/submission.hpp"
 
 namespace horizons::orchestrator {
@@ -29,7 +30,7 @@ struct http_api::impl {
     }
     auto api = std::make_unique<impl>();
     auto config = opts.config;
-    config.client_id = "orchestrator-http";
+    config.client_id = fmt::format("{}-http", descriptor.name);
     auto* raw = api.get();
     auto made = producer::create({.config = config,
                                   .on_delivery = [raw](const delivery_report& r) { raw->delivered(r); },
