@@ -13,17 +13,12 @@
 
 #include "commands.hpp"
 #include "kafka_options.hpp"
-#include "services/orchestrator/orchestrator.hpp"
-#include "services/platform/platform.hpp"
+#include "services/orchestrator/submission.hpp"
+#include "services/platform/registry.hpp"
+#include "services/platform/run_harness.hpp"
 
 namespace horizons::cli {
 namespace {
-
-std::string service_list() {
-  std::string list;
-  for (auto s : platform::all_services) list += fmt::format("{}{}", list.empty() ? "" : ", ", platform::name_of(s));
-  return list;
-}
 
 // The simulated scheduler's knobs, shared by `run` and `serve orchestrator`.
 void add_simulation_options(CLI::App* command, orchestrator::simulation& sim) {
@@ -72,7 +67,7 @@ void add_platform_commands(CLI::App& app, int& result) {
     run->add_option("--rate", opts->submit_rate, "Jobs submitted per second")->check(CLI::PositiveNumber)->capture_default_str();
     run->add_option("--data-dir", opts->data_dir, "Where the services keep their state")->capture_default_str();
     run->add_option("--services", *services,
-                    "Services to run in this process (default: all; none: no service): " + service_list() +
+                    "Services to run in this process (default: all; none: no service): " + platform::service_names() +
                         "; the others must run elsewhere (horizons serve) on the same cluster and data dir")
         ->delimiter(',');
     run->add_option("--webhook", opts->webhook_url, "Also deliver notifications to this URL (HTTP POST)");
@@ -99,12 +94,12 @@ void add_platform_commands(CLI::App& app, int& result) {
         options.services.clear();
         for (const auto& name : *services) {
           if (name == "none") continue;  // every service runs elsewhere
-          auto s = platform::service_from_name(name);
+          const auto* s = platform::find_service(name);
           if (!s) {
-            result = fail("run", fmt::format("unknown service '{}' (expected {})", name, service_list()), exit_usage);
+            result = fail("run", fmt::format("unknown service '{}' (expected {})", name, platform::service_names()), exit_usage);
             return;
           }
-          options.services.push_back(*s);
+          options.services.push_back(s);
         }
       }
       if (auto ok = options.sim.check(); !ok) {
@@ -140,7 +135,7 @@ void add_platform_commands(CLI::App& app, int& result) {
     add_kafka_options(serve, kafka);
     auto opts = std::make_shared<platform::serve_options>();
     auto name = std::make_shared<std::string>();
-    serve->add_option("service", *name, "One of: " + service_list())->required();
+    serve->add_option("service", *name, "One of: " + platform::service_names())->required();
     serve->add_option("--data-dir", opts->data_dir, "Where the service keeps its state")->capture_default_str();
     serve->add_option("--http", opts->http_listen,
                       "host:port of the orchestrator's job API (default: none) or the health monitor's "
@@ -153,9 +148,9 @@ void add_platform_commands(CLI::App& app, int& result) {
         "  horizons serve compliance-auditor --brokers 127.0.0.1:19092 --data-dir /var/lib/horizons\n"
         "Scale out by starting more processes of a service with the same data dir: they share its consumer group.");
     serve->callback([&result, kafka, opts, name] {
-      auto s = platform::service_from_name(*name);
+      const auto* s = platform::find_service(*name);
       if (!s) {
-        result = fail("serve", fmt::format("unknown service '{}' (expected {})", *name, service_list()), exit_usage);
+        result = fail("serve", fmt::format("unknown service '{}' (expected {})", *name, platform::service_names()), exit_usage);
         return;
       }
       auto config = resolve_config(*kafka, true);

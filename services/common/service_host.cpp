@@ -4,15 +4,29 @@
 
 namespace horizons::services {
 
-std::expected<std::unique_ptr<service_host>, std::string> service_host::start(std::string name,
+std::expected<std::unique_ptr<service_host>, std::string> service_host::start(const service_descriptor& descriptor,
                                                                               const service_options& options) {
-  auto path = state_path(options.data_dir, name);
-  auto relay = outbox_relay::start({.database = path, .config = options.config, .service = name, .lease = std::chrono::milliseconds(5'000)});
-  if (!relay) return std::unexpected(fmt::format("{}: {}", name, relay.error()));
+  auto path = state_path(options.data_dir, descriptor.name);
+  auto relay = outbox_relay::start({.database = path, .config = options.config, .service = std::string(descriptor.name)});
+  if (!relay) return std::unexpected(fmt::format("{}: {}", descriptor.name, relay.error()));
   auto* wake = relay->get();
   auto store = state_store::open(path, [wake] { wake->wake(); });
-  if (!store) return std::unexpected(fmt::format("{}: {}", name, store.error()));
-  return std::unique_ptr<service_host>(new service_host(std::move(name), std::move(*relay), std::move(*store)));
+  if (!store) return std::unexpected(fmt::format("{}: {}", descriptor.name, store.error()));
+  return std::unique_ptr<service_host>(new service_host(descriptor, options.config, std::move(*relay), std::move(*store)));
+}
+
+std::expected<std::unique_ptr<consumer>, std::string> service_host::subscribe() const {
+  if (descriptor_.group.empty()) return std::unexpected(fmt::format("{}: the service has no consumer group", name()));
+  auto config = config_;
+  config.client_id = std::string(descriptor_.name);
+  auto made = consumer::create({.config = config,
+                                .topics = {descriptor_.topics.begin(), descriptor_.topics.end()},
+                                .group = std::string(descriptor_.group),
+                                .retry = {},
+                                .start = start_position::earliest,
+                                .undecodable = undecodable_policy::dead_letter});
+  if (!made) return std::unexpected(fmt::format("{}: {}", name(), made.error().message));
+  return std::move(*made);
 }
 
 std::expected<void, std::string> service_host::run(consumer& source, std::stop_token stop,
@@ -24,7 +38,7 @@ std::expected<void, std::string> service_host::run(consumer& source, std::stop_t
   while (!stop.stop_requested()) {
     auto polled = source.poll(tick ? std::min(tick_every, std::chrono::milliseconds(100)) : std::chrono::milliseconds(100));
     if (!polled) {
-      result = std::unexpected(fmt::format("{}: {}", name_, polled.error().message));
+      result = std::unexpected(fmt::format("{}: {}", name(), polled.error().message));
       break;
     }
     if (tick && std::chrono::steady_clock::now() >= next_tick) {
@@ -32,9 +46,9 @@ std::expected<void, std::string> service_host::run(consumer& source, std::stop_t
       next_tick = std::chrono::steady_clock::now() + tick_every;
     }
   }
-  if (auto closed = source.close(); !closed) spdlog::warn("{}: closing the consumer: {}", name_, closed.error().message);
+  if (auto closed = source.close(); !closed) spdlog::warn("{}: closing the consumer: {}", name(), closed.error().message);
   if (auto left = finish(drain_timeout); left > 0) {
-    spdlog::warn("{}: {} outgoing events not yet acknowledged; kept in the outbox for the next start", name_, left);
+    spdlog::warn("{}: {} outgoing events not yet acknowledged; kept in the outbox for the next start", name(), left);
   }
   return result;
 }

@@ -1,8 +1,8 @@
-// What every consumer-driven service shares: its state store, its outbox
-// relay, and the poll loop that ends gracefully.
+// What every service shares: its state store, its outbox relay, the consumer
+// its descriptor describes, and the poll loop that ends gracefully.
 //
-//   auto host = horizons::services::service_host::start("metrics-aggregator", options);
-//   auto consumer = horizons::consumer::create({.config = options.config, .topics = {topic_id::job_metrics}});
+//   auto host = horizons::services::service_host::start(metrics_aggregator::descriptor, options);
+//   auto consumer = (*host)->subscribe();      // the descriptor's group and topics
 //   (*consumer)->on<job_metrics_recorded>(...uses (*host)->store()...);
 //   return (*host)->run(**consumer, stop);     // until stop; then commit, leave, drain the outbox
 //
@@ -10,6 +10,10 @@
 // the consumer's offsets, leaves the group, then publishes every event the
 // service committed to its outbox: nothing is lost, and what was in flight is
 // redelivered to a successor and deduplicated there.
+//
+// start() is the one place a service's outbox relay (and so its producer) is
+// created. Threads: start(), subscribe() and run() from the thread that runs
+// the service; store() belongs to that thread too.
 #pragma once
 
 #include <chrono>
@@ -24,6 +28,7 @@
 #include <horizons/consumer.hpp>
 
 #include "services/common/outbox_relay.hpp"
+#include "services/common/service_descriptor.hpp"
 #include "services/common/state_store.hpp"
 
 namespace horizons::services {
@@ -36,12 +41,18 @@ struct service_options {
 
 class service_host {
  public:
-  /// Opens <data_dir>/<name>/state.db and starts its outbox relay.
-  [[nodiscard]] static std::expected<std::unique_ptr<service_host>, std::string> start(std::string name,
-                                                                                       const service_options& options);
+  /// Opens <data_dir>/<descriptor.name>/state.db and starts its outbox relay. Errors name the service.
+  [[nodiscard]] static std::expected<std::unique_ptr<service_host>, std::string> start(
+      const service_descriptor& descriptor, const service_options& options);
+
+  /// A consumer in the descriptor's group on its topics (client id: the service's name), reading a new
+  /// group from the earliest offset and dead-lettering records that do not decode. The descriptor must
+  /// have a group.
+  [[nodiscard]] std::expected<std::unique_ptr<consumer>, std::string> subscribe() const;
 
   [[nodiscard]] state_store& store() { return store_; }
-  [[nodiscard]] const std::string& name() const { return name_; }
+  [[nodiscard]] const service_descriptor& descriptor() const { return descriptor_; }
+  [[nodiscard]] std::string_view name() const { return descriptor_.name; }
 
   /// Polls `source` until `stop`, calling `tick` (if any) about every `tick_every` on the same thread.
   /// Then closes the consumer and drains the outbox (up to `drain_timeout`).
@@ -53,9 +64,11 @@ class service_host {
   std::size_t finish(std::chrono::milliseconds timeout);
 
  private:
-  service_host(std::string name, std::unique_ptr<outbox_relay> relay, state_store store)
-      : name_(std::move(name)), relay_(std::move(relay)), store_(std::move(store)) {}
-  std::string name_;
+  service_host(const service_descriptor& descriptor, client_config config, std::unique_ptr<outbox_relay> relay,
+               state_store store)
+      : descriptor_(descriptor), config_(std::move(config)), relay_(std::move(relay)), store_(std::move(store)) {}
+  service_descriptor descriptor_;
+  client_config config_;
   std::unique_ptr<outbox_relay> relay_;
   state_store store_;
 };

@@ -22,6 +22,8 @@
 #include <string>
 #include <string_view>
 
+#include <horizons/timestamp.hpp>
+
 struct sqlite3;
 struct sqlite3_stmt;
 
@@ -31,6 +33,10 @@ namespace horizons::sqlite {
 struct error {
   std::string message;
 };
+
+/// Time columns hold microseconds since the epoch, timestamp's own count.
+[[nodiscard]] inline std::int64_t micros(timestamp t) { return t.time_since_epoch().count(); }
+[[nodiscard]] inline timestamp from_micros(std::int64_t us) { return timestamp(std::chrono::microseconds(us)); }
 
 class statement {
  public:

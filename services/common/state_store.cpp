@@ -21,6 +21,22 @@ std::filesystem::path state_path(const std::filesystem::path& data_dir, std::str
   return data_dir / service / "state.db";
 }
 
+std::expected<std::vector<uuid>, std::string> delivered_between(const std::filesystem::path& path, timestamp from,
+                                                              timestamp until) {
+  std::vector<uuid> ids;
+  if (!std::filesystem::exists(path)) return ids;
+  auto db = sqlite::database::open_existing(path);
+  if (!db) return std::unexpected(db.error().message);
+  auto select = db->prepare("SELECT event_id FROM delivered WHERE delivered_at >= ?1 AND delivered_at < ?2");
+  if (!select) return std::unexpected(select.error().message);
+  select->bind(1, sqlite::micros(from)).bind(2, sqlite::micros(until));
+  while (select->next()) {
+    if (auto id = uuid::parse(select->text(0))) ids.push_back(*id);
+  }
+  if (select->last_error()) return std::unexpected(select->last_error()->message);
+  return ids;
+}
+
 step_result outbox::append(std::span<const std::byte> framed) {
   if (auto ok = insert_.bind(1, framed).run(); !ok) return std::unexpected(ok.error().message);
   ++emitted_;
@@ -50,6 +66,18 @@ std::expected<bool, std::string> state_store::handle_once(const uuid& source,
   if (auto committed = tx->commit(); !committed) return std::unexpected(committed.error().message);
   if (out.emitted() > 0 && on_emit_) on_emit_();
   return true;
+}
+
+std::expected<std::vector<std::vector<std::byte>>, std::string> state_store::pending() {
+  auto select = db_.prepare("SELECT value FROM outbox ORDER BY seq");
+  if (!select) return std::unexpected(select.error().message);
+  std::vector<std::vector<std::byte>> events;
+  while (select->next()) {
+    auto value = select->blob(0);
+    events.emplace_back(value.begin(), value.end());
+  }
+  if (select->last_error()) return std::unexpected(select->last_error()->message);
+  return events;
 }
 
 step_result state_store::transact(const std::function<step_result(outbox&)>& step) {

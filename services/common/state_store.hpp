@@ -31,6 +31,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -82,6 +83,9 @@ class state_store {
   /// Runs `step` in one transaction (work not caused by a record: timers, requests).
   [[nodiscard]] step_result transact(const std::function<step_result(outbox&)>& step);
 
+  /// The outbox's events not yet acknowledged by Kafka, framed, in emit order: what the relay publishes next.
+  [[nodiscard]] std::expected<std::vector<std::vector<std::byte>>, std::string> pending();
+
   [[nodiscard]] sqlite::database& db() { return db_; }
   [[nodiscard]] const std::filesystem::path& path() const { return db_.path(); }
 
@@ -96,6 +100,11 @@ class state_store {
 
 /// Creates the tables every service database has (handled, outbox, delivered). Idempotent.
 [[nodiscard]] std::expected<void, sqlite::error> create_shared_tables(sqlite::database& db);
+
+/// Ids of the events the relay of the service database at `path` saw acknowledged by Kafka in
+/// [from, until), kept for a day. Reads without creating or changing anything; a missing file has none.
+[[nodiscard]] std::expected<std::vector<uuid>, std::string> delivered_between(const std::filesystem::path& path,
+                                                                             timestamp from, timestamp until);
 
 /// The database file of `service` under `data_dir`: <data_dir>/<service>/state.db.
 [[nodiscard]] std::filesystem::path state_path(const std::filesystem::path& data_dir, std::string_view service);

@@ -25,32 +25,29 @@ void enforce_retention(ledger& entries, services::state_store& store) {
                          : !verified ? verified.error().message
                                      : verified->bad->explanation;
     check.violations.push_back({.rule = "ledger-chain-intact", .resource_id = entries.path().string(), .detail = detail});
-    spdlog::error("compliance-auditor: {}", detail);
+    spdlog::error("{}: {}", descriptor.name, detail);
   } else if (pruned->pruned > 0) {
-    spdlog::info("compliance-auditor: pruned {} entries older than {} days", pruned->pruned, retention.count());
+    spdlog::info("{}: pruned {} entries older than {} days", descriptor.name, pruned->pruned, retention.count());
   }
-  auto built = make_event(std::move(check)).user_id(std::string(service_name)).build();
+  auto built = make_event(std::move(check)).user_id(std::string(descriptor.name)).build();
   if (!built) {
-    spdlog::error("compliance-auditor: {}", built.error().message);
+    spdlog::error("{}: {}", descriptor.name, built.error().message);
     return;
   }
   auto sent = store.transact([&](services::outbox& out) { return out.emit(*built); });
-  if (!sent) spdlog::error("compliance-auditor: {}", sent.error());
+  if (!sent) spdlog::error("{}: {}", descriptor.name, sent.error());
 }
 
 }  // namespace
 
 std::expected<void, std::string> run(const auditor_options& opts, std::stop_token stop) {
   auto entries = ledger::open(ledger::path_in(opts.service.data_dir));
-  if (!entries) return std::unexpected(fmt::format("{}: {}", service_name, entries.error().message));
-  auto host = services::service_host::start(std::string(service_name), opts.service);
+  if (!entries) return std::unexpected(fmt::format("{}: {}", descriptor.name, entries.error().message));
+  auto host = services::service_host::start(descriptor, opts.service);
   if (!host) return std::unexpected(host.error());
 
-  auto config = opts.service.config;
-  config.client_id = std::string(service_name);
-  auto made = consumer::create({.config = config, .topics = {topic_id::audit_trail}, .group = {}, .retry = {},
-                                .start = start_position::earliest, .undecodable = undecodable_policy::dead_letter});
-  if (!made) return std::unexpected(fmt::format("{}: {}", service_name, made.error().message));
+  auto made = (*host)->subscribe();
+  if (!made) return std::unexpected(made.error());
   auto& trail = **made;
   auto append = [&](const envelope& meta, const auto& payload, const message_context&) -> handler_result {
     audit_event entry;

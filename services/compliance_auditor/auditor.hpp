@@ -11,17 +11,29 @@
 // the group `compliance-auditor`. Ledger: <data_dir>/compliance-auditor/ledger.db.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <expected>
 #include <stop_token>
 #include <string>
 #include <string_view>
 
+#include "services/common/service_descriptor.hpp"
 #include "services/common/service_host.hpp"
 
 namespace horizons::compliance {
 
-inline constexpr std::string_view service_name = "compliance-auditor";
+namespace detail {
+inline constexpr std::array topics{topic_id::audit_trail};
+inline constexpr std::array handles{
+    payload_traits<audit_action_recorded>::event_type, payload_traits<audit_policy_changed>::event_type,
+    payload_traits<audit_data_access>::event_type, payload_traits<audit_job_lifecycle>::event_type,
+    payload_traits<audit_compliance_check>::event_type};
+}  // namespace detail
+
+/// Reads audit-trail in the group `compliance-auditor` (the topic's catalogue group).
+inline constexpr services::service_descriptor descriptor{
+    .name = "compliance-auditor", .group = "compliance-auditor", .topics = detail::topics, .handles = detail::handles};
 
 struct auditor_options {
   services::service_options service{};

@@ -1,5 +1,7 @@
 #include "services/compliance_auditor/ledger.hpp"
 
+#include "services/compliance_auditor/auditor.hpp"
+
 #include <horizons/byte_buffer.hpp>
 #include <horizons/codec.hpp>
 #include <horizons/json.hpp>
@@ -48,8 +50,8 @@ constexpr std::string_view entry_columns =
 
 ledger_error from(const sqlite::error& e) { return {e.message}; }
 
-std::int64_t micros(timestamp t) { return t.time_since_epoch().count(); }
-timestamp from_micros(std::int64_t us) { return timestamp{std::chrono::microseconds{us}}; }
+using sqlite::micros;
+using sqlite::from_micros;
 
 std::span<const std::byte> bytes_of(const digest& d) { return std::as_bytes(std::span(d)); }
 
@@ -450,7 +452,7 @@ std::string_view to_string(tamper_kind kind) {
 }
 
 std::filesystem::path ledger::path_in(const std::filesystem::path& data_dir) {
-  return data_dir / "compliance-auditor" / "ledger.db";
+  return data_dir / descriptor.name / "ledger.db";
 }
 
 std::expected<ledger, ledger_error> ledger::with_tables(std::expected<sqlite::database, sqlite::error> db) {
@@ -623,6 +625,14 @@ std::expected<std::int64_t, ledger_error> ledger::count() {
   auto n = s->single_int();
   if (!n) return std::unexpected(from(n.error()));
   return n->value_or(0);
+}
+
+std::expected<bool, ledger_error> ledger::contains(const uuid& event_id) {
+  auto s = prepare(db_, "SELECT 1 FROM ledger_entries WHERE event_id = ?1");
+  if (!s) return std::unexpected(s.error());
+  auto found = s->bind(1, event_id.to_string()).single_int();
+  if (!found) return std::unexpected(from(found.error()));
+  return found->has_value();
 }
 
 }  // namespace horizons::compliance

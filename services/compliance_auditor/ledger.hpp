@@ -147,6 +147,8 @@ class ledger {
   [[nodiscard]] std::expected<prune_report, ledger_error> prune(timestamp older_than);
 
   [[nodiscard]] std::expected<std::int64_t, ledger_error> count();
+  /// Whether the ledger holds an entry for `event_id`.
+  [[nodiscard]] std::expected<bool, ledger_error> contains(const uuid& event_id);
   [[nodiscard]] const std::filesystem::path& path() const { return db_.path(); }
 
  private:

@@ -21,31 +21,35 @@
 #include <horizons/health.hpp>
 #include <horizons/topic_reader.hpp>
 
-#include "services/common/outbox_relay.hpp"
+#include "services/common/service_host.hpp"
 #include "services/common/state_store.hpp"
+#include "services/descriptors.hpp"
 #include "services/health_monitor/http_endpoint.hpp"
 #include "services/health_monitor/job_tally.hpp"
 #include "services/health_monitor/monitor_state.hpp"
 
 namespace horizons::health_monitor {
 
-std::vector<watched_group> catalogue_groups() {
+std::vector<watched_group> groups_of(std::span<const services::service_descriptor* const> services) {
   std::vector<watched_group> groups;
-  for (const auto& t : catalogue) {
-    // system-health is what the monitor writes; its catalogue group is the monitor itself, which
-    // never consumes it, so judging it would raise an alert that can never resolve.
-    if (t.id == topic_id::system_health) continue;
-    groups.push_back({std::string(t.consumer_group), {std::string(t.name())}});
+  for (const auto* service : services) {
+    // A service reading without a group (the monitor itself) has no committed offsets to judge.
+    if (service->group.empty()) continue;
+    watched_group watched{.group = std::string(service->group), .topics = {}};
+    for (auto topic : service->topics) watched.topics.emplace_back(topic_name(topic));
+    groups.push_back(std::move(watched));
   }
   return groups;
 }
+
+std::vector<watched_group> platform_groups() { return groups_of(services::platform_services); }
 
 namespace {
 
 using steady = std::chrono::steady_clock;
 using services::step_result;
 
-constexpr std::string_view service_name = "health-monitor";
+constexpr std::string_view service_name = descriptor.name;
 constexpr std::string_view broker_alert_id = "message-broker";
 
 double ms_since(steady::time_point start) {
@@ -359,7 +363,7 @@ class monitor {
     }
     if (auto saved = save_windows(db, *evaluator); !saved) return std::unexpected(saved.error().message);
     auto job_processor = std::ranges::find_if(now.groups, [](const topic_verdict& v) {
-      return v.group == spec(topic_id::job_lifecycle).consumer_group && v.topic == topic_name(topic_id::job_lifecycle);
+      return v.group == orchestrator::descriptor.group && v.topic == topic_name(topic_id::job_lifecycle);
     });
     now.queue_depth = job_processor == now.groups.end() ? 0 : job_processor->lag_messages;
 
@@ -529,16 +533,14 @@ std::expected<void, std::string> run(const options& opts, std::stop_token stop, 
     http = std::move(*started);
     spdlog::info("{}: serving /healthz and /metrics on http://{}", service_name, http->address());
   }
-  auto path = services::state_path(opts.data_dir, service_name);
-  auto relay = services::outbox_relay::start({.database = path, .config = opts.config, .service = std::string(service_name)});
-  if (!relay) return std::unexpected(fmt::format("health monitor: state {}: {}", path.string(), relay.error()));
-  auto store = services::state_store::open(path, [wake = relay->get()] { wake->wake(); });
-  if (!store) return std::unexpected(fmt::format("health monitor: state {}: {}", path.string(), store.error()));
-  if (auto created = create_monitor_tables(store->db()); !created) {
-    return std::unexpected(fmt::format("health monitor: state {}: {}", path.string(), created.error().message));
+  auto host = services::service_host::start(descriptor, {.config = opts.config, .data_dir = opts.data_dir});
+  if (!host) return std::unexpected(fmt::format("health monitor: {}", host.error()));
+  auto& store = (*host)->store();
+  if (auto created = create_monitor_tables(store.db()); !created) {
+    return std::unexpected(fmt::format("health monitor: state {}: {}", store.path().string(), created.error().message));
   }
 
-  monitor evaluation(opts, opts.groups.empty() ? catalogue_groups() : opts.groups, *store, http.get(), on_evaluated);
+  monitor evaluation(opts, opts.groups.empty() ? platform_groups() : opts.groups, store, http.get(), on_evaluated);
   std::mutex mutex;
   std::condition_variable_any wakeup;
   while (!stop.stop_requested()) {
@@ -548,7 +550,7 @@ std::expected<void, std::string> run(const options& opts, std::stop_token stop, 
     wakeup.wait_until(lock, stop, next, [] { return false; });
   }
   http.reset();
-  if (auto left = (*relay)->stop(opts.drain_timeout); left > 0) {
+  if (auto left = (*host)->finish(opts.drain_timeout); left > 0) {
     spdlog::warn("{}: {} events still in the outbox; they are published at the next start", service_name, left);
   }
   return {};

@@ -44,20 +44,36 @@
 // Threads: run() blocks the calling thread; the observer runs on it.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <expected>
 #include <filesystem>
 #include <functional>
+#include <span>
 #include <stop_token>
 #include <string>
 #include <vector>
 
 #include <horizons/config.hpp>
 
+#include "services/common/service_descriptor.hpp"
 #include "services/health_monitor/lag_rule.hpp"
 #include "services/health_monitor/snapshot.hpp"
 
 namespace horizons::health_monitor {
+
+namespace detail {
+inline constexpr std::array topics{topic_id::job_lifecycle};
+inline constexpr std::array routes{
+    services::http_route{.method = "GET", .path = "/healthz", .what = "the latest evaluation as JSON; 503 unless ok"},
+    services::http_route{.method = "GET", .path = "/metrics", .what = "the latest evaluation in Prometheus text format"},
+};
+}  // namespace detail
+
+/// Reads job-lifecycle without a consumer group (a reader of its own, from the beginning at start, for
+/// the job tally); no handlers. It writes system-health, whose catalogue group names it.
+inline constexpr services::service_descriptor descriptor{
+    .name = "health-monitor", .group = "", .topics = detail::topics, .handles = {}, .routes = detail::routes};
 
 /// A consumer group and the topics whose lag is judged.
 struct watched_group {
@@ -65,10 +81,12 @@ struct watched_group {
   std::vector<std::string> topics{};
 };
 
-/// Each catalogue topic's main consumer group with that topic (job-processor on job-lifecycle,
-/// metrics-aggregator on job-metrics, notification-dispatcher on notifications, compliance-auditor
-/// on audit-trail), except system-health: the monitor writes it and is its catalogue group.
-[[nodiscard]] std::vector<watched_group> catalogue_groups();
+/// The group and topics of every service in `services` that reads in a group, in that order.
+[[nodiscard]] std::vector<watched_group> groups_of(std::span<const services::service_descriptor* const> services);
+/// groups_of() every service of the platform (services/descriptors.hpp): job-processor on
+/// job-lifecycle, metrics-aggregator on job-metrics, notification-dispatcher on job-lifecycle and
+/// notifications, compliance-auditor on audit-trail.
+[[nodiscard]] std::vector<watched_group> platform_groups();
 
 struct options {
   client_config config{};
@@ -77,7 +95,7 @@ struct options {
   std::chrono::milliseconds interval{2'000};
   /// "host:port" for /healthz and /metrics; port 0 picks a free one; empty: no HTTP.
   std::string http_listen{"127.0.0.1:9464"};
-  /// Empty: catalogue_groups().
+  /// Empty: platform_groups().
   std::vector<watched_group> groups{};
   /// Brokers the cluster should have; 0: inferred from metadata and replica lists.
   int expected_brokers = 0;

@@ -3,8 +3,8 @@
 namespace horizons::health_monitor {
 namespace {
 
-std::int64_t micros(timestamp t) { return t.time_since_epoch().count(); }
-timestamp from_micros(std::int64_t us) { return timestamp(std::chrono::microseconds(us)); }
+using sqlite::micros;
+using sqlite::from_micros;
 
 template <class T>
 std::expected<T, sqlite::error> rows_done(const sqlite::statement& rows, T value) {

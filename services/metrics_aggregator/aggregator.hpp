@@ -12,18 +12,29 @@
 // them. Consumed in the group `metrics-aggregator`. The folds live in
 // <data_dir>/metrics-aggregator/state.db and each sample is folded once
 // (state_store::handle_once), so restarts and redeliveries never double count.
+// The fold itself is fold.hpp.
 #pragma once
 
+#include <array>
 #include <expected>
 #include <stop_token>
 #include <string>
 #include <string_view>
 
+#include "services/common/service_descriptor.hpp"
 #include "services/common/service_host.hpp"
 
 namespace horizons::metrics_aggregator {
 
-inline constexpr std::string_view service_name = "metrics-aggregator";
+namespace detail {
+inline constexpr std::array topics{topic_id::job_metrics};
+inline constexpr std::array handles{payload_traits<job_metrics_recorded>::event_type,
+                                    payload_traits<resource_allocation_changed>::event_type};
+}  // namespace detail
+
+/// Reads job-metrics in the group `metrics-aggregator` (the topic's catalogue group).
+inline constexpr services::service_descriptor descriptor{
+    .name = "metrics-aggregator", .group = "metrics-aggregator", .topics = detail::topics, .handles = detail::handles};
 
 struct options {
   services::service_options service{};

@@ -17,7 +17,7 @@ namespace {
 using services::outbox;
 using services::step_result;
 
-std::int64_t wall_us() { return now().time_since_epoch().count(); }
+std::int64_t wall_us() { return sqlite::micros(now()); }
 
 constexpr std::string_view webhook_schema = R"sql(
   CREATE TABLE IF NOT EXISTS webhook_queue (
@@ -35,7 +35,7 @@ constexpr int max_rounds = 8;
 void deliver_webhooks(const webhook_sender& sender, const std::filesystem::path& db_path, std::stop_token stop) {
   auto db = sqlite::database::open(db_path);
   if (!db) {
-    spdlog::error("notification-dispatcher: webhook queue: {}", db.error().message);
+    spdlog::error("{}: webhook queue: {}", descriptor.name, db.error().message);
     return;
   }
   while (!stop.stop_requested()) {
@@ -55,7 +55,7 @@ void deliver_webhooks(const webhook_sender& sender, const std::filesystem::path&
         if (auto* n = std::get_if<notification_event>(&*decoded)) sent = std::get_if<notification_sent>(&n->payload);
       }
       if (!sent) {
-        spdlog::error("notification-dispatcher: queued webhook {} does not decode; dropped", id);
+        spdlog::error("{}: queued webhook {} does not decode; dropped", descriptor.name, id);
         if (auto drop = db->prepare("DELETE FROM webhook_queue WHERE notification_id = ?1")) (void)drop->bind(1, id).run();
         continue;
       }
@@ -65,7 +65,7 @@ void deliver_webhooks(const webhook_sender& sender, const std::filesystem::path&
         continue;
       }
       if (stop.stop_requested()) break;
-      spdlog::warn("notification-dispatcher: webhook {} for {}: {}", sender.url(), id, delivered.error());
+      spdlog::warn("{}: webhook {} for {}: {}", descriptor.name, sender.url(), id, delivered.error());
       if (auto later = db->prepare(
               "UPDATE webhook_queue SET rounds = rounds + 1, failed = (rounds + 1 >= ?2), "
               "next_at = ?3 + (1000000 << min(rounds, 6)) WHERE notification_id = ?1")) {
@@ -116,14 +116,26 @@ class dispatcher {
 
 }  // namespace
 
+std::expected<std::int64_t, std::string> webhooks_pending(const std::filesystem::path& data_dir) {
+  auto path = state_path(data_dir);
+  if (!std::filesystem::exists(path)) return 0;
+  auto db = sqlite::database::open_existing(path);
+  if (!db) return std::unexpected(db.error().message);
+  auto count = db->prepare("SELECT count(*) FROM webhook_queue WHERE failed = 0");
+  if (!count) return std::unexpected(count.error().message);
+  auto n = count->single_int();
+  if (!n) return std::unexpected(n.error().message);
+  return n->value_or(0);
+}
+
 std::expected<void, std::string> run(const options& opts, std::stop_token stop) {
   std::optional<webhook_sender> webhook;
   if (!opts.webhook.url.empty()) {
     auto made = webhook_sender::create(opts.webhook);
-    if (!made) return std::unexpected(fmt::format("{}: {}", service_name, made.error()));
+    if (!made) return std::unexpected(fmt::format("{}: {}", descriptor.name, made.error()));
     webhook.emplace(std::move(*made));
   }
-  auto host = services::service_host::start(std::string(service_name), opts.service);
+  auto host = services::service_host::start(descriptor, opts.service);
   if (!host) return std::unexpected(host.error());
   auto& store = (*host)->store();
   if (auto ok = store.db().exec(webhook_schema); !ok) return std::unexpected(ok.error().message);
@@ -132,12 +144,8 @@ std::expected<void, std::string> run(const options& opts, std::stop_token stop) 
   dispatcher notifications(store, std::move(*inbox), email_outbox(outbox_path(opts.service.data_dir), opts.email),
                            webhook.has_value());
 
-  auto config = opts.service.config;
-  config.client_id = std::string(service_name);
-  auto made = consumer::create({.config = config, .topics = {topic_id::job_lifecycle, topic_id::notifications},
-                                .group = std::string(service_name), .retry = {}, .start = start_position::earliest,
-                                .undecodable = undecodable_policy::dead_letter});
-  if (!made) return std::unexpected(fmt::format("{}: {}", service_name, made.error().message));
+  auto made = (*host)->subscribe();
+  if (!made) return std::unexpected(made.error());
   auto& sources = **made;
   auto route = [&](const envelope& meta, const auto& payload, const message_context&) { return notifications.notify(meta, payload); };
   sources.on<job_completed>(route).on<job_failed>(route).on<job_cancelled>(route);

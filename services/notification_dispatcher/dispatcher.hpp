@@ -19,18 +19,34 @@
 // `notification-dispatcher` from job-lifecycle and notifications.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <expected>
+#include <filesystem>
 #include <stop_token>
 #include <string>
 #include <string_view>
 
+#include "services/common/service_descriptor.hpp"
 #include "services/common/service_host.hpp"
 #include "services/notification_dispatcher/email_outbox.hpp"
 #include "services/notification_dispatcher/webhook.hpp"
 
 namespace horizons::notification_dispatcher {
 
-inline constexpr std::string_view service_name = "notification-dispatcher";
+namespace detail {
+inline constexpr std::array topics{topic_id::job_lifecycle, topic_id::notifications};
+inline constexpr std::array handles{payload_traits<job_completed>::event_type, payload_traits<job_failed>::event_type,
+                                    payload_traits<job_cancelled>::event_type, payload_traits<alert_raised>::event_type,
+                                    payload_traits<alert_resolved>::event_type};
+}  // namespace detail
+
+/// Reads job-lifecycle and notifications in its own group `notification-dispatcher` (the catalogue group of
+/// notifications; job-lifecycle's catalogue group is the orchestrator's).
+inline constexpr services::service_descriptor descriptor{.name = "notification-dispatcher",
+                                                         .group = "notification-dispatcher",
+                                                         .topics = detail::topics,
+                                                         .handles = detail::handles};
 
 struct options {
   services::service_options service{};
@@ -40,5 +56,9 @@ struct options {
 };
 
 [[nodiscard]] std::expected<void, std::string> run(const options& opts, std::stop_token stop);
+
+/// Notifications of the dispatcher under `data_dir` queued for the webhook and not yet delivered (nor given
+/// up on). Reads without changing anything, from any thread or process; no database yet: 0.
+[[nodiscard]] std::expected<std::int64_t, std::string> webhooks_pending(const std::filesystem::path& data_dir);
 
 }  // namespace horizons::notification_dispatcher

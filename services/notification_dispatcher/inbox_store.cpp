@@ -18,8 +18,8 @@ CREATE TABLE IF NOT EXISTS inbox (
 CREATE INDEX IF NOT EXISTS inbox_by_recipient ON inbox (recipient, created_at DESC);
 )sql";
 
-std::int64_t micros(timestamp t) { return t.time_since_epoch().count(); }
-timestamp from_micros(std::int64_t us) { return timestamp(std::chrono::microseconds(us)); }
+using sqlite::micros;
+using sqlite::from_micros;
 
 }  // namespace
 

@@ -12,15 +12,16 @@
 #include <filesystem>
 
 #include "services/common/state_store.hpp"
+#include "services/notification_dispatcher/dispatcher.hpp"
 
 namespace horizons::notification_dispatcher {
 
 /// The database every service keeps at <data_dir>/<service>/state.db (services/common).
 [[nodiscard]] inline std::filesystem::path state_path(const std::filesystem::path& data_dir) {
-  return services::state_path(data_dir, "notification-dispatcher");
+  return services::state_path(data_dir, descriptor.name);
 }
 [[nodiscard]] inline std::filesystem::path outbox_path(const std::filesystem::path& data_dir) {
-  return data_dir / "notification-dispatcher" / "outbox";
+  return data_dir / descriptor.name / "outbox";
 }
 
 }  // namespace horizons::notification_dispatcher

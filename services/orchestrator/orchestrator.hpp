@@ -17,11 +17,15 @@
 // data dir (scale-out): each step of a job is a compare-and-set in one
 // transaction, so exactly one of them takes it.
 //
-// HTTP (when http_listen is set): POST /jobs with a JSON submission → 202
-// {"job_id", "event_id"} once Kafka acknowledged the job.submitted record;
-// GET /jobs/<job_id> → the job's state.
+// HTTP (when http_listen is set, http_api.hpp): POST /jobs with a JSON
+// submission (submission.hpp) → 202 {"job_id", "event_id"} once Kafka
+// acknowledged the job.submitted record; GET /jobs/<job_id> → the job's state.
+//
+// Inside: job_store.hpp (the jobs table), engine.hpp (the steps of a job),
+// http_api.hpp, submission.hpp; run() wires them on a service_host.
 #pragma once
 
+#include <array>
 #include <expected>
 #include <stop_token>
 #include <string>
@@ -29,12 +33,26 @@
 
 #include <horizons/events.hpp>
 
+#include "services/common/service_descriptor.hpp"
 #include "services/common/service_host.hpp"
 #include "services/orchestrator/scheduler.hpp"
+#include "services/orchestrator/submission.hpp"
 
 namespace horizons::orchestrator {
 
-inline constexpr std::string_view service_name = "orchestrator";
+namespace detail {
+inline constexpr std::array topics{topic_id::job_lifecycle};
+inline constexpr std::array handles{payload_traits<job_submitted>::event_type};
+inline constexpr std::array routes{
+    services::http_route{.method = "POST", .path = "/jobs", .what = "submit a job (JSON); 202 once Kafka acknowledged it"},
+    services::http_route{.method = "GET", .path = "/jobs/<job_id>", .what = "the job's status, attempt and whether it finished"},
+};
+}  // namespace detail
+
+/// Reads job-lifecycle in the group `job-processor` (the topic's catalogue group); handles job.submitted.
+inline constexpr services::service_descriptor descriptor{
+    .name = "orchestrator", .group = "job-processor", .topics = detail::topics, .handles = detail::handles,
+    .routes = detail::routes};
 
 struct options {
   services::service_options service{};
@@ -45,11 +63,5 @@ struct options {
 
 /// Runs the orchestrator until `stop`; an error names what could not start or go on.
 [[nodiscard]] std::expected<void, std::string> run(const options& opts, std::stop_token stop);
-
-/// A submission as JSON, e.g. {"job_name": "m87-cal", "pipeline": "alpha_cal", "tacc_system": "frontera",
-/// "dataset_id": "ds-1", "resources": {"nodes": 4, ...}, "user_id": "alice"}. Missing "job_id" gets a fresh
-/// one; enum names are accepted in any case. The error names the bad field and what was expected.
-[[nodiscard]] std::expected<event<job_submitted>, std::string> submission_from_json(std::string_view json,
-                                                                                   std::string_view default_user = "");
 
 }  // namespace horizons::orchestrator

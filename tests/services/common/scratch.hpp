@@ -1,17 +1,20 @@
-// Helpers shared by the services/common tests: a scratch directory removed at
-// the end of a test, and a row count read through a connection of its own (as
-// another process would see the file).
+// Helpers shared by the services tests: a scratch directory removed at the end
+// of a test, a row count read through a connection of its own (as another
+// process would see the file), and the events a state store's outbox holds.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
+#include <horizons/codec.hpp>
 #include <horizons/uuid.hpp>
 
 #include "services/common/sqlite.hpp"
+#include "services/common/state_store.hpp"
 
 namespace horizons::services::testing_common {
 
@@ -51,6 +54,43 @@ inline std::int64_t count_rows(const std::filesystem::path& database, const std:
     return -1;
   }
   return n->value_or(-1);
+}
+
+/// The events `store`'s outbox holds (emitted, not yet published), decoded, in emit order; a test failure for
+/// one that does not decode.
+inline std::vector<any_event> emitted(state_store& store) {
+  std::vector<any_event> events;
+  auto pending = store.pending();
+  if (!pending) {
+    ADD_FAILURE() << pending.error();
+    return events;
+  }
+  for (const auto& framed : *pending) {
+    auto decoded = decode_framed(framed);
+    if (!decoded) {
+      ADD_FAILURE() << "an outbox row does not decode: " << decoded.error().message;
+      continue;
+    }
+    events.push_back(std::move(*decoded));
+  }
+  return events;
+}
+
+/// The payloads of type P among `events`, with their envelopes.
+template <class P>
+std::vector<event<P>> payloads_of(const std::vector<any_event>& events) {
+  std::vector<event<P>> found;
+  for (const auto& e : events) {
+    const auto* topic_event = std::get_if<topic_event_of<P>>(&e);
+    if (!topic_event) continue;
+    if (const auto* p = std::get_if<P>(&topic_event->payload)) {
+      event<P> typed;
+      static_cast<envelope&>(typed) = static_cast<const envelope&>(*topic_event);
+      typed.payload = *p;
+      found.push_back(std::move(typed));
+    }
+  }
+  return found;
 }
 
 }  // namespace horizons::services::testing_common

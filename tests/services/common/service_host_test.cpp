@@ -4,6 +4,7 @@
 // exactly one outgoing event, none twice.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <set>
@@ -29,6 +30,7 @@ using testing_common::count_rows;
 using testing_common::scratch_dir;
 
 constexpr std::string_view service_name = "queuer";
+constexpr std::array queuer_topics{topic_id::job_lifecycle};
 
 struct run_counts {
   std::atomic<int> handled{0};     // steps that ran and committed
@@ -39,10 +41,13 @@ struct run_counts {
 std::expected<void, std::string> run_queuer(const service_options& options, const std::string& group,
                                             std::stop_token stop, run_counts& counts,
                                             const std::function<void(int)>& on_handled) {
-  auto host = service_host::start(std::string(service_name), options);
+  // The group varies by run: a descriptor of this run's, living as long as the host.
+  service_descriptor queuer{.name = service_name, .group = group, .topics = queuer_topics};
+  auto host = service_host::start(queuer, options);
   if (!host) return std::unexpected(host.error());
-  auto in = consumer::create({.config = options.config, .topics = {topic_id::job_lifecycle}, .group = group});
-  if (!in) return std::unexpected(in.error().message);
+  auto in = (*host)->subscribe();
+  if (!in) return std::unexpected(in.error());
+  if ((*in)->group() != group) return std::unexpected(fmt::format("subscribed in group {}, not {}", (*in)->group(), group));
   auto& store = (*host)->store();
   (*in)->on<job_submitted>([&](const envelope& meta, const job_submitted& job, const message_context&) -> handler_result {
     auto done = store.handle_once(meta.event_id, [&](outbox& out) -> step_result {

@@ -402,13 +402,19 @@ TEST_F(health_monitor_service, publishes_health_checks_and_lag_evaluations_to_sy
   EXPECT_EQ(check.components[1].status, health_status::healthy);
   EXPECT_GT(check.response_time_ms, 0);
   EXPECT_EQ(check.queue_depth, 0);
-  // Every watched (group, topic) once per evaluation; system-health, the monitor's own output, is not watched.
-  auto watched = catalogue_groups();
+  // Every watched (group, topic) once per evaluation: each service's group on each topic it reads;
+  // system-health, the monitor's own output, is not watched.
+  auto watched = platform_groups();
   ASSERT_EQ(watched.size(), catalogue.size() - 1);
-  ASSERT_EQ(evaluated.size(), watched.size());
+  std::size_t pairs = 0;
   for (const auto& g : watched) {
-    EXPECT_EQ(evaluated[g.group + "/" + g.topics.at(0)], static_cast<int>(checks.size())) << g.group;
+    for (const auto& topic : g.topics) {
+      ++pairs;
+      EXPECT_EQ(evaluated[g.group + "/" + topic], static_cast<int>(checks.size())) << g.group << " on " << topic;
+    }
   }
+  ASSERT_EQ(evaluated.size(), pairs);
+  EXPECT_TRUE(evaluated.contains("notification-dispatcher/job-lifecycle"));
   EXPECT_FALSE(evaluated.contains("health-monitor/system-health"));
 }
 

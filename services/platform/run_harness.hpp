@@ -1,11 +1,11 @@
-// The whole platform in one call: `horizons run`.
+// The whole platform in one call, as a test of itself: `horizons run`.
 //
 //   horizons::platform::options options{.jobs = 1000};        // no brokers: the embedded cluster
 //   auto report = horizons::platform::run(options, stop_token);
 //   fmt::print("{}", report->text());
 //
 // It starts the embedded 3-broker cluster when no brokers are configured,
-// ensures the topics, starts the services named in `services` on threads of
+// ensures the topics, starts the services in `services` (registry.hpp) on threads of
 // this process (the others are expected to run elsewhere on the same
 // cluster and data dir, e.g. `horizons serve ...`), submits a simulated
 // workload, and watches every topic with its own reader — an observer that
@@ -14,7 +14,10 @@
 // performance summary per job that ran, every audit record in the ledger.
 // The report is computed from what the observer read and from what the
 // services recorded as delivered: lost = delivered but never read;
-// duplicated = one source with two effects.
+// duplicated = one source with two effects. What the services hold is asked
+// of them (services::delivered_between, ledger::contains,
+// notification_dispatcher::webhooks_pending), never read from their tables.
+// This is the test oracle; what runs a service in production is registry.hpp.
 #pragma once
 
 #include <chrono>
@@ -31,27 +34,11 @@
 
 #include <horizons/config.hpp>
 
+#include "services/common/service_descriptor.hpp"
+#include "services/descriptors.hpp"
 #include "services/orchestrator/scheduler.hpp"
 
 namespace horizons::platform {
-
-enum class service : std::uint8_t { orchestrator, metrics_aggregator, notification_dispatcher, compliance_auditor, health_monitor };
-inline constexpr std::array<service, 5> all_services{service::orchestrator, service::metrics_aggregator,
-                                                     service::notification_dispatcher, service::compliance_auditor,
-                                                     service::health_monitor};
-[[nodiscard]] std::string_view name_of(service s);
-[[nodiscard]] std::optional<service> service_from_name(std::string_view name);
-
-/// Runs one service until `stop` (what `horizons serve` does). Settings not in `config`/`data_dir` use defaults
-/// except those given here.
-struct serve_options {
-  client_config config{};
-  std::filesystem::path data_dir{"horizons-data"};
-  orchestrator::simulation sim{};
-  std::string http_listen{};   // orchestrator API / health monitor endpoints; empty: the service's default
-  std::string webhook_url{};   // notification dispatcher
-};
-[[nodiscard]] std::expected<void, std::string> serve(service s, const serve_options& options, std::stop_token stop);
 
 struct progress {
   int jobs_submitted = 0;
@@ -108,9 +95,11 @@ struct options {
   int jobs = 300;
   double submit_rate = 200;  // jobs per second
   orchestrator::simulation sim{};
-  std::vector<service> services{all_services.begin(), all_services.end()};  // run in this process
+  /// Run in this process (each a descriptor of services::platform_services); the others run elsewhere.
+  std::vector<const services::service_descriptor*> services{services::platform_services.begin(),
+                                                             services::platform_services.end()};
   std::string webhook_url{};
-  std::string health_listen{"127.0.0.1:0"};
+  std::string health_listen{"127.0.0.1:0"};  // the health monitor's HTTP address
   std::chrono::seconds timeout{600};
   std::uint64_t seed = 1;
   std::function<void(const progress&)> on_progress{};

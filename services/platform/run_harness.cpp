@@ -1,4 +1,4 @@
-#include "services/platform/platform.hpp"
+#include "services/platform/run_harness.hpp"
 
 #include <algorithm>
 #include <deque>
@@ -19,22 +19,13 @@
 #include <horizons/topic_reader.hpp>
 
 #include "services/common/state_store.hpp"
-#include "services/compliance_auditor/auditor.hpp"
 #include "services/compliance_auditor/ledger.hpp"
-#include "services/health_monitor/monitor.hpp"
-#include "services/metrics_aggregator/aggregator.hpp"
-#include "services/notification_dispatcher/dispatcher.hpp"
-#include "services/orchestrator/orchestrator.hpp"
+#include "services/platform/registry.hpp"
 
 namespace horizons::platform {
 namespace {
 
 using steady = std::chrono::steady_clock;
-
-constexpr std::array<std::string_view, 5> names{"orchestrator", "metrics-aggregator", "notification-dispatcher",
-                                                "compliance-auditor", "health-monitor"};
-
-std::int64_t wall_us() { return now().time_since_epoch().count(); }
 
 struct uuid_hash {
   std::size_t operator()(const uuid& id) const noexcept { return std::hash<uuid>{}(id); }
@@ -174,7 +165,8 @@ class observer {
     if (auto at = record.header(header::produced_at)) {
       std::int64_t produced = 0;
       if (std::sscanf(std::string(*at).c_str(), "%ld", &produced) == 1) {
-        latencies_[r.topic].push_back(static_cast<double>(wall_us() - produced) / 1000.0);
+        auto since_produced = now() - timestamp(std::chrono::microseconds(produced));
+        latencies_[r.topic].push_back(std::chrono::duration<double, std::milli>(since_produced).count());
       }
     }
     std::visit([&](const auto& e) {
@@ -264,32 +256,27 @@ event<job_submitted> make_job(std::mt19937_64& rng, std::string_view run_tag, in
   return *make_event(std::move(job)).user_id(pick(users)).build();
 }
 
-// Ids of events the services saw acknowledged in [from_us, until_us), from each one's state database.
-std::set<uuid> delivered_between(const std::filesystem::path& data_dir, std::int64_t from_us, std::int64_t until_us) {
+// Ids of events the services saw acknowledged in [from, until), as each one's state store tells.
+std::set<uuid> delivered_between(const std::filesystem::path& data_dir, timestamp from, timestamp until) {
   std::set<uuid> ids;
-  for (auto name : names) {
-    auto path = services::state_path(data_dir, name);
-    if (!std::filesystem::exists(path)) continue;
-    auto db = sqlite::database::open_existing(path);
-    if (!db) continue;
-    auto select = db->prepare("SELECT event_id FROM delivered WHERE delivered_at >= ?1 AND delivered_at < ?2");
-    if (!select) continue;
-    select->bind(1, from_us).bind(2, until_us);
-    while (select->next()) {
-      if (auto id = uuid::parse(select->text(0))) ids.insert(*id);
+  for (const auto* service : services::platform_services) {
+    auto delivered = services::delivered_between(services::state_path(data_dir, service->name), from, until);
+    if (!delivered) {
+      spdlog::warn("{}: delivered events: {}", service->name, delivered.error());
+      continue;
     }
+    ids.insert(delivered->begin(), delivered->end());
   }
   return ids;
 }
 
+// Audit events the ledger does not hold (all of them while there is no ledger).
 std::int64_t missing_from_ledger(const std::filesystem::path& data_dir, const std::set<uuid>& audit_ids) {
-  auto db = sqlite::database::open_existing(compliance::ledger::path_in(data_dir));
-  if (!db) return static_cast<std::int64_t>(audit_ids.size());
-  auto find = db->prepare("SELECT 1 FROM ledger_entries WHERE event_id = ?1");
-  if (!find) return static_cast<std::int64_t>(audit_ids.size());
+  auto ledger = compliance::ledger::open_existing(compliance::ledger::path_in(data_dir));
+  if (!ledger) return static_cast<std::int64_t>(audit_ids.size());
   std::int64_t missing = 0;
   for (const auto& id : audit_ids) {
-    auto found = find->bind(1, id.to_string()).single_int();
+    auto found = ledger->contains(id);
     if (!found || !*found) ++missing;
   }
   return missing;
@@ -297,53 +284,18 @@ std::int64_t missing_from_ledger(const std::filesystem::path& data_dir, const st
 
 // Notifications queued for the webhook and not yet delivered (or given up on).
 std::int64_t webhooks_pending(const std::filesystem::path& data_dir) {
-  auto db = sqlite::database::open_existing(services::state_path(data_dir, "notification-dispatcher"));
-  if (!db) return 0;
-  auto count = db->prepare("SELECT count(*) FROM webhook_queue WHERE failed = 0");
-  if (!count) return 0;
-  auto n = count->single_int();
-  return n ? n->value_or(0) : 0;
+  return notification_dispatcher::webhooks_pending(data_dir).value_or(0);
 }
 
 std::string format_ms(double ms) { return ms < 10 ? fmt::format("{:.2f}", ms) : fmt::format("{:.0f}", ms); }
 
 }  // namespace
 
-std::string_view name_of(service s) { return names[static_cast<std::size_t>(s)]; }
-
-std::optional<service> service_from_name(std::string_view name) {
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == name) return static_cast<service>(i);
-  }
-  return std::nullopt;
-}
-
-std::expected<void, std::string> serve(service s, const serve_options& o, std::stop_token stop) {
-  services::service_options common{.config = o.config, .data_dir = o.data_dir};
-  switch (s) {
-    case service::orchestrator:
-      return orchestrator::run({.service = common, .sim = o.sim, .http_listen = o.http_listen}, stop);
-    case service::metrics_aggregator:
-      return metrics_aggregator::run({.service = common}, stop);
-    case service::notification_dispatcher:
-      return notification_dispatcher::run({.service = common, .email = {}, .webhook = {.url = o.webhook_url}}, stop);
-    case service::compliance_auditor:
-      return compliance::run({.service = common}, stop);
-    case service::health_monitor: {
-      health_monitor::options monitor{.config = o.config, .data_dir = o.data_dir};
-      if (!o.http_listen.empty()) monitor.http_listen = o.http_listen;
-      return health_monitor::run(monitor, stop);
-    }
-  }
-  return std::unexpected("unknown service");
-}
-
 std::expected<report, std::string> run(const options& opts, std::stop_token stop) {
   report out;
   out.jobs_submitted = opts.jobs;
   auto started = steady::now();
   auto since = now() - std::chrono::seconds(1);
-  auto since_us = since.time_since_epoch().count();
 
   // The cluster: embedded unless brokers were given; topics as the catalogue declares them.
   client_config config = opts.config;
@@ -389,11 +341,11 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
   std::vector<std::string> failures;
   serve_options serving{.config = config, .data_dir = opts.data_dir, .sim = opts.sim, .http_listen = {},
                         .webhook_url = opts.webhook_url};
-  for (auto s : opts.services) {
-    running.emplace_back([&, s, serving] {
+  for (const auto* service : opts.services) {
+    running.emplace_back([&, service, serving] {
       auto mine = serving;
-      if (s == service::health_monitor) mine.http_listen = opts.health_listen;
-      if (auto ran = serve(s, mine, services_stop.get_token()); !ran) {
+      if (service == &health_monitor::descriptor) mine.http_listen = opts.health_listen;
+      if (auto ran = serve(*service, mine, services_stop.get_token()); !ran) {
         std::lock_guard lock(failures_mutex);
         failures.push_back(ran.error());
         spdlog::error("{}", ran.error());
@@ -489,7 +441,7 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
 
   // An auditor running in another process goes on appending what it read last (one restarted mid-run
   // records its own start-up check): give it until the deadline to catch up before counting what is missing.
-  if (out.complete && std::ranges::find(opts.services, service::compliance_auditor) == opts.services.end()) {
+  if (out.complete && std::ranges::find(opts.services, &compliance::descriptor) == opts.services.end()) {
     while (missing_from_ledger(opts.data_dir, watch->audit_ids()) > 0 && steady::now() < deadline + std::chrono::seconds(30)) {
       watch->poll();
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
@@ -498,16 +450,12 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
 
   watch->fill(out);
   out.duration = steady::now() - started;
-  for (const auto& spec : catalogue) {
-    if (spec.consumer_group == "health-monitor") continue;  // it reads without a group
-    std::vector<std::string> topics{std::string(spec.name())};
-    // The dispatcher's group also consumes the job ends on job-lifecycle.
-    if (spec.consumer_group == "notification-dispatcher") topics.insert(topics.begin(), "job-lifecycle");
-    auto lag = consumer_lag(config, {.group = std::string(spec.consumer_group), .topics = topics});
-    if (lag) out.lag_per_group[std::string(spec.consumer_group)] = lag->lag_messages;
+  for (const auto& watched : health_monitor::platform_groups()) {
+    auto lag = consumer_lag(config, {.group = watched.group, .topics = watched.topics});
+    if (lag) out.lag_per_group[watched.group] = lag->lag_messages;
   }
 
-  auto delivered = delivered_between(opts.data_dir, since_us, read_all_before.time_since_epoch().count());
+  auto delivered = delivered_between(opts.data_dir, since, read_all_before);
   {
     std::lock_guard lock(acked_mutex);
     delivered.insert(acknowledged.begin(), acknowledged.end());

@@ -1,0 +1,48 @@
+// The orchestrator's HTTP API.
+//
+//   auto api = horizons::orchestrator::http_api::start({.listen = "127.0.0.1:8070", .config = config,
+//                                                       .database = state_path(data_dir, "orchestrator")});
+//   // curl -X POST -H 'X-User: alice' -d '{"job_name": "m87"}' http://127.0.0.1:8070/jobs
+//   api->reset();   // stops serving
+//
+// POST /jobs: a JSON submission (submission.hpp) → 202 {"job_id", "event_id", "status"} once Kafka
+// acknowledged the job.submitted record (its own producer, client id "orchestrator-http"); 400 naming
+// a bad field; 503 when Kafka did not acknowledge within 30 s.
+// GET /jobs/<job_id> → {"job_id", "status", "attempt", "finished"} from the job store; 404 before the
+// orchestrator admitted the job.
+//
+// Threads: the server answers on a thread of its own; start() and the destructor from one thread. The
+// destructor stops the server and closes the producer (up to 10 s).
+#pragma once
+
+#include <expected>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <horizons/config.hpp>
+
+namespace horizons::orchestrator {
+
+class http_api {
+ public:
+  struct options {
+    std::string listen{};  // host:port
+    client_config config{};
+    std::filesystem::path database{};  // the orchestrator's state database, read through job_store
+  };
+
+  /// Errors: a bad or busy address, a producer or database that cannot be opened.
+  [[nodiscard]] static std::expected<std::unique_ptr<http_api>, std::string> start(const options& opts);
+  ~http_api();
+  http_api(const http_api&) = delete;
+  http_api& operator=(const http_api&) = delete;
+
+  struct impl;
+
+ private:
+  explicit http_api(std::unique_ptr<impl> state);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace horizons::orchestrator

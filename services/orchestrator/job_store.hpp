@@ -1,0 +1,75 @@
+// The orchestrator's jobs as stored: one row per job in <data_dir>/orchestrator/state.db,
+// table `jobs`. Only this file knows the table.
+//
+//   orchestrator::job_store jobs(store.db());
+//   if (auto ok = jobs.prepare(); !ok) return fail(ok.error());
+//   for (const auto& id : jobs.due(now(), 256).value_or({})) {
+//     auto row = jobs.load(id);      // the submission decoded, the job's progress
+//     ...; jobs.save(*row);          // inside the caller's transaction
+//   }
+//   auto status = jobs.status_of("job-42");   // what GET /jobs/<id> answers
+//
+// The store runs no transactions of its own: the engine wraps each load/save
+// in the state store's transaction, with the job's outgoing events. Threads:
+// the thread that owns the database connection it was given.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <horizons/events.hpp>
+
+#include "services/common/sqlite.hpp"
+
+namespace horizons::orchestrator {
+
+/// One job as stored, with its submission decoded.
+struct job_row {
+  event<job_submitted> submitted;
+  std::string user_id;
+  uuid correlation_id;
+  uuid last_event_id;  // the causation of the job's next event
+  job_status status = job_status::submitted;
+  int attempt = 0;
+  timestamp next_at{};  // when the job's next step is due
+  bool finished = false;
+  double elapsed = 0;   // simulated seconds run in this attempt
+  int samples = 0;
+  double cpu_sum = 0, gpu_sum = 0, memory_peak = 0, io_sum = 0;
+  std::optional<std::string> allocation_id;
+
+  [[nodiscard]] const job_submitted& job() const { return submitted.payload; }
+};
+
+/// What the HTTP API tells about a job.
+struct job_state {
+  job_status status = job_status::submitted;
+  int attempt = 0;
+  bool finished = false;
+};
+
+class job_store {
+ public:
+  explicit job_store(sqlite::database& db) : db_(db) {}
+
+  /// Creates the table and its index if needed.
+  [[nodiscard]] std::expected<void, std::string> prepare();
+
+  [[nodiscard]] std::expected<bool, std::string> contains(const std::string& job_id);
+  [[nodiscard]] std::expected<void, std::string> insert(const job_row& row);
+  /// An error when the job is not stored or its submission does not decode.
+  [[nodiscard]] std::expected<job_row, std::string> load(const std::string& job_id);
+  [[nodiscard]] std::expected<void, std::string> save(const job_row& row);
+  /// Unfinished jobs whose next step is due at `at`, earliest first, at most `limit`.
+  [[nodiscard]] std::expected<std::vector<std::string>, std::string> due(timestamp at, std::size_t limit);
+  /// nullopt: no such job.
+  [[nodiscard]] std::expected<std::optional<job_state>, std::string> status_of(const std::string& job_id);
+
+ private:
+  sqlite::database& db_;
+};
+
+}  // namespace horizons::orchestrator

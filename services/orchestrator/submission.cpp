@@ -1,0 +1,76 @@
+#include "services/orchestrator/submission.hpp"
+
+#include <cctype>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <horizons/event_builder.hpp>
+#include <horizons/reflection.hpp>
+
+namespace horizons::orchestrator {
+namespace {
+
+// "AlphaCal", "alpha_cal", "ALPHA-CAL" -> ALPHA_CAL
+std::string avro_symbol(std::string_view name) {
+  std::string symbol;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    if (c == '-' || c == ' ') c = '_';
+    bool boundary = i > 0 && std::isupper(static_cast<unsigned char>(c)) && std::islower(static_cast<unsigned char>(name[i - 1]));
+    if (boundary) symbol += '_';
+    symbol += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return symbol;
+}
+
+template <class Enum>
+std::expected<Enum, std::string> enum_field(const nlohmann::json& body, const char* field, Enum fallback) {
+  if (!body.contains(field)) return fallback;
+  if (!body[field].is_string()) return std::unexpected(fmt::format("\"{}\" must be a string", field));
+  auto text = body[field].get<std::string>();
+  if (auto value = enum_from_string<Enum>(avro_symbol(text))) return *value;
+  std::string allowed;
+  for (auto symbol : enum_traits<Enum>::symbols) allowed += fmt::format("{}{}", allowed.empty() ? "" : ", ", symbol);
+  return std::unexpected(fmt::format("\"{}\": unknown value '{}' (expected one of {})", field, text, allowed));
+}
+
+}  // namespace
+
+std::expected<event<job_submitted>, std::string> submission_from_json(std::string_view json, std::string_view default_user) {
+  auto body = nlohmann::json::parse(json, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) return std::unexpected("the submission is not a JSON object");
+  job_submitted job;
+  try {
+    job.job_id = body.value("job_id", "job-" + uuid::random().to_string().substr(0, 13));
+    job.job_name = body.value("job_name", std::string());
+    job.dataset_id = body.value("dataset_id", std::string());
+    job.estimated_cost_usd = body.value("estimated_cost_usd", 0.0);
+    auto resources = body.value("resources", nlohmann::json::object());
+    job.resources = {.nodes = resources.value("nodes", 1),
+                     .cores_per_node = resources.value("cores_per_node", 56),
+                     .gpus = resources.value("gpus", 0),
+                     .memory_gb = resources.value("memory_gb", 192),
+                     .wall_time_minutes = resources.value("wall_time_minutes", 120)};
+  } catch (const nlohmann::json::exception& e) {
+    return std::unexpected(fmt::format("the submission has a field of the wrong type: {}", e.what()));
+  }
+  auto pipe = enum_field(body, "pipeline", pipeline::other);
+  if (!pipe) return std::unexpected(pipe.error());
+  auto system = enum_field(body, "tacc_system", tacc_system::frontera);
+  if (!system) return std::unexpected(system.error());
+  auto priority = enum_field(body, "priority", job_priority::normal);
+  if (!priority) return std::unexpected(priority.error());
+  job.pipeline = *pipe;
+  job.tacc_system = *system;
+  job.priority = *priority;
+  std::string user = body.contains("user_id") && body["user_id"].is_string() ? body["user_id"].get<std::string>()
+                                                                              : std::string(default_user);
+  if (user.empty()) return std::unexpected("\"user_id\" is required (or the X-User header)");
+  if (job.resources.nodes < 1) return std::unexpected(fmt::format("\"resources.nodes\" must be >= 1, got {}", job.resources.nodes));
+  auto built = make_event(std::move(job)).user_id(std::move(user)).build();
+  if (!built) return std::unexpected(built.error().message);
+  return std::move(*built);
+}
+
+}  // namespace horizons::orchestrator

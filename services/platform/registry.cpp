@@ -1,0 +1,77 @@
+#include "services/platform/registry.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include <fmt/format.h>
+
+#include "services/descriptors.hpp"
+
+namespace horizons::platform {
+namespace {
+
+using serve_function = std::expected<void, std::string> (*)(const serve_options&, std::stop_token);
+
+struct entry {
+  const services::service_descriptor* descriptor;
+  serve_function serve;
+};
+
+// How each service of services::platform_services is started from serve_options.
+constexpr std::array<entry, services::platform_services.size()> entries{{
+    {&orchestrator::descriptor,
+     [](const serve_options& o, std::stop_token stop) {
+       return orchestrator::run({.service = {.config = o.config, .data_dir = o.data_dir}, .sim = o.sim,
+                                 .http_listen = o.http_listen},
+                                stop);
+     }},
+    {&metrics_aggregator::descriptor,
+     [](const serve_options& o, std::stop_token stop) {
+       return metrics_aggregator::run({.service = {.config = o.config, .data_dir = o.data_dir}}, stop);
+     }},
+    {&notification_dispatcher::descriptor,
+     [](const serve_options& o, std::stop_token stop) {
+       return notification_dispatcher::run(
+           {.service = {.config = o.config, .data_dir = o.data_dir}, .email = {}, .webhook = {.url = o.webhook_url}}, stop);
+     }},
+    {&compliance::descriptor,
+     [](const serve_options& o, std::stop_token stop) {
+       return compliance::run({.service = {.config = o.config, .data_dir = o.data_dir}}, stop);
+     }},
+    {&health_monitor::descriptor,
+     [](const serve_options& o, std::stop_token stop) {
+       health_monitor::options monitor{.config = o.config, .data_dir = o.data_dir};
+       if (!o.http_listen.empty()) monitor.http_listen = o.http_listen;
+       return health_monitor::run(monitor, stop);
+     }},
+}};
+
+constexpr bool entries_follow_the_platform_list() {
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].descriptor != services::platform_services[i]) return false;
+  }
+  return true;
+}
+static_assert(entries_follow_the_platform_list(), "one entry per service of services::platform_services, in its order");
+
+}  // namespace
+
+const services::service_descriptor* find_service(std::string_view name) {
+  auto found = std::ranges::find(services::platform_services, name, &services::service_descriptor::name);
+  return found == services::platform_services.end() ? nullptr : *found;
+}
+
+std::string service_names() {
+  std::string list;
+  for (const auto* service : services::platform_services) list += fmt::format("{}{}", list.empty() ? "" : ", ", service->name);
+  return list;
+}
+
+std::expected<void, std::string> serve(const services::service_descriptor& service, const serve_options& options,
+                                       std::stop_token stop) {
+  auto found = std::ranges::find(entries, &service, &entry::descriptor);
+  if (found == entries.end()) return std::unexpected(fmt::format("{} is not a service of the platform", service.name));
+  return found->serve(options, std::move(stop));
+}
+
+}  // namespace horizons::platform

@@ -1,0 +1,45 @@
+// The service registry: what `horizons serve <name>` runs, found by the
+// descriptors of services/descriptors.hpp.
+//
+//   const auto* service = horizons::platform::find_service("metrics-aggregator");
+//   if (!service) return fail(fmt::format("expected one of {}", horizons::platform::service_names()));
+//   auto done = horizons::platform::serve(*service, {.config = config, .data_dir = "horizons-data"}, stop_token);
+//
+// serve() blocks the calling thread until `stop` (SIGTERM in `horizons
+// serve`), then the service stops gracefully (services/common/service_host.hpp);
+// an error names what could not start or go on. Several services may be
+// served on threads of one process (`horizons run` does).
+#pragma once
+
+#include <expected>
+#include <filesystem>
+#include <stop_token>
+#include <string>
+#include <string_view>
+
+#include <horizons/config.hpp>
+
+#include "services/common/service_descriptor.hpp"
+#include "services/orchestrator/scheduler.hpp"
+
+namespace horizons::platform {
+
+/// How to run one service. Settings not in `config`/`data_dir` use the service's defaults except those given here.
+struct serve_options {
+  client_config config{};
+  std::filesystem::path data_dir{"horizons-data"};
+  orchestrator::simulation sim{};
+  std::string http_listen{};   // the service's HTTP routes (its descriptor's); empty: the service's default
+  std::string webhook_url{};   // notification dispatcher
+};
+
+/// The service of that name (a descriptor of services::platform_services); null if none.
+[[nodiscard]] const services::service_descriptor* find_service(std::string_view name);
+/// "orchestrator, metrics-aggregator, ...": the names find_service() knows, for help and errors.
+[[nodiscard]] std::string service_names();
+
+/// Runs `service` (one of services::platform_services) until `stop`.
+[[nodiscard]] std::expected<void, std::string> serve(const services::service_descriptor& service,
+                                                     const serve_options& options, std::stop_token stop);
+
+}  // namespace horizons::platform
