@@ -1,6 +1,7 @@
 // Reads a topic's records as they are, every partition assigned, no group
 // membership: for tools (`horizons consume`, `tail`, `dlq list|replay`) and
-// tests. Nothing is committed unless commit() is called.
+// tests. Nothing is committed unless commit() is called. One reader may read
+// several topics (one client, one wait for all of them).
 //
 //   auto reader = horizons::topic_reader::open(config, "job-lifecycle.dlq", horizons::read_from::beginning);
 //   while (auto record = (*reader)->next(std::chrono::seconds(1))) {
@@ -49,6 +50,10 @@ class topic_reader {
   [[nodiscard]] static std::expected<std::unique_ptr<topic_reader>, kafka_error> open(
       const client_config& config, const std::string& topic, read_from start,
       const std::string& group = "horizons-topic-reader");
+  /// Reads every partition of every topic in `topics` (at least one); records come in arrival order.
+  [[nodiscard]] static std::expected<std::unique_ptr<topic_reader>, kafka_error> open(
+      const client_config& config, const std::vector<std::string>& topics, read_from start,
+      const std::string& group = "horizons-topic-reader");
   ~topic_reader();
   topic_reader(const topic_reader&) = delete;
   topic_reader& operator=(const topic_reader&) = delete;
@@ -61,6 +66,7 @@ class topic_reader {
   [[nodiscard]] std::expected<void, kafka_error> commit(const raw_record& record);
   /// True once every partition has been read up to the end it had when last polled.
   [[nodiscard]] bool at_end() const;
+  /// Partitions read, over all topics.
   [[nodiscard]] int partition_count() const;
 
   struct impl;

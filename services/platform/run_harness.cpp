@@ -64,35 +64,33 @@ class observer {
   static std::expected<observer, std::string> open(const client_config& config, timestamp since) {
     observer o;
     o.since_ = since;
+    std::vector<std::string> topics;
     for (const auto& spec : catalogue) {
-      for (auto topic : {std::string(spec.name()), std::string(spec.name()) + ".dlq"}) {
-        auto reader = topic_reader::open(config, topic, read_from::beginning, "horizons-run-observer");
-        if (!reader) return std::unexpected(fmt::format("observer on {}: {}", topic, reader.error().message));
-        o.readers_.push_back({topic, topic.ends_with(".dlq"), std::move(*reader)});
-      }
+      topics.emplace_back(spec.name());
+      topics.push_back(spec.dlq_name());
     }
+    // One reader for every topic: one client, and a record of any topic is read as soon as it arrives.
+    auto reader = topic_reader::open(config, topics, read_from::beginning, "horizons-run-observer");
+    if (!reader) return std::unexpected(fmt::format("observer: {}", reader.error().message));
+    o.reader_ = std::move(*reader);
     return o;
   }
 
   void expect_job(const std::string& job_id) { run_jobs_.insert(job_id); }
 
-  // Reads what arrived; returns the number of records read.
-  std::size_t poll() {
+  // Reads what arrived within `wait` (at most a few thousand records); returns the number read.
+  std::size_t poll(std::chrono::milliseconds wait) {
     std::size_t read = 0;
-    for (auto& r : readers_) {
-      for (int i = 0; i < 2'000; ++i) {
-        auto next = r.reader->next(std::chrono::milliseconds(i == 0 ? 2 : 0));
-        if (!next || !*next) break;
-        ++read;
-        take(r, **next);
-      }
+    for (int i = 0; i < 5'000; ++i) {
+      auto next = reader_->next(i == 0 ? wait : std::chrono::milliseconds(0));
+      if (!next || !*next) break;
+      ++read;
+      take(**next);
     }
     return read;
   }
 
-  [[nodiscard]] bool at_end() const {
-    return std::ranges::all_of(readers_, [](const auto& r) { return r.reader->at_end(); });
-  }
+  [[nodiscard]] bool at_end() const { return reader_->at_end(); }
 
   [[nodiscard]] progress snapshot(int submitted, int total) const {
     progress p{.jobs_submitted = submitted, .jobs_total = total, .jobs_ended = static_cast<int>(ended_.size()),
@@ -146,27 +144,21 @@ class observer {
   }
 
  private:
-  struct reader_state {
-    std::string topic;
-    bool dlq = false;
-    std::unique_ptr<topic_reader> reader;
-  };
-
-  void take(const reader_state& r, const raw_record& record) {
+  void take(const raw_record& record) {
     if (record.time < since_) return;  // an earlier run's record
-    if (r.dlq) {
+    if (record.topic.ends_with(".dlq")) {
       ++dead_lettered_;
       return;
     }
     auto decoded = decode_framed(std::as_bytes(std::span(record.value)));
     if (!decoded) return;  // the services dead-letter it; counted there
     ++events_;
-    ++events_per_topic_[r.topic];
+    ++events_per_topic_[record.topic];
     if (auto at = record.header(header::produced_at)) {
       std::int64_t produced = 0;
       if (std::sscanf(std::string(*at).c_str(), "%ld", &produced) == 1) {
         auto since_produced = now() - timestamp(std::chrono::microseconds(produced));
-        latencies_[r.topic].push_back(std::chrono::duration<double, std::milli>(since_produced).count());
+        latencies_[record.topic].push_back(std::chrono::duration<double, std::milli>(since_produced).count());
       }
     }
     std::visit([&](const auto& e) {
@@ -217,7 +209,7 @@ class observer {
   }
 
   timestamp since_{};
-  std::vector<reader_state> readers_;
+  std::unique_ptr<topic_reader> reader_;
   std::set<std::string> run_jobs_;
   std::unordered_map<uuid, int, uuid_hash> seen_;
   std::map<std::string, job_status> latest_;
@@ -334,6 +326,25 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
   }
   if (!watch) return std::unexpected(watch.error());
 
+  // The workload's producer, connected before the services start: from then on the observer must be
+  // polling, or what the services publish first waits for it and counts as latency.
+  std::mutex acked_mutex;
+  std::set<uuid> acknowledged;
+  std::atomic<int> submitted{0};
+  auto workload_config = config;
+  workload_config.client_id = "horizons-run-workload";
+  auto submitter = producer::create({.config = workload_config,
+                                     .on_delivery =
+                                         [&](const delivery_report& r) {
+                                           if (r.error) return;
+                                           std::lock_guard lock(acked_mutex);
+                                           acknowledged.insert(r.event_id);
+                                           ++submitted;
+                                         },
+                                     .enqueue_timeout = std::chrono::milliseconds(30'000),
+                                     .max_queued_messages = 100'000});
+  if (!submitter) return std::unexpected(submitter.error().message);
+
   // The services, each on its own thread, stopped together.
   std::stop_source services_stop;
   std::vector<std::jthread> running;
@@ -363,24 +374,11 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
     jobs.push_back(make_job(rng, run_tag, i));
     watch->expect_job(jobs.back().payload.job_id);
   }
-  std::mutex acked_mutex;
-  std::set<uuid> acknowledged;
-  std::atomic<int> submitted{0};
-  auto workload_config = config;
-  workload_config.client_id = "horizons-run-workload";
-  auto submitter = producer::create({.config = workload_config,
-                                     .on_delivery =
-                                         [&](const delivery_report& r) {
-                                           if (r.error) return;
-                                           std::lock_guard lock(acked_mutex);
-                                           acknowledged.insert(r.event_id);
-                                           ++submitted;
-                                         },
-                                     .enqueue_timeout = std::chrono::milliseconds(30'000),
-                                     .max_queued_messages = 100'000});
-  if (!submitter) return std::unexpected(submitter.error().message);
 
   auto deadline = started + opts.timeout;
+  // The offered rate counts from here, not from the start of the run: the setup before (cluster, topics,
+  // services) must not turn into a burst of every job it delayed.
+  auto workload_started = steady::now();
   std::size_t next_job = 0;
   auto last_progress = steady::now() - std::chrono::seconds(1);
   auto last_check = steady::now();
@@ -388,13 +386,13 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
   std::deque<std::pair<steady::time_point, std::uint64_t>> rate_window{{started, 0}};
   while (!stop.stop_requested() && steady::now() < deadline) {
     // Submit at the offered rate.
-    auto due = static_cast<std::size_t>(std::chrono::duration<double>(steady::now() - started).count() * opts.submit_rate) + 1;
+    auto due = static_cast<std::size_t>(std::chrono::duration<double>(steady::now() - workload_started).count() * opts.submit_rate) + 1;
     for (; next_job < jobs.size() && next_job < due; ++next_job) {
       if (auto queued = (*submitter)->publish(jobs[next_job]); !queued) {
         return std::unexpected(fmt::format("submitting {}: {}", jobs[next_job].payload.job_id, queued.error().message));
       }
     }
-    if (watch->poll() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    (void)watch->poll(std::chrono::milliseconds(5));
     auto now_steady = steady::now();
     if (opts.on_progress && now_steady - last_progress >= std::chrono::milliseconds(250)) {
       auto p = watch->snapshot(submitted.load(), opts.jobs);
@@ -432,19 +430,17 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
   auto quiet_since = steady::now();
   auto read_all_before = now();
   while (steady::now() - quiet_since < std::chrono::milliseconds(1'500) && steady::now() < deadline + std::chrono::seconds(30)) {
-    if (watch->poll() > 0 || !watch->at_end()) {
+    if (watch->poll(std::chrono::milliseconds(5)) > 0 || !watch->at_end()) {
       quiet_since = steady::now();
       read_all_before = now();
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 
   // An auditor running in another process goes on appending what it read last (one restarted mid-run
   // records its own start-up check): give it until the deadline to catch up before counting what is missing.
   if (out.complete && std::ranges::find(opts.services, &compliance::descriptor) == opts.services.end()) {
     while (missing_from_ledger(opts.data_dir, watch->audit_ids()) > 0 && steady::now() < deadline + std::chrono::seconds(30)) {
-      watch->poll();
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      (void)watch->poll(std::chrono::milliseconds(250));
     }
   }
 
