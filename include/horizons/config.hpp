@@ -134,8 +134,8 @@ enum class client_role : std::uint8_t { producer, consumer, admin };
 /// security and TLS settings of every client and, for a consumer, the group protocol, session
 /// timeout, fetch wait and `fetch.queue.backoff.ms` (10 ms, librdkafka's default being 1 s).
 /// The pass-through properties (`config.rdkafka`) are not included: callers apply them last, so
-/// they win. Every Horizons client is made from this list; anything that wants a client with the
-/// same settings through librdkafka's own API (the bench's raw side) takes it too.
+/// they win. Every Horizons client is made from this list; a producer or consumer takes it through
+/// client_properties(), which adds the role's own settings.
 [[nodiscard]] std::vector<std::pair<std::string, std::string>> rdkafka_properties(const client_config& config,
                                                                                   client_role role);
 
