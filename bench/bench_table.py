@@ -5,12 +5,17 @@
     /usr/bin/python3 bench/bench_table.py bench/results/embedded.json
 
 Throughput: events/s and MB/s of each side, client CPU per event, and the
-ratio Horizons/raw of events/s. Latency: percentiles from each event's
+ratio Horizons/raw of events/s; then the further sides of a scenario (consume's
+raw+avro-c: raw librdkafka decoding every record with avro-c) with their ratios. Latency: percentiles from each event's
 scheduled send time. Then the codec line and the targets as the run judged
 them.
 """
 import json
 import sys
+
+
+# Labels of the sides `horizons bench --json` reports besides "horizons" and "raw".
+SIDE_LABELS = {"raw_avro_c": "raw+avro-c (raw librdkafka, avro-c generic decode)"}
 
 
 def rate(value):
@@ -57,6 +62,19 @@ def main():
             h, r = s["horizons"], s["raw"]
             print(f"| {s['scenario']} | {s['events']} | {rate(h['events_per_s'])} | {h['mb_per_s']:.1f} | {cpu(h)} "
                   f"| {rate(r['events_per_s'])} | {r['mb_per_s']:.1f} | {cpu(r)} | {s['ratio']:.2f} |")
+
+    # Sides beyond Horizons and raw librdkafka (consume: raw+avro-c), with every ratio the run reports.
+    others = [(s, key) for s in throughput for key in s if key not in ("horizons", "raw") and
+              isinstance(s[key], dict) and "events_per_s" in s[key]]
+    if others:
+        print()
+        print("| scenario | side | events/s | MB/s | CPU/event | ratios |")
+        print("|---|---|---:|---:|---:|---|")
+        for s, key in others:
+            side = s[key]
+            ratios = ", ".join(f"{name} {value:.2f}" for name, value in s.get("ratios", {}).items())
+            print(f"| {s['scenario']} | {SIDE_LABELS.get(key, key)} | {rate(side['events_per_s'])} "
+                  f"| {side['mb_per_s']:.1f} | {cpu(side)} | {ratios} |")
 
     latency = [s for s in scenarios if s["scenario"] == "e2e"]
     if latency:

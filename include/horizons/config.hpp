@@ -134,9 +134,40 @@ enum class client_role : std::uint8_t { producer, consumer, admin };
 /// security and TLS settings of every client and, for a consumer, the group protocol, session
 /// timeout, fetch wait and `fetch.queue.backoff.ms` (10 ms, librdkafka's default being 1 s).
 /// The pass-through properties (`config.rdkafka`) are not included: callers apply them last, so
-/// they win. Every Horizons client is made from this list; anything that wants a client with the
-/// same settings through librdkafka's own API (the bench's raw side) takes it too.
+/// they win. Every Horizons client is made from this list; a producer or consumer takes it through
+/// client_properties(), which adds the role's own settings.
 [[nodiscard]] std::vector<std::pair<std::string, std::string>> rdkafka_properties(const client_config& config,
                                                                                   client_role role);
+
+/// Where a consumer starts reading a partition its group has no committed offset for.
+enum class offset_reset : std::uint8_t { earliest, latest };
+
+/// What a producer or consumer is made with besides `client_config`.
+struct client_settings {
+  /// Producer: records the local queue may hold (queue.buffering.max.messages).
+  int max_queued_messages = 500'000;
+  /// Consumer: group.id (empty: none) and auto.offset.reset.
+  std::string group{};
+  offset_reset start = offset_reset::earliest;
+};
+
+/// Every librdkafka property a Horizons client of `role` is created with, in the order applied:
+/// rdkafka_properties(config, role); then the role's own: a producer's idempotence, acks=all,
+/// linger, batch size, delivery timeout, queue bound and the Java client's partitioner, a
+/// consumer's group, offsets stored by hand after each handled record and committed every second,
+/// and where it starts; last the pass-through properties (`config.rdkafka`), which win. The typed
+/// producer and consumer are made from this list alone, and so is anything that wants a client with
+/// their settings through librdkafka's own API (the bench's raw side): the two cannot drift.
+/// Topic-level settings are topic_properties().
+///
+///   auto properties = client_properties(config, client_role::consumer, {.group = "audit"});
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> client_properties(const client_config& config,
+                                                                                 client_role role,
+                                                                                 const client_settings& settings = {});
+
+/// The topic-level properties a producer gives each topic: `compression.codec`, the catalogue's
+/// compression of `topic` unless `config.compression_override` says otherwise.
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> topic_properties(const client_config& config,
+                                                                                topic_id topic);
 
 }  // namespace horizons

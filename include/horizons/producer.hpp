@@ -52,7 +52,7 @@ class producer final : public publisher {
     delivery_handler on_delivery{};
     std::chrono::milliseconds enqueue_timeout{30'000};
     /// librdkafka's queue.buffering.max.messages: records held locally before back-pressure.
-    int max_queued_messages = 500'000;
+    int max_queued_messages = client_settings{}.max_queued_messages;
     delivery_reports reports = delivery_reports::on_delivery_thread;
   };
 

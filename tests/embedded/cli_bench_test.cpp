@@ -1,6 +1,7 @@
 // `horizons bench` end to end on its own embedded cluster, small: every
-// scenario runs both sides, every record is accounted for, and the JSON and
-// the picture are written. Speed is judged by `make bench`, never here.
+// scenario runs every side (consume: Horizons, raw and raw+avro-c), every
+// record is accounted for, and the JSON, bench_table.py's tables of it and the
+// picture are written. Speed is judged by `make bench`, never here.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -56,9 +57,16 @@ TEST_F(cli_bench, every_scenario_runs_both_sides_and_accounts_for_every_record) 
       EXPECT_EQ(s["raw"]["events"], 20000);
     } else if (name == "consume") {
       // The topic holds what both produce runs wrote: consume reads --events of it on each side.
-      EXPECT_EQ(s["horizons"]["events"], s["events"]);
-      EXPECT_EQ(s["raw"]["events"], s["events"]);
+      for (const auto* side : {"horizons", "raw", "raw_avro_c"}) {
+        EXPECT_EQ(s[side]["events"], s["events"]) << side;
+        EXPECT_EQ(s[fmt::format("{}_runs_events_per_s", side)].size(), 1u) << side << ": --repeat 1";
+      }
       EXPECT_EQ(s["events"], 20000);
+      for (const auto* ratio : {"horizons/raw", "raw_avro_c/raw", "horizons/raw_avro_c"}) {
+        ASSERT_TRUE(s["ratios"].contains(ratio)) << ratio;
+        EXPECT_GT(s["ratios"][ratio].get<double>(), 0) << ratio;
+      }
+      EXPECT_NEAR(s["ratios"]["horizons/raw"].get<double>(), s["ratio"].get<double>(), 1e-3);
     } else if (name == "e2e") {
       EXPECT_EQ(s["rate"], 2000);
       for (const auto* side : {"horizons", "raw"}) {
@@ -84,6 +92,16 @@ TEST_F(cli_bench, every_scenario_runs_both_sides_and_accounts_for_every_record) 
     EXPECT_TRUE(t.contains("measured") && t["met"].is_boolean()) << t.dump();
   }
 
+  // bench_table.py (make bench) reads this document and shows every side.
+  testing_support::child_process table(
+      {"/bin/sh", "-c", fmt::format("/usr/bin/python3 '{}' '{}'", HORIZONS_BENCH_TABLE, (dir_ / "bench.json").string())});
+  std::vector<std::string> printed;
+  EXPECT_EQ(table.finish(printed), 0);
+  auto tables = fmt::format("{}", fmt::join(printed, ""));
+  for (const auto* shown : {"| produce |", "| consume |", "raw+avro-c", "horizons/raw_avro_c", "| 2000/s |", "codec:"}) {
+    EXPECT_NE(tables.find(shown), std::string::npos) << shown << " not in\n" << tables;
+  }
+
   std::ifstream picture(svg);
   std::string text((std::istreambuf_iterator<char>(picture)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("<svg"), std::string::npos);
@@ -96,6 +114,13 @@ TEST_F(cli_bench, a_bad_option_is_refused_with_a_reason) {
   EXPECT_NE(run.finish(said), 0);
   auto text = fmt::format("{}", fmt::join(said, ""));
   EXPECT_NE(text.find("--reports"), std::string::npos) << text;
+
+  testing_support::child_process scenario(
+      {"/bin/sh", "-c", fmt::format("'{}' bench --scenario teleport 2>&1", HORIZONS_CLI)});
+  said.clear();
+  EXPECT_EQ(scenario.finish(said), 2);
+  text = fmt::format("{}", fmt::join(said, ""));
+  EXPECT_NE(text.find("unknown scenario 'teleport' (produce, consume, e2e, codec)"), std::string::npos) << text;
 }
 
 }  // namespace

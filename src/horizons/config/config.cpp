@@ -69,6 +69,36 @@ std::vector<std::pair<std::string, std::string>> rdkafka_properties(const client
   return properties;
 }
 
+std::vector<std::pair<std::string, std::string>> client_properties(const client_config& config, client_role role,
+                                                                   const client_settings& settings) {
+  auto properties = rdkafka_properties(config, role);
+  if (role == client_role::producer) {
+    properties.insert(properties.end(),
+                      {{"enable.idempotence", "true"},
+                       {"acks", "all"},
+                       {"linger.ms", std::to_string(config.linger.count())},
+                       {"batch.size", std::to_string(config.batch_size)},
+                       {"delivery.timeout.ms", std::to_string(config.delivery_timeout.count())},
+                       {"queue.buffering.max.messages", std::to_string(settings.max_queued_messages)},
+                       // The Java client's partitioner: every client maps a key to the same partition.
+                       {"partitioner", "murmur2_random"}});
+  } else if (role == client_role::consumer) {
+    if (!settings.group.empty()) properties.emplace_back("group.id", settings.group);
+    properties.insert(properties.end(),
+                      {{"enable.auto.commit", "true"},
+                       {"auto.commit.interval.ms", "1000"},
+                       // Offsets are stored by hand after a handler succeeded: auto-commit only writes those.
+                       {"enable.auto.offset.store", "false"},
+                       {"auto.offset.reset", settings.start == offset_reset::earliest ? "earliest" : "latest"}});
+  }
+  properties.insert(properties.end(), config.rdkafka.begin(), config.rdkafka.end());
+  return properties;
+}
+
+std::vector<std::pair<std::string, std::string>> topic_properties(const client_config& config, topic_id topic) {
+  return {{"compression.codec", std::string(to_string(config.compression_override.value_or(spec(topic).compression_type)))}};
+}
+
 namespace {
 
 constexpr std::string_view kafka_prefix = "KAFKA_";

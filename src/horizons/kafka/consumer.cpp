@@ -162,19 +162,11 @@ std::expected<std::unique_ptr<consumer>, kafka_error> consumer::create(options o
                  : config.consumer_group    ? *config.consumer_group
                                             : std::string(spec(state->opts.topics.front()).consumer_group);
 
-  auto conf = detail::make_conf(config, detail::client_role::consumer);
+  auto conf = detail::make_client_conf(
+      config, client_role::consumer,
+      {.group = state->group,
+       .start = state->opts.start == start_position::earliest ? offset_reset::earliest : offset_reset::latest});
   if (!conf) return std::unexpected(conf.error());
-  for (auto [name, value] : std::initializer_list<std::pair<std::string_view, std::string>>{
-           {"group.id", state->group},
-           {"enable.auto.commit", "true"},
-           {"auto.commit.interval.ms", "1000"},
-           // Offsets are stored by hand after a handler succeeded: auto-commit only writes those.
-           {"enable.auto.offset.store", "false"},
-           {"auto.offset.reset", state->opts.start == start_position::earliest ? "earliest" : "latest"},
-       }) {
-    if (config.rdkafka.contains(std::string(name))) continue;
-    if (auto ok = detail::set_property(conf->get(), name, value); !ok) return std::unexpected(ok.error());
-  }
   rd_kafka_conf_set_opaque(conf->get(), state.get());
   rd_kafka_conf_set_rebalance_cb(conf->get(), impl::on_rebalance);
   auto client = detail::make_client(RD_KAFKA_CONSUMER, *conf);

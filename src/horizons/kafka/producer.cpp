@@ -90,22 +90,9 @@ std::expected<std::unique_ptr<producer>, kafka_error> producer::create(options o
   auto state = std::make_unique<impl>();
   state->opts = std::move(opts);
   const auto& config = state->opts.config;
-  auto conf = detail::make_conf(config, detail::client_role::producer);
+  auto conf = detail::make_client_conf(config, client_role::producer,
+                                      {.max_queued_messages = state->opts.max_queued_messages});
   if (!conf) return std::unexpected(conf.error());
-  for (auto [name, value] : std::initializer_list<std::pair<std::string_view, std::string>>{
-           {"enable.idempotence", "true"},
-           {"acks", "all"},
-           {"linger.ms", std::to_string(config.linger.count())},
-           {"batch.size", std::to_string(config.batch_size)},
-           {"delivery.timeout.ms", std::to_string(config.delivery_timeout.count())},
-           {"queue.buffering.max.messages", std::to_string(state->opts.max_queued_messages)},
-           // The Java client's partitioner: every client maps a key to the same partition.
-           {"partitioner", "murmur2_random"},
-       }) {
-    // Pass-through properties were applied in make_conf; they must win over these defaults.
-    if (config.rdkafka.contains(std::string(name))) continue;
-    if (auto ok = detail::set_property(conf->get(), name, value); !ok) return std::unexpected(ok.error());
-  }
   rd_kafka_conf_set_opaque(conf->get(), state.get());
   rd_kafka_conf_set_dr_msg_cb(conf->get(), impl::on_delivery);
   rd_kafka_conf_set_error_cb(conf->get(), impl::on_error);
@@ -117,12 +104,12 @@ std::expected<std::unique_ptr<producer>, kafka_error> producer::create(options o
   // from the client's default topic conf: a fresh one would drop the partitioner and pass-through settings.
   for (const auto& t : catalogue) {
     detail::topic_conf_ptr topic_conf(rd_kafka_default_topic_conf_dup(state->client.get()));
-    auto codec = to_string(config.compression_override.value_or(t.compression_type));
-    char reason[256];
-    if (rd_kafka_topic_conf_set(topic_conf.get(), "compression.codec", std::string(codec).c_str(), reason,
-                                sizeof reason) != RD_KAFKA_CONF_OK) {
-      return std::unexpected(kafka_error{.code = RD_KAFKA_RESP_ERR__INVALID_ARG, .name = "_INVALID_ARG",
-                                         .message = fmt::format("compression {} for {}: {}", codec, t.name(), reason)});
+    for (const auto& [name, value] : topic_properties(config, t.id)) {
+      if (auto ok = detail::set_property(topic_conf.get(), name, value); !ok) {
+        auto error = ok.error();
+        error.message = fmt::format("{}: {}", t.name(), error.message);
+        return std::unexpected(error);
+      }
     }
     rd_kafka_topic_conf_set_opaque(topic_conf.get(),
                                    reinterpret_cast<void*>(static_cast<std::uintptr_t>(t.id)));

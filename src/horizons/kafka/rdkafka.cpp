@@ -113,10 +113,14 @@ spdlog::logger& log() {
   return *logger;
 }
 
-std::expected<void, kafka_error> set_property(rd_kafka_conf_t* conf, std::string_view name, std::string_view value) {
+namespace {
+
+// rd_kafka_conf_set or rd_kafka_topic_conf_set, with the error naming the property.
+template <class Conf, class Set>
+std::expected<void, kafka_error> set_one(Conf* conf, Set set, std::string_view name, std::string_view value) {
   char reason[512];
   std::string key(name), val(value);
-  if (rd_kafka_conf_set(conf, key.c_str(), val.c_str(), reason, sizeof reason) != RD_KAFKA_CONF_OK) {
+  if (set(conf, key.c_str(), val.c_str(), reason, sizeof reason) != RD_KAFKA_CONF_OK) {
     return std::unexpected(kafka_error{.code = static_cast<int>(RD_KAFKA_RESP_ERR__INVALID_ARG),
                                        .name = "_INVALID_ARG",
                                        .message = fmt::format("librdkafka property {}: {}", name, reason)});
@@ -124,19 +128,41 @@ std::expected<void, kafka_error> set_property(rd_kafka_conf_t* conf, std::string
   return {};
 }
 
-std::expected<conf_ptr, kafka_error> make_conf(const client_config& config, client_role role) {
+}  // namespace
+
+std::expected<void, kafka_error> set_property(rd_kafka_conf_t* conf, std::string_view name, std::string_view value) {
+  return set_one(conf, rd_kafka_conf_set, name, value);
+}
+
+std::expected<void, kafka_error> set_property(rd_kafka_topic_conf_t* conf, std::string_view name,
+                                              std::string_view value) {
+  return set_one(conf, rd_kafka_topic_conf_set, name, value);
+}
+
+namespace {
+
+// A conf with `properties` in order, then the logging and error callbacks.
+std::expected<conf_ptr, kafka_error> conf_with(const std::vector<std::pair<std::string, std::string>>& properties) {
   conf_ptr conf(rd_kafka_conf_new());
-  auto set = [&](std::string_view name, std::string_view value) { return set_property(conf.get(), name, value); };
-  std::expected<void, kafka_error> ok;
-  auto apply = [&](std::string_view name, std::string_view value) {
-    if (ok) ok = set(name, value);
-  };
-  for (const auto& [name, value] : rdkafka_properties(config, role)) apply(name, value);
-  for (const auto& [name, value] : config.rdkafka) apply(name, value);
-  if (!ok) return std::unexpected(ok.error());
+  for (const auto& [name, value] : properties) {
+    if (auto ok = set_property(conf.get(), name, value); !ok) return std::unexpected(ok.error());
+  }
   rd_kafka_conf_set_log_cb(conf.get(), route_log);
   rd_kafka_conf_set_error_cb(conf.get(), default_error_cb);
   return conf;
+}
+
+}  // namespace
+
+std::expected<conf_ptr, kafka_error> make_conf(const client_config& config, client_role role) {
+  auto properties = rdkafka_properties(config, role);
+  properties.insert(properties.end(), config.rdkafka.begin(), config.rdkafka.end());
+  return conf_with(properties);
+}
+
+std::expected<conf_ptr, kafka_error> make_client_conf(const client_config& config, client_role role,
+                                                      const client_settings& settings) {
+  return conf_with(client_properties(config, role, settings));
 }
 
 std::expected<kafka_ptr, kafka_error> make_client(rd_kafka_type_t type, conf_ptr& conf) {

@@ -62,8 +62,16 @@ using horizons::client_role;
 /// `config`'s pass-through properties. The rest of a role's settings are the caller's.
 [[nodiscard]] std::expected<conf_ptr, kafka_error> make_conf(const client_config& config, client_role role);
 
+/// A conf with client_properties(config, role, settings) and the logging and error callbacks: what
+/// the typed producer and consumer are made from, every property included.
+[[nodiscard]] std::expected<conf_ptr, kafka_error> make_client_conf(const client_config& config, client_role role,
+                                                                    const client_settings& settings);
+
 /// Sets one property; the error names the property and librdkafka's reason.
 [[nodiscard]] std::expected<void, kafka_error> set_property(rd_kafka_conf_t* conf, std::string_view name,
+                                                            std::string_view value);
+/// The same for a topic conf.
+[[nodiscard]] std::expected<void, kafka_error> set_property(rd_kafka_topic_conf_t* conf, std::string_view name,
                                                             std::string_view value);
 
 /// rd_kafka_new, taking ownership of `conf` only on success.

@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -673,6 +674,66 @@ TEST(config_rdkafka_properties, map_each_setting_to_its_property_for_the_role) {
   EXPECT_FALSE(secured.contains("ssl.ca.location"));
   EXPECT_FALSE(secured.contains("linger.ms"));
   EXPECT_FALSE(as_map(plain, client_role::producer).contains("sasl.username"));
+}
+
+TEST(config_client_properties, the_shared_list_then_the_roles_own_then_pass_through_last) {
+  using list = std::vector<std::pair<std::string, std::string>>;
+  auto config = load_ok({.flags = {{"KAFKA_BROKERS", "a:1"}, {"KAFKA_PRODUCER_LINGER_MS", "7"}}});
+  config.rdkafka = {{"linger.ms", "9"}, {"statistics.interval.ms", "1000"}};
+  auto index_of = [](const list& l, std::string_view name) {
+    auto it = std::ranges::find(l, name, [](const auto& p) { return std::string_view(p.first); });
+    return it == l.end() ? -1 : static_cast<int>(it - l.begin());
+  };
+  auto value_of = [](const list& l, std::string_view name) {
+    std::string value;  // the last one set wins in librdkafka
+    for (const auto& [n, v] : l) {
+      if (n == name) value = v;
+    }
+    return value;
+  };
+
+  const auto producer = client_properties(config, client_role::producer, {.max_queued_messages = 1234});
+  const auto shared = rdkafka_properties(config, client_role::producer);
+  ASSERT_GE(producer.size(), shared.size());
+  EXPECT_TRUE(std::equal(shared.begin(), shared.end(), producer.begin()));
+  auto expect_values = [&](const list& l, const list& expected) {
+    for (const auto& [name, value] : expected) EXPECT_EQ(value_of(l, name), value) << name;
+  };
+  expect_values(producer, {{"enable.idempotence", "true"},
+                           {"acks", "all"},
+                           {"batch.size", "1000000"},
+                           {"delivery.timeout.ms", "120000"},
+                           {"queue.buffering.max.messages", "1234"},
+                           {"partitioner", "murmur2_random"},
+                           {"linger.ms", "9"}});  // the pass-through property wins over the setting (7)
+  EXPECT_LT(index_of(producer, "linger.ms"), index_of(producer, "statistics.interval.ms"));
+  EXPECT_EQ(producer.back(), (std::pair<std::string, std::string>{"statistics.interval.ms", "1000"}));
+  EXPECT_EQ(index_of(producer, "group.id"), -1);
+
+  const auto consumer = client_properties(config, client_role::consumer, {.group = "g", .start = offset_reset::latest});
+  expect_values(consumer, {{"group.id", "g"},
+                           {"enable.auto.commit", "true"},
+                           {"auto.commit.interval.ms", "1000"},
+                           {"enable.auto.offset.store", "false"},
+                           {"auto.offset.reset", "latest"},
+                           {"fetch.wait.max.ms", "500"}});
+  EXPECT_EQ(index_of(consumer, "enable.idempotence"), -1);
+  EXPECT_EQ(value_of(client_properties(config, client_role::consumer, {.group = "g"}), "auto.offset.reset"), "earliest");
+  EXPECT_EQ(index_of(client_properties(config, client_role::consumer), "group.id"), -1);
+
+  // An admin client: the shared list and the pass-through properties, nothing of a producer or consumer.
+  auto admin = rdkafka_properties(config, client_role::admin);
+  admin.insert(admin.end(), config.rdkafka.begin(), config.rdkafka.end());
+  EXPECT_EQ(client_properties(config, client_role::admin), admin);
+}
+
+TEST(config_topic_properties, compression_from_the_catalogue_unless_overridden) {
+  using list = std::vector<std::pair<std::string, std::string>>;
+  const auto plain = load_ok({});
+  EXPECT_EQ(topic_properties(plain, topic_id::job_lifecycle), (list{{"compression.codec", "snappy"}}));
+  EXPECT_EQ(topic_properties(plain, topic_id::notifications), (list{{"compression.codec", "lz4"}}));
+  const auto zstd = load_ok({.flags = {{"KAFKA_COMPRESSION_TYPE", "zstd"}}});
+  EXPECT_EQ(topic_properties(zstd, topic_id::job_lifecycle), (list{{"compression.codec", "zstd"}}));
 }
 
 // ----------------------------------------------------------- public pieces
