@@ -11,6 +11,14 @@
 // Decoding never trusts a length: a string, array or map longer than the
 // bytes that remain is refused before anything is allocated. All functions
 // are thread-compatible (no shared state) and never throw on bad input.
+//
+// Views (views.hpp) read an event without copying it:
+//
+//   auto view = horizons::decode_view<horizons::job_submitted>(frame->body);
+//   if (view) use(view->payload.job_name);   // a std::string_view into frame->body
+//
+// A view decode refuses exactly what the owning decode refuses, with the
+// same codec_errc, and allocates nothing (but an error's message).
 #pragma once
 
 #include <cstdint>
@@ -76,6 +84,31 @@ template <class Payload>
   if (auto ok = decode_body(body, e); !ok) return std::unexpected(std::move(ok.error()));
   return e;
 }
+
+/// Decodes an Avro body as views into `body` (views.hpp): nothing is copied or allocated, and the
+/// result is valid while `body` is. Checks everything decode_body checks, in the same order.
+/// Payload: one payload type (a record of another type is `wrong_event_type`) or a topic's payload variant.
+template <class Payload>
+[[nodiscard]] std::expected<event_view<Payload>, codec_error> decode_view(std::span<const std::byte> body);
+
+/// The start of a topic's body: the envelope as a view and the payload's union branch, read
+/// without touching the payload. A consumer picks its handler from `branch` before decoding more.
+/// Valid while `body` is.
+struct event_head {
+  envelope_view meta;
+  std::size_t branch = 0;           // index in the topic's payload variant
+  std::span<const std::byte> body;  // the whole body
+  std::size_t payload_offset = 0;   // where the payload record starts in `body`
+};
+/// Refuses what decode_body refuses in the envelope and the branch index (bad_union_index).
+[[nodiscard]] std::expected<event_head, codec_error> decode_head(topic_id topic, std::span<const std::byte> body);
+
+/// Decodes the payload after `head` as a view into `into` (the alternative head.branch), then checks
+/// what decode_body checks last: no trailing bytes, and the envelope's event_type names the payload.
+/// TopicPayload: a topic's payload variant. Allocates nothing unless it fails.
+template <class TopicPayload>
+[[nodiscard]] std::expected<void, codec_error> decode_payload_view(const event_head& head,
+                                                                   view_of<TopicPayload>& into);
 
 /// Decodes a framed record of any topic; the schema id picks the topic.
 [[nodiscard]] std::expected<any_event, codec_error> decode_framed(std::span<const std::byte> record);

@@ -205,9 +205,9 @@ class avro_reader {
   // Longer than any record Horizons accepts: such a length is corruption, not a cut-off record.
   static constexpr std::int64_t max_plausible_length = 16 * 1024 * 1024;
 
-  explicit avro_reader(std::span<const std::byte> bytes)
+  explicit avro_reader(std::span<const std::byte> bytes, std::size_t start = 0)
       : begin_(reinterpret_cast<const std::uint8_t*>(bytes.data())),
-        cur_(begin_),
+        cur_(begin_ + start),
         end_(begin_ + bytes.size()) {}
 
   [[nodiscard]] bool failed() const { return failed_; }
@@ -218,6 +218,24 @@ class avro_reader {
   [[nodiscard]] const std::string& detail() const { return detail_; }
   void set_field(std::string_view name) {
     if (!failed_) field_ = name;
+  }
+
+  /// Where the next read starts (the end once failed).
+  [[nodiscard]] const std::uint8_t* position() const { return cur_; }
+  [[nodiscard]] std::size_t consumed() const { return static_cast<std::size_t>(cur_ - begin_); }
+
+  // The value checks every decoder makes, named once so that owning and view decodes say the same.
+  void fail_bad_uuid(std::string_view text) {
+    // Built by appends: g++ 12 misreports operator+ chains here (-Wrestrict).
+    std::string quoted(1, '\'');
+    quoted.append(text.substr(0, 40)).push_back('\'');
+    fail(codec_errc::bad_uuid, std::move(quoted));
+  }
+  void fail_bad_enum_index(std::int64_t index, std::size_t symbols) {
+    fail(codec_errc::bad_enum_index, "index " + std::to_string(index) + " of " + std::to_string(symbols) + " symbols");
+  }
+  void fail_bad_union_index(std::int64_t branch, std::size_t branches) {
+    fail(codec_errc::bad_union_index, "branch " + std::to_string(branch) + " of " + std::to_string(branches));
   }
 
   /// Records the first error and stops all further reading.
@@ -425,7 +443,7 @@ void decode_value(avro_reader& r, T& value) {
     if (r.failed()) return;
     auto parsed = uuid::parse(text);
     if (!parsed) {
-      r.fail(codec_errc::bad_uuid, "'" + std::string(text.substr(0, 40)) + "'");
+      r.fail_bad_uuid(text);
       return;
     }
     value = *parsed;
@@ -434,8 +452,7 @@ void decode_value(avro_reader& r, T& value) {
   } else if constexpr (avro_enum<T>) {
     auto index = r.read_long();
     if (index < 0 || static_cast<std::uint64_t>(index) >= enum_traits<T>::symbols.size()) {
-      r.fail(codec_errc::bad_enum_index, "index " + std::to_string(index) + " of " +
-                                            std::to_string(enum_traits<T>::symbols.size()) + " symbols");
+      r.fail_bad_enum_index(index, enum_traits<T>::symbols.size());
       return;
     }
     value = static_cast<T>(index);
@@ -447,7 +464,7 @@ void decode_value(avro_reader& r, T& value) {
       if (!value) value.emplace();
       decode_value(r, *value);
     } else if (!r.failed()) {
-      r.fail(codec_errc::bad_union_index, "branch " + std::to_string(branch) + " of 2");
+      r.fail_bad_union_index(branch, 2);
     }
   } else if constexpr (is_vector<T>::value) {
     std::size_t used = 0;
@@ -463,8 +480,7 @@ void decode_value(avro_reader& r, T& value) {
   } else if constexpr (is_variant<T>::value) {
     auto index = r.read_long();
     if (index < 0 || static_cast<std::uint64_t>(index) >= std::variant_size_v<T>) {
-      r.fail(codec_errc::bad_union_index, "branch " + std::to_string(index) + " of " +
-                                             std::to_string(std::variant_size_v<T>));
+      r.fail_bad_union_index(index, std::variant_size_v<T>);
       return;
     }
     decode_variant_branch(r, value, static_cast<std::size_t>(index),
