@@ -9,7 +9,7 @@
 // horizons_decode_view       decode_view<topic variant>: views into the body, nothing copied (views.hpp)
 // horizons_decode_view_walk  the same, then every map and array of the event iterated (a handler reading all)
 // horizons_decode_head       decode_head: the envelope as views and the payload branch, what the consumer
-//                            reads of every record to pick its handler (before the owning or view decode)
+//                            reads first of a record on a topic with view handlers, to pick the handler
 // avro_c_encode    avro_value_write of a prebuilt generic value into a reused memory writer
 // avro_c_decode    avro_value_read into a reused generic value, memory reader reset per iteration
 //

@@ -91,24 +91,41 @@ template <class Payload>
 template <class Payload>
 [[nodiscard]] std::expected<event_view<Payload>, codec_error> decode_view(std::span<const std::byte> body);
 
-/// The start of a topic's body: the envelope as a view and the payload's union branch, read
-/// without touching the payload. A consumer picks its handler from `branch` before decoding more.
-/// Valid while `body` is.
+// Decoding in two steps, for a consumer that picks a handler by the payload's type before it
+// decodes the payload: first the envelope and the payload's union branch, then the payload.
+// Together they refuse what decode_body refuses, with the same errors.
+
+/// Where a topic's payload starts in a body, and which branch of the topic's union it is.
+struct payload_position {
+  std::size_t branch = 0;  // index in the topic's payload variant
+  std::size_t offset = 0;  // of the payload record in the body
+};
+
+/// A body's envelope as a view (valid while the body is) and its payload's position.
 struct event_head {
   envelope_view meta;
-  std::size_t branch = 0;           // index in the topic's payload variant
-  std::span<const std::byte> body;  // the whole body
-  std::size_t payload_offset = 0;   // where the payload record starts in `body`
+  payload_position payload;
 };
-/// Refuses what decode_body refuses in the envelope and the branch index (bad_union_index).
+/// Step one as views: refuses a bad envelope or branch index (bad_union_index).
 [[nodiscard]] std::expected<event_head, codec_error> decode_head(topic_id topic, std::span<const std::byte> body);
 
-/// Decodes the payload after `head` as a view into `into` (the alternative head.branch), then checks
-/// what decode_body checks last: no trailing bytes, and the envelope's event_type names the payload.
+/// Step one, owning: the envelope into `into` (reusing its storage), and the payload's position.
+[[nodiscard]] std::expected<payload_position, codec_error> decode_envelope(topic_id topic,
+                                                                           std::span<const std::byte> body,
+                                                                           envelope& into);
+
+/// Step two as a view: the payload at `at` into `into` (the alternative at.branch), then what
+/// decode_body checks last: no bytes left, and `event_type` (the envelope's) names the payload.
 /// TopicPayload: a topic's payload variant. Allocates nothing unless it fails.
 template <class TopicPayload>
-[[nodiscard]] std::expected<void, codec_error> decode_payload_view(const event_head& head,
+[[nodiscard]] std::expected<void, codec_error> decode_payload_view(std::span<const std::byte> body,
+                                                                   payload_position at, std::string_view event_type,
                                                                    view_of<TopicPayload>& into);
+
+/// Step two, owning: as decode_payload_view, into `into` (reusing its storage).
+template <class TopicPayload>
+[[nodiscard]] std::expected<void, codec_error> decode_payload(std::span<const std::byte> body, payload_position at,
+                                                              std::string_view event_type, TopicPayload& into);
 
 /// Decodes a framed record of any topic; the schema id picks the topic.
 [[nodiscard]] std::expected<any_event, codec_error> decode_framed(std::span<const std::byte> record);

@@ -34,7 +34,7 @@
 // record again after a crash: deduplicate by meta.event_id where effects
 // must happen once.
 //
-// Threads: create(), on() and run()/poll() from one thread; handlers run on
+// Threads: create(), on(), on_view() and run()/poll() from one thread; handlers run on
 // that thread. stats() from any thread.
 #pragma once
 

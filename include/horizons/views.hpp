@@ -106,33 +106,32 @@ class trusted_reader {
 template <class Reader, class T>
 void decode_view_value(Reader& r, T& value);
 
-}  // namespace detail
-
-/// The items of an Avro array, decoded one at a time while iterating (an input range).
-template <class T>
-class array_view {
+/// The items of an Avro array or map in bytes a checked decode accepted: an input range that
+/// decodes one item per step with ReadItem (how an array item or a map entry is read).
+template <class Item, std::size_t MinBytesEach, class ReadItem>
+class block_range {
  public:
-  using value_type = T;
+  using value_type = Item;
 
-  array_view() = default;
-  /// `at`: the array's first block count, in bytes a checked decode accepted; `size`: its item count.
-  array_view(const std::uint8_t* at, std::size_t size) : at_(at), size_(size) {}
+  block_range() = default;
+  /// `at`: the first block count; `size`: how many items the blocks hold.
+  block_range(const std::uint8_t* at, std::size_t size) : at_(at), size_(size) {}
 
   class iterator {
    public:
-    using value_type = T;
+    using value_type = Item;
     using difference_type = std::ptrdiff_t;
     iterator() = default;
     iterator(const std::uint8_t* at, std::size_t left) : reader_(at), left_(left) { ++*this; }
-    const T& operator*() const { return current_; }
-    const T* operator->() const { return &current_; }
+    const Item& operator*() const { return current_; }
+    const Item* operator->() const { return &current_; }
     iterator& operator++() {
       if (left_ == 0) {
         done_ = true;
         return *this;
       }
-      if (block_left_ == 0) block_left_ = reader_.read_block_count(1);
-      detail::decode_view_value(reader_, current_);
+      if (block_left_ == 0) block_left_ = reader_.read_block_count(MinBytesEach);
+      ReadItem{}(reader_, current_);
       --block_left_;
       --left_;
       return *this;
@@ -141,15 +140,16 @@ class array_view {
     friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.done_; }
 
    private:
-    detail::trusted_reader reader_{nullptr};
+    trusted_reader reader_{nullptr};
     std::size_t left_ = 0;
     std::size_t block_left_ = 0;
     bool done_ = false;
-    T current_{};
+    Item current_{};
   };
 
-  [[nodiscard]] iterator begin() const { return size_ == 0 ? iterator(at_, 0) : iterator(at_, size_); }
+  [[nodiscard]] iterator begin() const { return iterator(at_, size_); }
   [[nodiscard]] std::default_sentinel_t end() const { return {}; }
+  /// Items on the wire.
   [[nodiscard]] std::size_t size() const { return size_; }
   [[nodiscard]] bool empty() const { return size_ == 0; }
 
@@ -158,54 +158,38 @@ class array_view {
   std::size_t size_ = 0;
 };
 
+struct read_array_item {
+  template <class T>
+  void operator()(trusted_reader& r, T& item) const {
+    decode_view_value(r, item);
+  }
+};
+
+struct read_map_entry {
+  template <class V>
+  void operator()(trusted_reader& r, std::pair<std::string_view, V>& entry) const {
+    entry.first = r.read_string_view();
+    decode_view_value(r, entry.second);
+  }
+};
+
+}  // namespace detail
+
+/// The items of an Avro array, decoded one at a time while iterating (an input range).
+template <class T>
+class array_view : public detail::block_range<T, 1, detail::read_array_item> {
+ public:
+  using detail::block_range<T, 1, detail::read_array_item>::block_range;
+};
+
 /// The entries of an Avro map as (key, value) pairs in wire order, decoded one at a time while
 /// iterating (an input range). A key repeated on the wire is seen each time; find() and
 /// to_owned() keep its last value, as the owning decode does.
 template <class V>
-class map_view {
+class map_view : public detail::block_range<std::pair<std::string_view, V>, 2, detail::read_map_entry> {
  public:
-  using value_type = std::pair<std::string_view, V>;
+  using detail::block_range<std::pair<std::string_view, V>, 2, detail::read_map_entry>::block_range;
 
-  map_view() = default;
-  /// `at`: the map's first block count, in bytes a checked decode accepted; `size`: its entry count.
-  map_view(const std::uint8_t* at, std::size_t size) : at_(at), size_(size) {}
-
-  class iterator {
-   public:
-    using value_type = map_view::value_type;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    iterator(const std::uint8_t* at, std::size_t left) : reader_(at), left_(left) { ++*this; }
-    const value_type& operator*() const { return current_; }
-    const value_type* operator->() const { return &current_; }
-    iterator& operator++() {
-      if (left_ == 0) {
-        done_ = true;
-        return *this;
-      }
-      if (block_left_ == 0) block_left_ = reader_.read_block_count(2);
-      current_.first = reader_.read_string_view();
-      detail::decode_view_value(reader_, current_.second);
-      --block_left_;
-      --left_;
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.done_; }
-
-   private:
-    detail::trusted_reader reader_{nullptr};
-    std::size_t left_ = 0;
-    std::size_t block_left_ = 0;
-    bool done_ = false;
-    value_type current_{};
-  };
-
-  [[nodiscard]] iterator begin() const { return iterator(at_, size_); }
-  [[nodiscard]] std::default_sentinel_t end() const { return {}; }
-  /// Entries on the wire (a repeated key counts each time).
-  [[nodiscard]] std::size_t size() const { return size_; }
-  [[nodiscard]] bool empty() const { return size_ == 0; }
   /// The last value of `key`, or nullopt; a linear scan.
   [[nodiscard]] std::optional<V> find(std::string_view key) const {
     std::optional<V> found;
@@ -214,13 +198,61 @@ class map_view {
     }
     return found;
   }
-
- private:
-  const std::uint8_t* at_ = nullptr;
-  std::size_t size_ = 0;
 };
 
 namespace detail {
+
+/// The Avro types a view holds by value, as the owning type does.
+template <class T>
+concept avro_scalar = std::is_same_v<T, bool> || std::is_same_v<T, std::int32_t> || std::is_same_v<T, std::int64_t> ||
+                      std::is_same_v<T, double> || std::is_same_v<T, float> || std::is_same_v<T, uuid> ||
+                      std::is_same_v<T, timestamp> || avro_enum<T>;
+
+/// Decodes a scalar: the one walk the owning decode, the view decode and view iteration share.
+template <class Reader, avro_scalar T>
+void decode_scalar(Reader& r, T& value) {
+  if constexpr (std::is_same_v<T, bool>) {
+    value = r.read_bool();
+  } else if constexpr (std::is_same_v<T, std::int32_t>) {
+    value = r.read_int();
+  } else if constexpr (std::is_same_v<T, std::int64_t>) {
+    value = r.read_long();
+  } else if constexpr (std::is_same_v<T, double> || std::is_same_v<T, float>) {
+    value = r.template read_fixed<T>();
+  } else if constexpr (std::is_same_v<T, uuid>) {
+    auto text = r.read_string_view();
+    if (r.failed()) return;
+    auto parsed = uuid::parse(text);
+    if (!parsed) {
+      r.fail_bad_uuid(text);
+      return;
+    }
+    value = *parsed;
+  } else if constexpr (std::is_same_v<T, timestamp>) {
+    value = timestamp{std::chrono::microseconds{r.read_long()}};
+  } else {
+    auto index = r.read_long();
+    if (index < 0 || static_cast<std::uint64_t>(index) >= enum_traits<T>::symbols.size()) {
+      r.fail_bad_enum_index(index, enum_traits<T>::symbols.size());
+      return;
+    }
+    value = static_cast<T>(index);
+  }
+}
+
+/// Decodes an optional (a ["null", T] union): its branch, then the value with decode_inner(reader, value).
+template <class Reader, class Optional, class DecodeInner>
+void decode_optional(Reader& r, Optional& value, const DecodeInner& decode_inner) {
+  auto branch = r.read_long();
+  if (branch == 0) {
+    value.reset();
+  } else if (branch == 1) {
+    if (!value) value.emplace();
+    decode_inner(r, *value);
+  } else if (!r.failed()) {
+    r.fail_bad_union_index(branch, 2);
+  }
+}
 
 template <class Reader, class Record>
 void decode_view_record(Reader& r, Record& record) {
@@ -235,44 +267,12 @@ void decode_view_record(Reader& r, Record& record) {
 /// iteration of validated bytes (trusted_reader).
 template <class Reader, class T>
 void decode_view_value(Reader& r, T& value) {
-  if constexpr (std::is_same_v<T, bool>) {
-    value = r.read_bool();
-  } else if constexpr (std::is_same_v<T, std::int32_t>) {
-    value = r.read_int();
-  } else if constexpr (std::is_same_v<T, std::int64_t>) {
-    value = r.read_long();
-  } else if constexpr (std::is_same_v<T, double> || std::is_same_v<T, float>) {
-    value = r.template read_fixed<T>();
+  if constexpr (avro_scalar<T>) {
+    decode_scalar(r, value);
   } else if constexpr (std::is_same_v<T, std::string_view>) {
     value = r.read_string_view();
-  } else if constexpr (std::is_same_v<T, uuid>) {
-    auto text = r.read_string_view();
-    if (r.failed()) return;
-    auto parsed = uuid::parse(text);
-    if (!parsed) {
-      r.fail_bad_uuid(text);
-      return;
-    }
-    value = *parsed;
-  } else if constexpr (std::is_same_v<T, timestamp>) {
-    value = timestamp{std::chrono::microseconds{r.read_long()}};
-  } else if constexpr (avro_enum<T>) {
-    auto index = r.read_long();
-    if (index < 0 || static_cast<std::uint64_t>(index) >= enum_traits<T>::symbols.size()) {
-      r.fail_bad_enum_index(index, enum_traits<T>::symbols.size());
-      return;
-    }
-    value = static_cast<T>(index);
   } else if constexpr (is_optional<T>::value) {
-    auto branch = r.read_long();
-    if (branch == 0) {
-      value.reset();
-    } else if (branch == 1) {
-      if (!value) value.emplace();
-      decode_view_value(r, *value);
-    } else if (!r.failed()) {
-      r.fail_bad_union_index(branch, 2);
-    }
+    decode_optional(r, value, [](Reader& reader, auto& inner) { decode_view_value(reader, inner); });
   } else if constexpr (requires { typename T::value_type; requires std::is_same_v<T, array_view<typename T::value_type>>; }) {
     // Walked once here to validate and count; iteration decodes again, one item at a time.
     const auto* start = r.position();

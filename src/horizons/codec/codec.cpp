@@ -90,12 +90,15 @@ std::expected<void, codec_error> check_complete(const detail::avro_reader& r, st
   return {};
 }
 
-template <class PayloadView>
-std::string_view event_type_of_view(const PayloadView& payload) {
-  if constexpr (is_variant<PayloadView>::value) {
-    return std::visit([](const auto& p) { return event_type_of_view(p); }, payload);
+// The event type of a payload, a payload view, or a variant of either.
+template <class Payload>
+std::string_view event_type_of_payload(const Payload& payload) {
+  if constexpr (is_variant<Payload>::value) {
+    return std::visit([](const auto& p) { return event_type_of_payload(p); }, payload);
+  } else if constexpr (payload_record<Payload>) {
+    return payload_traits<Payload>::event_type;
   } else {
-    return payload_traits<typename PayloadView::owned_type>::event_type;
+    return payload_traits<typename Payload::owned_type>::event_type;
   }
 }
 
@@ -127,16 +130,20 @@ std::expected<event_view<Payload>, codec_error> decode_view(std::span<const std:
     if (auto branch = read_payload_branch<Payload>(r); !branch) return std::unexpected(std::move(branch.error()));
     detail::decode_view_record(r, view.payload);
   }
-  if (auto ok = check_complete(r, body.size(), view.event_type, event_type_of_view(view.payload)); !ok) {
+  if (auto ok = check_complete(r, body.size(), view.event_type, event_type_of_payload(view.payload)); !ok) {
     return std::unexpected(std::move(ok.error()));
   }
   return view;
 }
 
-std::expected<event_head, codec_error> decode_head(topic_id topic, std::span<const std::byte> body) {
-  event_head head{.meta = {}, .branch = 0, .body = body, .payload_offset = 0};
+namespace {
+
+// The envelope (owning or view, with decode_envelope_fields) and the payload's branch index.
+template <class Envelope, class DecodeFields>
+std::expected<payload_position, codec_error> read_envelope(topic_id topic, std::span<const std::byte> body,
+                                                           Envelope& into, const DecodeFields& decode_fields) {
   detail::avro_reader r(body);
-  detail::decode_view_record(r, head.meta);
+  decode_fields(r, into);
   r.set_field("payload");
   auto t = static_cast<std::size_t>(topic);
   auto branches = detail::topic_payload_offsets[t + 1] - detail::topic_payload_offsets[t];
@@ -145,22 +152,49 @@ std::expected<event_head, codec_error> decode_head(topic_id topic, std::span<con
     r.fail_bad_union_index(branch, branches);
   }
   if (r.failed()) return std::unexpected(reader_error(r, body.size()));
-  head.branch = static_cast<std::size_t>(branch);
-  head.payload_offset = r.consumed();
+  return payload_position{.branch = static_cast<std::size_t>(branch), .offset = r.consumed()};
+}
+
+// The payload record of branch at.branch into the variant `into`, then the checks decode_body ends with.
+template <class Variant, class DecodeRecord>
+std::expected<void, codec_error> read_payload(std::span<const std::byte> body, payload_position at,
+                                              std::string_view event_type, Variant& into,
+                                              const DecodeRecord& decode_branch) {
+  detail::avro_reader r(body, at.offset);
+  r.set_field("payload");
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    ((at.branch == I ? (into.index() == I ? void() : void(into.template emplace<I>()), decode_branch(r, std::get<I>(into)))
+                     : void()),
+     ...);
+  }(std::make_index_sequence<std::variant_size_v<Variant>>{});
+  return check_complete(r, body.size(), event_type, event_type_of_payload(into));
+}
+
+}  // namespace
+
+std::expected<event_head, codec_error> decode_head(topic_id topic, std::span<const std::byte> body) {
+  event_head head;
+  auto at = read_envelope(topic, body, head.meta, [](auto& r, auto& meta) { detail::decode_view_record(r, meta); });
+  if (!at) return std::unexpected(std::move(at.error()));
+  head.payload = *at;
   return head;
 }
 
+std::expected<payload_position, codec_error> decode_envelope(topic_id topic, std::span<const std::byte> body,
+                                                             envelope& into) {
+  return read_envelope(topic, body, into, [](auto& r, auto& meta) { detail::decode_record(r, meta); });
+}
+
 template <class TopicPayload>
-std::expected<void, codec_error> decode_payload_view(const event_head& head, view_of<TopicPayload>& into) {
-  detail::avro_reader r(head.body, head.payload_offset);
-  r.set_field("payload");
-  [&]<std::size_t... I>(std::index_sequence<I...>) {
-    ((head.branch == I ? (into.index() == I ? void() : void(into.template emplace<I>()),
-                          detail::decode_view_record(r, std::get<I>(into)))
-                       : void()),
-     ...);
-  }(std::make_index_sequence<std::variant_size_v<TopicPayload>>{});
-  return check_complete(r, head.body.size(), head.meta.event_type, event_type_of_view(into));
+std::expected<void, codec_error> decode_payload_view(std::span<const std::byte> body, payload_position at,
+                                                     std::string_view event_type, view_of<TopicPayload>& into) {
+  return read_payload(body, at, event_type, into, [](auto& r, auto& p) { detail::decode_view_record(r, p); });
+}
+
+template <class TopicPayload>
+std::expected<void, codec_error> decode_payload(std::span<const std::byte> body, payload_position at,
+                                                std::string_view event_type, TopicPayload& into) {
+  return read_payload(body, at, event_type, into, [](auto& r, auto& p) { detail::decode_record(r, p); });
 }
 
 std::expected<frame, codec_error> parse_frame(std::span<const std::byte> record) {
@@ -227,7 +261,10 @@ HORIZONS_FOR_EACH_PAYLOAD(HORIZONS_INSTANTIATE_CODEC)
 HORIZONS_FOR_EACH_TOPIC_PAYLOAD(HORIZONS_INSTANTIATE_CODEC)
 #undef HORIZONS_INSTANTIATE_CODEC
 #define HORIZONS_INSTANTIATE_PAYLOAD_VIEW(P) \
-  template std::expected<void, codec_error> decode_payload_view<P>(const event_head&, view_of<P>&);
+  template std::expected<void, codec_error> decode_payload_view<P>(std::span<const std::byte>, payload_position, \
+                                                                   std::string_view, view_of<P>&);           \
+  template std::expected<void, codec_error> decode_payload<P>(std::span<const std::byte>, payload_position,      \
+                                                              std::string_view, P&);
 HORIZONS_FOR_EACH_TOPIC_PAYLOAD(HORIZONS_INSTANTIATE_PAYLOAD_VIEW)
 #undef HORIZONS_INSTANTIATE_PAYLOAD_VIEW
 

@@ -88,6 +88,7 @@ struct consumer::impl {
   // One reused event and one reused payload view per topic: decoding reuses their storage.
   std::array<any_event, topic_count> decoded;
   std::array<any_payload_view, topic_count> views;
+  event_head view_head;  // the envelope of the record in hand, when read as a view
   std::atomic<std::uint64_t> handled{0}, skipped{0}, retries{0}, dead_lettered{0}, undecodable{0}, rebalances{0};
   bool closed = false;
 
@@ -149,12 +150,18 @@ struct consumer::impl {
     }
   }
 
-  // The topic, the frame and the start of the body: enough to pick the handler.
+  // Step one: what a record is, enough to pick its handler. Its envelope is read owning, into the
+  // topic's reused event, unless a handler of the topic takes views; then as a view. So no
+  // envelope is read twice, but for an owning handler on a topic that also has view handlers.
   struct record_head {
     topic_id topic;
-    event_head head;
+    std::span<const std::byte> body;
+    payload_position payload;
+    const void* meta;             // an envelope_view if `as_view`, else an envelope
+    std::string_view event_type;  // the envelope's
+    bool as_view;
   };
-  static std::expected<record_head, codec_error> decode_head(const rd_kafka_message_t* message) {
+  std::expected<record_head, codec_error> decode_head(const rd_kafka_message_t* message) {
     auto topic = topic_from_name(rd_kafka_topic_name(message->rkt));
     if (!topic) return std::unexpected(codec_error{codec_errc::unknown_schema_id, "not a catalogue topic"});
     auto framed = parse_frame(std::span(static_cast<const std::byte*>(message->payload), message->len));
@@ -164,12 +171,30 @@ struct consumer::impl {
           codec_errc::unknown_schema_id, fmt::format("unknown schema id {} for topic {} (its schema is {})",
                                                      framed->schema_id, topic_name(*topic), spec(*topic).schema_id)});
     }
-    auto head = horizons::decode_head(*topic, framed->body);
-    if (!head) return std::unexpected(std::move(head.error()));
-    return record_head{*topic, std::move(*head)};
+    if (has_view_handler(*topic)) {
+      auto head = horizons::decode_head(*topic, framed->body);
+      if (!head) return std::unexpected(std::move(head.error()));
+      view_head = *head;
+      return record_head{*topic, framed->body, view_head.payload, &view_head.meta, view_head.meta.event_type, true};
+    }
+    return with_topic(*topic, [&](auto index) -> std::expected<record_head, codec_error> {
+      auto& event = std::get<index()>(decoded[index()]);
+      auto at = decode_envelope(*topic, framed->body, event);
+      if (!at) return std::unexpected(std::move(at.error()));
+      return record_head{*topic, framed->body, *at, static_cast<const envelope*>(&event), event.event_type, false};
+    });
   }
 
-  // The envelope and payload a handler of `kind` takes, decoded into this topic's reused slot.
+  [[nodiscard]] bool has_view_handler(topic_id topic) const {
+    auto t = static_cast<std::size_t>(topic);
+    for (auto i = detail::topic_payload_offsets[t]; i < detail::topic_payload_offsets[t + 1]; ++i) {
+      if ((*handlers)[i].kind == handler_kind::view) return true;
+    }
+    return false;
+  }
+
+  // Step two: the payload a handler of `kind` takes, into the topic's reused slot. With no handler
+  // the payload is only checked, in place, as a view.
   struct decoded_event {
     const void* meta = nullptr;
     const void* payload = nullptr;
@@ -181,15 +206,15 @@ struct consumer::impl {
       };
       if (kind == handler_kind::owning) {
         auto& event = std::get<index()>(decoded[index()]);
-        if (auto ok = decode_body(record.head.body, event); !ok) return std::unexpected(std::move(ok.error()));
+        auto ok = record.as_view ? decode_body(record.body, event)
+                                 : decode_payload(record.body, record.payload, record.event_type, event.payload);
+        if (!ok) return std::unexpected(std::move(ok.error()));
         return decoded_event{static_cast<const envelope*>(&event), payload_of(event.payload)};
       }
-      // A view handler, or none: then the payload is only checked, in place.
       auto& payload = std::get<index()>(views[index()]);
-      if (auto ok = decode_payload_view<topic_payload<index()>>(record.head, payload); !ok) {
-        return std::unexpected(std::move(ok.error()));
-      }
-      return decoded_event{&record.head.meta, payload_of(payload)};
+      auto ok = decode_payload_view<topic_payload<index()>>(record.body, record.payload, record.event_type, payload);
+      if (!ok) return std::unexpected(std::move(ok.error()));
+      return decoded_event{record.meta, payload_of(payload)};
     });
   }
 
@@ -236,7 +261,7 @@ struct consumer::impl {
     auto head = decode_head(message);
     if (!head) return finish(message, undecodable_record(message, head.error()));
     const auto& handler =
-        (*handlers)[detail::topic_payload_offsets[static_cast<std::size_t>(head->topic)] + head->head.branch];
+        (*handlers)[detail::topic_payload_offsets[static_cast<std::size_t>(head->topic)] + head->payload.branch];
     auto event = decode(*head, handler.kind);
     if (!event) return finish(message, undecodable_record(message, event.error()));
     if (handler.kind == handler_kind::none) {
