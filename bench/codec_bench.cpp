@@ -6,6 +6,10 @@
 //
 // horizons_encode  encode_body of the event<payload> a producer holds, into a reused buffer
 // horizons_decode  decode_body into a reused event<topic variant>: the consumer's steady state
+// horizons_decode_view       decode_view<topic variant>: views into the body, nothing copied (views.hpp)
+// horizons_decode_view_walk  the same, then every map and array of the event iterated (a handler reading all)
+// horizons_decode_head       decode_head: the envelope as views and the payload branch, what the consumer
+//                            reads first of a record on a topic with view handlers, to pick the handler
 // avro_c_encode    avro_value_write of a prebuilt generic value into a reused memory writer
 // avro_c_decode    avro_value_read into a reused generic value, memory reader reset per iteration
 //
@@ -169,6 +173,7 @@ horizons::event<horizons::system_health_check> system_health_check() {
 template <class Payload>
 struct codec_case {
   horizons::event<Payload> event;
+  using payload_variant = decltype(horizons::topic_event_of<Payload>::payload);
   horizons::topic_event_of<Payload> decoded;  // reused by horizons_decode
   horizons::byte_buffer body;                 // Horizons' body: the bytes both decoders read
   horizons::byte_buffer scratch;              // reused by horizons_encode
@@ -202,6 +207,10 @@ struct codec_case {
     if (auto ok = horizons::decode_body(body.bytes(), decoded); !ok || !(decoded == horizons::to_topic_event(event))) {
       die(fmt::format("{}: Horizons does not decode its own body back to the event", type));
     }
+    if (auto view = horizons::decode_view<payload_variant>(body.bytes());
+        !view || !(view->to_owned() == horizons::to_topic_event(event))) {
+      die(fmt::format("{}: Horizons' view of its own body is not the event", type));
+    }
     scratch.reserve(body.size() * 2);
     writer.reserve(body.size() * 2);
   }
@@ -231,6 +240,53 @@ struct codec_case {
         break;
       }
       benchmark::ClobberMemory();
+    }
+    count(state);
+  }
+
+  void horizons_decode_view(benchmark::State& state) {
+    for (auto _ : state) {
+      auto view = horizons::decode_view<payload_variant>(body.bytes());
+      benchmark::DoNotOptimize(view);
+      if (!view) {
+        state.SkipWithError(view.error().message.c_str());
+        break;
+      }
+    }
+    count(state);
+  }
+
+  void horizons_decode_head(benchmark::State& state) {
+    for (auto _ : state) {
+      auto head = horizons::decode_head(horizons::payload_traits<Payload>::topic, body.bytes());
+      benchmark::DoNotOptimize(head);
+      if (!head) {
+        state.SkipWithError(head.error().message.c_str());
+        break;
+      }
+    }
+    count(state);
+  }
+
+  void horizons_decode_view_walk(benchmark::State& state) {
+    for (auto _ : state) {
+      auto view = horizons::decode_view<payload_variant>(body.bytes());
+      if (!view) {
+        state.SkipWithError(view.error().message.c_str());
+        break;
+      }
+      std::size_t items = 0;
+      auto walk = [&](const auto& record) {
+        horizons::for_each_field(record, [&](std::string_view, const auto& field) {
+          using field_type = std::decay_t<decltype(field)>;
+          if constexpr (!std::is_same_v<field_type, std::string_view> && requires { field.begin(); }) {
+            for (const auto& item : field) benchmark::DoNotOptimize(item), ++items;
+          }
+        });
+      };
+      walk(static_cast<const horizons::envelope_view&>(*view));
+      std::visit(walk, view->payload);
+      benchmark::DoNotOptimize(items);
     }
     count(state);
   }
@@ -283,6 +339,9 @@ void register_case(horizons::event<Payload> event) {
   add("avro_c_encode", &codec_case<Payload>::avro_c_encode);
   add("horizons_decode", &codec_case<Payload>::horizons_decode);
   add("avro_c_decode", &codec_case<Payload>::avro_c_decode);
+  add("horizons_decode_view", &codec_case<Payload>::horizons_decode_view);
+  add("horizons_decode_view_walk", &codec_case<Payload>::horizons_decode_view_walk);
+  add("horizons_decode_head", &codec_case<Payload>::horizons_decode_head);
 }
 
 }  // namespace

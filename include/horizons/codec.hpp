@@ -11,6 +11,14 @@
 // Decoding never trusts a length: a string, array or map longer than the
 // bytes that remain is refused before anything is allocated. All functions
 // are thread-compatible (no shared state) and never throw on bad input.
+//
+// Views (views.hpp) read an event without copying it:
+//
+//   auto view = horizons::decode_view<horizons::job_submitted>(frame->body);
+//   if (view) use(view->payload.job_name);   // a std::string_view into frame->body
+//
+// A view decode refuses exactly what the owning decode refuses, with the
+// same codec_errc, and allocates nothing (but an error's message).
 #pragma once
 
 #include <cstdint>
@@ -76,6 +84,48 @@ template <class Payload>
   if (auto ok = decode_body(body, e); !ok) return std::unexpected(std::move(ok.error()));
   return e;
 }
+
+/// Decodes an Avro body as views into `body` (views.hpp): nothing is copied or allocated, and the
+/// result is valid while `body` is. Checks everything decode_body checks, in the same order.
+/// Payload: one payload type (a record of another type is `wrong_event_type`) or a topic's payload variant.
+template <class Payload>
+[[nodiscard]] std::expected<event_view<Payload>, codec_error> decode_view(std::span<const std::byte> body);
+
+// Decoding in two steps, for a consumer that picks a handler by the payload's type before it
+// decodes the payload: first the envelope and the payload's union branch, then the payload.
+// Together they refuse what decode_body refuses, with the same errors.
+
+/// Where a topic's payload starts in a body, and which branch of the topic's union it is.
+struct payload_position {
+  std::size_t branch = 0;  // index in the topic's payload variant
+  std::size_t offset = 0;  // of the payload record in the body
+};
+
+/// A body's envelope as a view (valid while the body is) and its payload's position.
+struct event_head {
+  envelope_view meta;
+  payload_position payload;
+};
+/// Step one as views: refuses a bad envelope or branch index (bad_union_index).
+[[nodiscard]] std::expected<event_head, codec_error> decode_head(topic_id topic, std::span<const std::byte> body);
+
+/// Step one, owning: the envelope into `into` (reusing its storage), and the payload's position.
+[[nodiscard]] std::expected<payload_position, codec_error> decode_envelope(topic_id topic,
+                                                                           std::span<const std::byte> body,
+                                                                           envelope& into);
+
+/// Step two as a view: the payload at `at` into `into` (the alternative at.branch), then what
+/// decode_body checks last: no bytes left, and `event_type` (the envelope's) names the payload.
+/// TopicPayload: a topic's payload variant. Allocates nothing unless it fails.
+template <class TopicPayload>
+[[nodiscard]] std::expected<void, codec_error> decode_payload_view(std::span<const std::byte> body,
+                                                                   payload_position at, std::string_view event_type,
+                                                                   view_of<TopicPayload>& into);
+
+/// Step two, owning: as decode_payload_view, into `into` (reusing its storage).
+template <class TopicPayload>
+[[nodiscard]] std::expected<void, codec_error> decode_payload(std::span<const std::byte> body, payload_position at,
+                                                              std::string_view event_type, TopicPayload& into);
 
 /// Decodes a framed record of any topic; the schema id picks the topic.
 [[nodiscard]] std::expected<any_event, codec_error> decode_framed(std::span<const std::byte> record);

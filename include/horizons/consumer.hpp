@@ -7,6 +7,16 @@
 //           -> horizons::handler_result { return schedule(job); });
 //   consumer.run(stop_token);          // until stop is requested; then commits and leaves the group
 //
+// A view handler reads the record in place, without copying it (views.hpp):
+//
+//   consumer.on_view<horizons::job_submitted>(
+//       [](const horizons::envelope_view& meta, const horizons::job_submitted_view& job,
+//          const horizons::message_context& at) -> horizons::handler_result { return count(job.pipeline); });
+//
+// Its views point into the record librdkafka holds: they are valid only during
+// the handler call (call `.to_owned()` to keep one). One handler per event
+// type: on() and on_view() for the same type replace each other.
+//
 // Guarantees: a record's offset is committed only after its handler returned
 // success (or after the record was written to the dead-letter topic); records
 // of one partition are handled in order, one at a time. A failing handler is
@@ -14,13 +24,17 @@
 // record goes to `<topic>.dlq` with headers naming the original topic,
 // partition, offset, error class, message and attempts. A record that does
 // not decode goes to the DLQ at once and the consumer carries on. Event
-// types with no handler are acknowledged and counted as skipped.
+// types with no handler are acknowledged and counted as skipped: the consumer
+// reads the envelope and the payload's union branch, finds no handler, and
+// checks the payload in place (a view decode: nothing copied or allocated)
+// instead of decoding it, so that a record that does not decode is still
+// dead-lettered, never acknowledged unseen.
 // On a rebalance the consumer commits what it finished before giving
 // partitions up. Because delivery is at-least-once, a handler may see a
 // record again after a crash: deduplicate by meta.event_id where effects
 // must happen once.
 //
-// Threads: create(), on() and run()/poll() from one thread; handlers run on
+// Threads: create(), on(), on_view() and run()/poll() from one thread; handlers run on
 // that thread. stats() from any thread.
 #pragma once
 
@@ -29,6 +43,7 @@
 #include <expected>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -39,12 +54,19 @@
 
 namespace horizons {
 
-struct message_context {
-  topic_id topic;
-  std::int32_t partition;
-  std::int64_t offset;
-  timestamp record_time;  // the record's Kafka timestamp
-  int attempt;            // 1 on first delivery to the handler
+namespace detail {
+struct consumed_record;  // opaque: librdkafka's message, during the handler call
+struct consumer_access;
+}  // namespace detail
+
+/// Where a record came from, for the handler call.
+class message_context {
+ public:
+  topic_id topic{};
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  timestamp record_time{};  // the record's Kafka timestamp
+  int attempt = 1;          // 1 on first delivery to the handler
 
   /// From the produced-at header. Read on first use: parsing a record's headers costs more than
   /// decoding its event, and most handlers never ask.
@@ -53,9 +75,10 @@ struct message_context {
   /// A copy to keep after the handler returned: produced_at() read now, the record let go.
   [[nodiscard]] message_context detached() const;
 
-  // The record during the handler call (a librdkafka message), or null once detached.
-  const void* record = nullptr;
-  std::optional<timestamp> kept_produced_at{};
+ private:
+  friend struct detail::consumer_access;
+  const detail::consumed_record* record_ = nullptr;  // the record during the handler call; null once detached
+  std::optional<timestamp> kept_produced_at_{};
 };
 
 /// A handler's verdict: success, or an error message (retried, then dead-lettered).
@@ -63,6 +86,10 @@ using handler_result = std::expected<void, std::string>;
 
 template <payload_record Payload>
 using handler = std::function<handler_result(const envelope&, const Payload&, const message_context&)>;
+
+/// A handler of views (views.hpp), valid during the call only.
+template <payload_record Payload>
+using view_handler = std::function<handler_result(const envelope_view&, const view_of<Payload>&, const message_context&)>;
 
 struct retry_policy {
   int max_attempts = 3;
@@ -114,12 +141,28 @@ class consumer {
   consumer(const consumer&) = delete;
   consumer& operator=(const consumer&) = delete;
 
-  template <payload_record Payload>
-  consumer& on(handler<Payload> h) {
-    handlers_[payload_index<Payload>] = [h = std::move(h)](const envelope& meta, const void* payload,
-                                                           const message_context& at) {
-      return h(meta, *static_cast<const Payload*>(payload), at);
-    };
+  /// Registers `fn` for one event type:
+  /// fn(const envelope&, const Payload&, const message_context&) -> handler_result (a handler<Payload>).
+  template <payload_record Payload, class Fn>
+  consumer& on(Fn&& fn) {
+    handlers_[payload_index<Payload>] = {
+        handler_kind::owning,
+        [fn = std::forward<Fn>(fn)](const void* meta, const void* payload, const message_context& at) -> handler_result {
+          return fn(*static_cast<const envelope*>(meta), *static_cast<const Payload*>(payload), at);
+        }};
+    return *this;
+  }
+
+  /// Registers `fn` for one event type, given views into the record (valid during the call only):
+  /// fn(const envelope_view&, const view_of<Payload>&, const message_context&) -> handler_result
+  /// (a view_handler<Payload>). No copy of the record is made and nothing is allocated for it.
+  template <payload_record Payload, class Fn>
+  consumer& on_view(Fn&& fn) {
+    handlers_[payload_index<Payload>] = {
+        handler_kind::view,
+        [fn = std::forward<Fn>(fn)](const void* meta, const void* payload, const message_context& at) -> handler_result {
+          return fn(*static_cast<const envelope_view*>(meta), *static_cast<const view_of<Payload>*>(payload), at);
+        }};
     return *this;
   }
 
@@ -148,7 +191,13 @@ class consumer {
   struct impl;
 
  private:
-  using erased_handler = std::function<handler_result(const envelope&, const void*, const message_context&)>;
+  enum class handler_kind : std::uint8_t { none, owning, view };
+  // One per payload type. `meta` and `payload` are an envelope and a Payload (owning), or an
+  // envelope_view and a view_of<Payload> (view).
+  struct erased_handler {
+    handler_kind kind = handler_kind::none;
+    std::function<handler_result(const void* meta, const void* payload, const message_context&)> call;
+  };
   explicit consumer(std::unique_ptr<impl> state);
   std::array<erased_handler, payload_count> handlers_;
   std::unique_ptr<impl> impl_;

@@ -10,11 +10,29 @@
 //
 // A field that is not in the schema does not compile. Build events with
 // event_builder.hpp, encode them with codec.hpp, render them with json.hpp.
+// Every record also has a zero-copy view (`job_submitted_view`,
+// `envelope_view`, `event_view<Payload>`; views.hpp), decoded with
+// codec.hpp's decode_view.
 #pragma once
 
 #include <horizons/generated/events.hpp>
 
 namespace horizons {
+
+/// An event as views into its bytes (views.hpp): valid while the bytes are.
+/// Payload: one payload type (event_view<job_submitted>) or a topic's payload variant.
+template <class Payload>
+struct event_view : envelope_view {
+  view_of<Payload> payload{};
+
+  /// The owning event, copied out of the bytes.
+  [[nodiscard]] event<Payload> to_owned() const {
+    event<Payload> owned;
+    detail::assign_owned(static_cast<envelope&>(owned), static_cast<const envelope_view&>(*this));
+    detail::assign_owned(owned.payload, payload);
+    return owned;
+  }
+};
 
 /// The dotted event type of a payload ("job.submitted").
 template <payload_record Payload>

@@ -188,6 +188,102 @@ TEST_F(kafka_faults, failing_handlers_are_retried_then_dead_lettered_transient_f
   }
 }
 
+TEST_F(kafka_faults, view_handlers_see_the_records_types_without_a_handler_are_skipped_and_bad_ones_dead_lettered) {
+  std::atomic<std::size_t> delivered{0}, failed{0};
+  auto out = make_producer(delivered, failed);
+  ASSERT_TRUE(out);
+  event_sampler sampler(31);
+  std::unordered_map<uuid, event<job_submitted>> submitted;
+  std::size_t cancelled = 0, failures = 0;
+  for (int i = 0; i < 600; ++i) {
+    if (i % 3 == 0) {
+      auto e = sampler.next<job_submitted>();
+      submitted.emplace(e.event_id, e);
+      ASSERT_TRUE(out->publish(e));
+    } else if (i % 3 == 1) {
+      ++cancelled;
+      ASSERT_TRUE(out->publish(sampler.next<job_cancelled>()));
+    } else {
+      ++failures;
+      ASSERT_TRUE(out->publish(sampler.next<job_failed>()));
+    }
+  }
+  // A good envelope before a payload that does not decode (bytes after the record): one of a type
+  // with a view handler, one of a type with no handler. Neither may be acknowledged unseen.
+  auto corrupt = [&](const auto& e) {
+    byte_buffer framed;
+    encode_framed(e, framed);
+    const std::byte extra[] = {std::byte{2}, std::byte{4}};
+    framed.append(extra);
+    ASSERT_TRUE(out->publish_encoded({topic_id::job_lifecycle, std::string_view("corrupt"), framed.bytes(), e,
+                                      event_type_of(e.payload)}, 0));
+  };
+  corrupt(sampler.next<job_submitted>());
+  corrupt(sampler.next<job_cancelled>());
+  ASSERT_EQ(out->flush(30s), 0u);
+  std::string rejected = submitted.begin()->second.payload.job_id;
+
+  auto made = consumer::create({.config = config(),
+                                .topics = {topic_id::job_lifecycle},
+                                .group = "view-test",
+                                .retry = {.max_attempts = 2, .initial_backoff = 1ms, .max_backoff = 1ms}});
+  ASSERT_TRUE(made) << made.error().message;
+  auto& in = **made;
+  std::size_t seen_failures = 0, mismatched = 0, without_produced_at = 0;
+  std::vector<message_context> kept;
+  in.on_view<job_submitted>(
+      [&](const envelope_view& meta, const job_submitted_view& job, const message_context& at) -> handler_result {
+        auto found = submitted.find(meta.event_id);
+        event_view<job_submitted> whole;
+        static_cast<envelope_view&>(whole) = meta;
+        whole.payload = job;
+        if (found == submitted.end() || !(whole.to_owned() == found->second)) ++mismatched;
+        if (!at.produced_at()) ++without_produced_at;
+        kept.push_back(at.detached());
+        if (job.job_id == rejected) return std::unexpected("view handler rejected " + std::string(job.job_id));
+        return {};
+      });
+  in.on<job_failed>([&](const envelope&, const job_failed&, const message_context&) -> handler_result {
+    ++seen_failures;
+    return {};
+  });
+  auto expected_done = submitted.size() + cancelled + failures + 2;
+  poll_until(in, [&] {
+    auto stats = in.stats();
+    return stats.handled + stats.skipped + stats.dead_lettered >= expected_done;
+  });
+  ASSERT_TRUE(in.close());
+
+  auto stats = in.stats();
+  EXPECT_EQ(mismatched, 0u) << "a view's to_owned() differs from the event published";
+  EXPECT_EQ(without_produced_at, 0u);
+  EXPECT_EQ(seen_failures, failures);
+  EXPECT_EQ(stats.handled, submitted.size() - 1 + failures);
+  EXPECT_EQ(stats.skipped, cancelled) << "job.cancelled has no handler";
+  EXPECT_EQ(stats.undecodable, 2u);
+  EXPECT_EQ(stats.dead_lettered, 3u);
+  EXPECT_EQ(stats.retries, 1u);
+  ASSERT_FALSE(kept.empty());
+  EXPECT_TRUE(kept.front().produced_at()) << "a detached context keeps produced-at";
+
+  auto dead = read_all("job-lifecycle.dlq");
+  ASSERT_EQ(dead.size(), 3u);
+  std::map<std::string, int> classes;
+  for (const auto& r : dead) {
+    ++classes[std::string(*r.header("dlq-error-class"))];
+    if (r.header("dlq-error-class") == "decode") {
+      EXPECT_EQ(r.key, "corrupt");
+      EXPECT_NE(r.header("dlq-error-message")->find("trailing bytes"), std::string_view::npos);
+      EXPECT_TRUE(r.header("event-type")) << "the original headers are kept";
+    } else {
+      EXPECT_EQ(r.header("dlq-attempts"), "2");
+      EXPECT_EQ(r.header("dlq-error-message"), "view handler rejected " + rejected);
+    }
+  }
+  EXPECT_EQ(classes["decode"], 2);
+  EXPECT_EQ(classes["handler"], 1);
+}
+
 TEST_F(kafka_faults, a_broker_down_and_up_and_failing_requests_lose_nothing) {
   std::atomic<std::size_t> delivered{0}, failed{0};
   auto out = make_producer(delivered, failed);

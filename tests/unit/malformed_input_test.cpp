@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "codec/avro_binary.hpp"
+#include "mutate.hpp"
 
 namespace horizons {
 namespace {
@@ -204,14 +205,7 @@ TEST(malformed_bytes, random_mutations_never_crash) {
     buffer.clear();
     encode_framed(*sampler.next(all_event_types[round % all_event_types.size()]), buffer);
     std::string bytes(buffer.view());
-    for (int m = 0, count = 1 + static_cast<int>(rng() % 4); m < count && !bytes.empty(); ++m) {
-      auto at = rng() % bytes.size();
-      switch (rng() % 3) {
-        case 0: bytes[at] = static_cast<char>(rng()); break;
-        case 1: bytes.erase(at, 1); break;
-        default: bytes.insert(at, 1, static_cast<char>(rng())); break;
-      }
-    }
+    testing::mutate(bytes, rng);
     auto decoded = decode_framed(as_bytes(bytes));
     if (decoded) {
       ++accepted;

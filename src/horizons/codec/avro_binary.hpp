@@ -205,9 +205,9 @@ class avro_reader {
   // Longer than any record Horizons accepts: such a length is corruption, not a cut-off record.
   static constexpr std::int64_t max_plausible_length = 16 * 1024 * 1024;
 
-  explicit avro_reader(std::span<const std::byte> bytes)
+  explicit avro_reader(std::span<const std::byte> bytes, std::size_t start = 0)
       : begin_(reinterpret_cast<const std::uint8_t*>(bytes.data())),
-        cur_(begin_),
+        cur_(begin_ + start),
         end_(begin_ + bytes.size()) {}
 
   [[nodiscard]] bool failed() const { return failed_; }
@@ -218,6 +218,24 @@ class avro_reader {
   [[nodiscard]] const std::string& detail() const { return detail_; }
   void set_field(std::string_view name) {
     if (!failed_) field_ = name;
+  }
+
+  /// Where the next read starts (the end once failed).
+  [[nodiscard]] const std::uint8_t* position() const { return cur_; }
+  [[nodiscard]] std::size_t consumed() const { return static_cast<std::size_t>(cur_ - begin_); }
+
+  // The value checks every decoder makes, named once so that owning and view decodes say the same.
+  void fail_bad_uuid(std::string_view text) {
+    // Built by appends: g++ 12 misreports operator+ chains here (-Wrestrict).
+    std::string quoted(1, '\'');
+    quoted.append(text.substr(0, 40)).push_back('\'');
+    fail(codec_errc::bad_uuid, std::move(quoted));
+  }
+  void fail_bad_enum_index(std::int64_t index, std::size_t symbols) {
+    fail(codec_errc::bad_enum_index, "index " + std::to_string(index) + " of " + std::to_string(symbols) + " symbols");
+  }
+  void fail_bad_union_index(std::int64_t branch, std::size_t branches) {
+    fail(codec_errc::bad_union_index, "branch " + std::to_string(branch) + " of " + std::to_string(branches));
   }
 
   /// Records the first error and stops all further reading.
@@ -235,7 +253,7 @@ class avro_reader {
     if (cur_ != end_ && *cur_ < 0x80) [[likely]] return zigzag_decode(*cur_++);
     return read_long_slow();
   }
-  std::int32_t read_int() {
+  [[gnu::always_inline]] std::int32_t read_int() {
     auto v = read_long();
     if (v < std::numeric_limits<std::int32_t>::min() || v > std::numeric_limits<std::int32_t>::max()) {
       fail(codec_errc::bad_varint, "int out of 32-bit range");
@@ -244,7 +262,18 @@ class avro_reader {
     return static_cast<std::int32_t>(v);
   }
   /// A length or count: refused when negative or when it cannot fit in what is left.
-  std::size_t read_length(std::size_t min_bytes_each) {
+  [[gnu::always_inline]] std::size_t read_length(std::size_t min_bytes_each) {
+    // Most lengths fit one byte and the bytes left: inline, with no call for the checks below.
+    if (cur_ != end_ && *cur_ < 0x80) [[likely]] {
+      auto n = zigzag_decode(*cur_);
+      if (n >= 0 && static_cast<std::size_t>(n) <= static_cast<std::size_t>(end_ - cur_ - 1) / min_bytes_each) {
+        ++cur_;
+        return static_cast<std::size_t>(n);
+      }
+    }
+    return read_length_checked(min_bytes_each);
+  }
+  std::size_t read_length_checked(std::size_t min_bytes_each) {
     auto n = read_long();
     if (failed_) return 0;
     if (n < 0) {
@@ -288,7 +317,7 @@ class avro_reader {
     out.assign(reinterpret_cast<const char*>(cur_), n);
     cur_ += n;
   }
-  std::string_view read_string_view() {
+  [[gnu::always_inline]] std::string_view read_string_view() {
     auto n = read_length(1);
     std::string_view text(reinterpret_cast<const char*>(cur_), n);
     cur_ += n;
@@ -410,45 +439,12 @@ void decode_map(avro_reader& r, Map& map) {
 
 template <class T>
 void decode_value(avro_reader& r, T& value) {
-  if constexpr (std::is_same_v<T, bool>) {
-    value = r.read_bool();
-  } else if constexpr (std::is_same_v<T, std::int32_t>) {
-    value = r.read_int();
-  } else if constexpr (std::is_same_v<T, std::int64_t>) {
-    value = r.read_long();
-  } else if constexpr (std::is_same_v<T, double> || std::is_same_v<T, float>) {
-    value = r.template read_fixed<T>();
+  if constexpr (avro_scalar<T>) {
+    decode_scalar(r, value);
   } else if constexpr (std::is_same_v<T, std::string>) {
     r.read_string(value);
-  } else if constexpr (std::is_same_v<T, uuid>) {
-    auto text = r.read_string_view();
-    if (r.failed()) return;
-    auto parsed = uuid::parse(text);
-    if (!parsed) {
-      r.fail(codec_errc::bad_uuid, "'" + std::string(text.substr(0, 40)) + "'");
-      return;
-    }
-    value = *parsed;
-  } else if constexpr (std::is_same_v<T, timestamp>) {
-    value = timestamp{std::chrono::microseconds{r.read_long()}};
-  } else if constexpr (avro_enum<T>) {
-    auto index = r.read_long();
-    if (index < 0 || static_cast<std::uint64_t>(index) >= enum_traits<T>::symbols.size()) {
-      r.fail(codec_errc::bad_enum_index, "index " + std::to_string(index) + " of " +
-                                            std::to_string(enum_traits<T>::symbols.size()) + " symbols");
-      return;
-    }
-    value = static_cast<T>(index);
   } else if constexpr (is_optional<T>::value) {
-    auto branch = r.read_long();
-    if (branch == 0) {
-      value.reset();
-    } else if (branch == 1) {
-      if (!value) value.emplace();
-      decode_value(r, *value);
-    } else if (!r.failed()) {
-      r.fail(codec_errc::bad_union_index, "branch " + std::to_string(branch) + " of 2");
-    }
+    decode_optional(r, value, [](avro_reader& reader, auto& inner) { decode_value(reader, inner); });
   } else if constexpr (is_vector<T>::value) {
     std::size_t used = 0;
     // Each array item here is a record or string: at least one byte on the wire.
@@ -463,8 +459,7 @@ void decode_value(avro_reader& r, T& value) {
   } else if constexpr (is_variant<T>::value) {
     auto index = r.read_long();
     if (index < 0 || static_cast<std::uint64_t>(index) >= std::variant_size_v<T>) {
-      r.fail(codec_errc::bad_union_index, "branch " + std::to_string(index) + " of " +
-                                             std::to_string(std::variant_size_v<T>));
+      r.fail_bad_union_index(index, std::variant_size_v<T>);
       return;
     }
     decode_variant_branch(r, value, static_cast<std::size_t>(index),

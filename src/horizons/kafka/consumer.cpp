@@ -4,63 +4,97 @@
 #include <horizons/publisher.hpp>
 
 #include <atomic>
-#include <charconv>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "dead_letter.hpp"
+#include "headers.hpp"
 #include "rdkafka.hpp"
 
 namespace horizons {
 
 using namespace std::chrono_literals;
 
-namespace {
+namespace detail {
 
-std::optional<topic_id> topic_of_message(const rd_kafka_message_t* message) {
-  return topic_from_name(rd_kafka_topic_name(message->rkt));
-}
-
-std::optional<timestamp> produced_at_header(const rd_kafka_message_t* message) {
-  rd_kafka_headers_t* headers = nullptr;
-  const void* value = nullptr;
-  std::size_t size = 0;
-  if (rd_kafka_message_headers(message, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-      rd_kafka_header_get_last(headers, header::produced_at.data(), &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return std::nullopt;
+// The only way to a message_context's record: the consumer's.
+struct consumer_access {
+  static void attach(message_context& at, const rd_kafka_message_t* message) {
+    at.record_ = reinterpret_cast<const consumed_record*>(message);
   }
-  std::int64_t micros = 0;
-  auto* text = static_cast<const char*>(value);
-  if (std::from_chars(text, text + size, micros).ec != std::errc{}) return std::nullopt;
-  return timestamp{std::chrono::microseconds{micros}};
-}
+  static const rd_kafka_message_t* record(const message_context& at) {
+    return reinterpret_cast<const rd_kafka_message_t*>(at.record_);
+  }
+  static const std::optional<timestamp>& kept_produced_at(const message_context& at) { return at.kept_produced_at_; }
+  static void detach(message_context& at, std::optional<timestamp> produced_at) {
+    at.kept_produced_at_ = produced_at;
+    at.record_ = nullptr;
+  }
+};
 
-}  // namespace
+}  // namespace detail
 
 std::optional<timestamp> message_context::produced_at() const {
-  return record ? produced_at_header(static_cast<const rd_kafka_message_t*>(record)) : kept_produced_at;
+  const auto* message = detail::consumer_access::record(*this);
+  return message ? detail::produced_at_header(message) : detail::consumer_access::kept_produced_at(*this);
 }
 
 message_context message_context::detached() const {
   auto copy = *this;
-  copy.kept_produced_at = produced_at();
-  copy.record = nullptr;
+  detail::consumer_access::detach(copy, produced_at());
   return copy;
 }
+
+namespace {
+
+template <std::size_t I>
+using topic_payload = decltype(std::variant_alternative_t<I, any_event>::payload);
+
+template <class Indices> struct payload_views;
+template <std::size_t... I>
+struct payload_views<std::index_sequence<I...>> {
+  using type = std::variant<view_of<topic_payload<I>>...>;
+};
+// One slot per topic holding views of its payloads, as any_event holds owning events.
+using any_payload_view = payload_views<std::make_index_sequence<topic_count>>::type;
+
+// Calls fn(std::integral_constant<std::size_t, I>) where I is `topic`'s index.
+template <class Fn>
+auto with_topic(topic_id topic, Fn&& fn) {
+  return [&]<std::size_t... I>(std::index_sequence<I...>) {
+    decltype(fn(std::integral_constant<std::size_t, 0>{})) result{};
+    (void)((static_cast<std::size_t>(topic) == I ? (result = fn(std::integral_constant<std::size_t, I>{}), true)
+                                                 : false) ||
+           ...);
+    return result;
+  }(std::make_index_sequence<topic_count>{});
+}
+
+// A counter written by the polling thread alone and read by stats() from any thread: a relaxed
+// load and store, not a locked read-modify-write per record.
+void bump(std::atomic<std::uint64_t>& counter) {
+  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+}  // namespace
 
 struct consumer::impl {
   options opts;
   std::string group;
   detail::kafka_ptr client;
-  detail::kafka_ptr dlq_producer;  // writes dead letters; flushed per letter, so nothing is lost
-  std::array<any_event, topic_count> decoded;  // one reused event per topic: decoding reuses string storage
-  std::atomic<rd_kafka_resp_err_t> dlq_delivery{RD_KAFKA_RESP_ERR_NO_ERROR};
+  std::unique_ptr<detail::dead_letter_writer> dead_letters;
+  const std::array<erased_handler, payload_count>* handlers = nullptr;  // the consumer's
+  // One reused event and one reused payload view per topic: decoding reuses their storage.
+  std::array<any_event, topic_count> decoded;
+  std::array<any_payload_view, topic_count> views;
+  event_head view_head;  // the envelope of the record in hand, when read as a view
   std::atomic<std::uint64_t> handled{0}, skipped{0}, retries{0}, dead_lettered{0}, undecodable{0}, rebalances{0};
   bool closed = false;
 
   impl() {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      ((decoded[I] = any_event(std::in_place_index<I>)), ...);
+      ((decoded[I] = any_event(std::in_place_index<I>), views[I] = any_payload_view(std::in_place_index<I>)), ...);
     }(std::make_index_sequence<topic_count>{});
   }
 
@@ -94,59 +128,171 @@ struct consumer::impl {
     }
   }
 
-  static void on_dlq_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) noexcept {
-    static_cast<impl*>(opaque)->dlq_delivery.store(message->err);
+  // The next record to handle: waits until `deadline` when `wait`, else takes only what has arrived.
+  // Null when nothing came; partition ends and transient errors are passed over (logged).
+  std::expected<detail::message_ptr, kafka_error> next_record(std::chrono::steady_clock::time_point deadline,
+                                                              bool wait) {
+    for (;;) {
+      int wait_ms = 0;
+      if (wait) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        wait_ms = static_cast<int>(std::max(left.count(), 0L));
+      }
+      detail::message_ptr message(rd_kafka_consumer_poll(client.get(), wait_ms));
+      if (!message || !message->err) return message;
+      if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
+      auto error = detail::make_kafka_error(message->err, "consume");
+      if (message->err == RD_KAFKA_RESP_ERR__FATAL) {
+        error.fatal = true;
+        return std::unexpected(error);
+      }
+      detail::log().warn("consumer {}: {}", group, error.message);
+    }
   }
 
-  // Writes the original record, its headers plus the failure, to <topic>.dlq and waits for the acknowledgement.
-  std::expected<void, kafka_error> dead_letter(const rd_kafka_message_t* message, std::string_view error_class,
-                                               std::string_view error_message, int attempts) {
-    auto topic = topic_of_message(message);
-    auto dlq_topic = topic ? spec(*topic).dlq_name() : std::string(rd_kafka_topic_name(message->rkt)) + ".dlq";
-    rd_kafka_headers_t* original = nullptr;
-    auto* headers = rd_kafka_message_headers(message, &original) == RD_KAFKA_RESP_ERR_NO_ERROR
-                        ? rd_kafka_headers_copy(original)
-                        : rd_kafka_headers_new(8);
-    auto add = [&](std::string_view name, std::string_view value) {
-      rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), value.data(),
-                          static_cast<ssize_t>(value.size()));
-    };
-    add(dlq_header::original_topic, rd_kafka_topic_name(message->rkt));
-    add(dlq_header::original_partition, std::to_string(message->partition));
-    add(dlq_header::original_offset, std::to_string(message->offset));
-    add(dlq_header::error_class, error_class);
-    add(dlq_header::error_message, error_message);
-    add(dlq_header::attempts, std::to_string(attempts));
-    add(dlq_header::failed_at, std::to_string(now().time_since_epoch().count()));
+  // Step one: what a record is, enough to pick its handler. Its envelope is read owning, into the
+  // topic's reused event, unless a handler of the topic takes views; then as a view. So no
+  // envelope is read twice, but for an owning handler on a topic that also has view handlers.
+  struct record_head {
+    topic_id topic;
+    std::span<const std::byte> body;
+    payload_position payload;
+    const void* meta;             // an envelope_view if `as_view`, else an envelope
+    std::string_view event_type;  // the envelope's
+    bool as_view;
+  };
+  std::expected<record_head, codec_error> decode_head(const rd_kafka_message_t* message) {
+    auto topic = topic_from_name(rd_kafka_topic_name(message->rkt));
+    if (!topic) return std::unexpected(codec_error{codec_errc::unknown_schema_id, "not a catalogue topic"});
+    auto framed = parse_frame(std::span(static_cast<const std::byte*>(message->payload), message->len));
+    if (!framed) return std::unexpected(std::move(framed.error()));
+    if (framed->schema_id != spec(*topic).schema_id) {
+      return std::unexpected(codec_error{
+          codec_errc::unknown_schema_id, fmt::format("unknown schema id {} for topic {} (its schema is {})",
+                                                     framed->schema_id, topic_name(*topic), spec(*topic).schema_id)});
+    }
+    if (has_view_handler(*topic)) {
+      auto head = horizons::decode_head(*topic, framed->body);
+      if (!head) return std::unexpected(std::move(head.error()));
+      view_head = *head;
+      return record_head{*topic, framed->body, view_head.payload, &view_head.meta, view_head.meta.event_type, true};
+    }
+    return with_topic(*topic, [&](auto index) -> std::expected<record_head, codec_error> {
+      auto& event = std::get<index()>(decoded[index()]);
+      auto at = decode_envelope(*topic, framed->body, event);
+      if (!at) return std::unexpected(std::move(at.error()));
+      return record_head{*topic, framed->body, *at, static_cast<const envelope*>(&event), event.event_type, false};
+    });
+  }
 
-    dlq_delivery.store(RD_KAFKA_RESP_ERR__IN_PROGRESS);
-    auto err = rd_kafka_producev(dlq_producer.get(), RD_KAFKA_V_TOPIC(dlq_topic.c_str()),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                 RD_KAFKA_V_VALUE(message->payload, message->len),
-                                 RD_KAFKA_V_KEY(message->key, message->key_len),
-                                 RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA), RD_KAFKA_V_HEADERS(headers),
-                                 RD_KAFKA_V_END);
-    if (err) {
-      rd_kafka_headers_destroy(headers);
-      return std::unexpected(detail::make_kafka_error(err, fmt::format("dead-letter to {}", dlq_topic)));
+  [[nodiscard]] bool has_view_handler(topic_id topic) const {
+    auto t = static_cast<std::size_t>(topic);
+    for (auto i = detail::topic_payload_offsets[t]; i < detail::topic_payload_offsets[t + 1]; ++i) {
+      if ((*handlers)[i].kind == handler_kind::view) return true;
     }
-    rd_kafka_flush(dlq_producer.get(), static_cast<int>(opts.config.delivery_timeout.count()) + 5'000);
-    if (auto result = dlq_delivery.load(); result != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return std::unexpected(detail::make_kafka_error(result, fmt::format("dead-letter to {}", dlq_topic)));
+    return false;
+  }
+
+  // Step two: the payload a handler of `kind` takes, into the topic's reused slot. With no handler
+  // the payload is only checked, in place, as a view.
+  struct decoded_event {
+    const void* meta = nullptr;
+    const void* payload = nullptr;
+  };
+  std::expected<decoded_event, codec_error> decode(const record_head& record, handler_kind kind) {
+    return with_topic(record.topic, [&](auto index) -> std::expected<decoded_event, codec_error> {
+      auto payload_of = [](const auto& payload) {
+        return std::visit([](const auto& p) { return static_cast<const void*>(&p); }, payload);
+      };
+      if (kind == handler_kind::owning) {
+        auto& event = std::get<index()>(decoded[index()]);
+        auto ok = record.as_view ? decode_body(record.body, event)
+                                 : decode_payload(record.body, record.payload, record.event_type, event.payload);
+        if (!ok) return std::unexpected(std::move(ok.error()));
+        return decoded_event{static_cast<const envelope*>(&event), payload_of(event.payload)};
+      }
+      auto& payload = std::get<index()>(views[index()]);
+      auto ok = decode_payload_view<topic_payload<index()>>(record.body, record.payload, record.event_type, payload);
+      if (!ok) return std::unexpected(std::move(ok.error()));
+      return decoded_event{record.meta, payload_of(payload)};
+    });
+  }
+
+  // Calls the handler, retrying with exponential backoff; the last result.
+  handler_result dispatch(const erased_handler& handler, const decoded_event& event, message_context& at) {
+    handler_result result;
+    auto backoff = opts.retry.initial_backoff;
+    for (;; ++at.attempt) {
+      try {
+        result = handler.call(event.meta, event.payload, at);
+      } catch (const std::exception& e) {
+        result = std::unexpected(fmt::format("handler threw: {}", e.what()));
+      }
+      if (result || at.attempt >= opts.retry.max_attempts) return result;
+      bump(retries);
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, opts.retry.max_backoff);
     }
-    dead_lettered.fetch_add(1, std::memory_order_relaxed);
-    detail::log().warn("consumer {}: {}[{}]@{} dead-lettered to {} ({}: {})", group,
-                       rd_kafka_topic_name(message->rkt), message->partition, message->offset, dlq_topic, error_class,
-                       error_message);
+  }
+
+  std::expected<void, kafka_error> dead_letter(const rd_kafka_message_t* message,
+                                               const detail::dead_letter_reason& reason) {
+    auto written = dead_letters->write(message, reason);
+    if (!written) return std::unexpected(written.error());
+    bump(dead_lettered);
+    detail::log().warn("consumer {}: {}[{}]@{} dead-lettered to {} ({}: {})", group, rd_kafka_topic_name(message->rkt),
+                       message->partition, message->offset, *written, reason.error_class, reason.message);
     return {};
   }
 
-  void finish(const rd_kafka_message_t* message) {
+  // A record that does not decode: dead-lettered, or skipped where the options say so.
+  std::expected<void, kafka_error> undecodable_record(const rd_kafka_message_t* message, const codec_error& error) {
+    bump(undecodable);
+    if (opts.undecodable == undecodable_policy::skip) {
+      detail::log().warn("consumer {}: skipped {}[{}]@{}: {}", group, rd_kafka_topic_name(message->rkt),
+                         message->partition, message->offset, error.message);
+      return {};
+    }
+    return dead_letter(message, {.error_class = "decode", .message = error.message, .attempts = 0});
+  }
+
+  // One record, from its bytes to its verdict; the offset is stored unless an error is returned.
+  std::expected<void, kafka_error> handle(const rd_kafka_message_t* message) {
+    auto head = decode_head(message);
+    if (!head) return finish(message, undecodable_record(message, head.error()));
+    const auto& handler =
+        (*handlers)[detail::topic_payload_offsets[static_cast<std::size_t>(head->topic)] + head->payload.branch];
+    auto event = decode(*head, handler.kind);
+    if (!event) return finish(message, undecodable_record(message, event.error()));
+    if (handler.kind == handler_kind::none) {
+      bump(skipped);
+      return finish(message, {});
+    }
+    rd_kafka_timestamp_type_t kind;
+    message_context at;
+    at.topic = head->topic;
+    at.partition = message->partition;
+    at.offset = message->offset;
+    at.record_time = timestamp{std::chrono::milliseconds{rd_kafka_message_timestamp(message, &kind)}};
+    detail::consumer_access::attach(at, message);
+    auto result = dispatch(handler, *event, at);
+    if (result) {
+      bump(handled);
+      return finish(message, {});
+    }
+    return finish(message, dead_letter(message, {.error_class = "handler", .message = result.error(),
+                                                 .attempts = at.attempt}));
+  }
+
+  // Stores the record's offset once its fate is settled (`settled`); auto-commit writes it later.
+  std::expected<void, kafka_error> finish(const rd_kafka_message_t* message, std::expected<void, kafka_error> settled) {
+    if (!settled) return settled;
     auto err = rd_kafka_offset_store(message->rkt, message->partition, message->offset);
     // _STATE: the partition was revoked meanwhile; its new owner will see the record again (at-least-once).
     if (err && err != RD_KAFKA_RESP_ERR__STATE) {
       detail::log().warn("consumer {}: offset store: {}", group, rd_kafka_err2str(err));
     }
+    return {};
   }
 };
 
@@ -176,17 +322,9 @@ std::expected<std::unique_ptr<consumer>, kafka_error> consumer::create(options o
     return std::unexpected(reachable.error());
   }
 
-  auto dlq_conf = detail::make_conf(config, detail::client_role::producer);
-  if (!dlq_conf) return std::unexpected(dlq_conf.error());
-  for (auto [name, value] : std::initializer_list<std::pair<std::string_view, std::string_view>>{
-           {"enable.idempotence", "true"}, {"acks", "all"}, {"linger.ms", "0"}, {"compression.codec", "lz4"}}) {
-    if (auto ok = detail::set_property(dlq_conf->get(), name, value); !ok) return std::unexpected(ok.error());
-  }
-  rd_kafka_conf_set_opaque(dlq_conf->get(), state.get());
-  rd_kafka_conf_set_dr_msg_cb(dlq_conf->get(), impl::on_dlq_delivery);
-  auto dlq = detail::make_client(RD_KAFKA_PRODUCER, *dlq_conf);
-  if (!dlq) return std::unexpected(dlq.error());
-  state->dlq_producer = std::move(*dlq);
+  auto dead_letters = detail::dead_letter_writer::create(config);
+  if (!dead_letters) return std::unexpected(dead_letters.error());
+  state->dead_letters = std::move(*dead_letters);
 
   rd_kafka_poll_set_consumer(state->client.get());
   detail::partition_list_ptr subscription(rd_kafka_topic_partition_list_new(static_cast<int>(state->opts.topics.size())));
@@ -199,7 +337,7 @@ std::expected<std::unique_ptr<consumer>, kafka_error> consumer::create(options o
   return std::unique_ptr<consumer>(new consumer(std::move(state)));
 }
 
-consumer::consumer(std::unique_ptr<impl> state) : impl_(std::move(state)) {}
+consumer::consumer(std::unique_ptr<impl> state) : impl_(std::move(state)) { impl_->handlers = &handlers_; }
 
 consumer::~consumer() {
   if (impl_ && !impl_->closed) {
@@ -215,109 +353,14 @@ consumer_stats consumer::stats() const {
 }
 
 std::expected<std::size_t, kafka_error> consumer::poll(std::chrono::milliseconds timeout, std::size_t max_records) {
-  auto& state = *impl_;
   std::size_t finished = 0;
+  // Only the first record is waited for; the clock is read for it alone.
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (finished < max_records) {
-    // Only the first record is waited for; the clock is read for it alone.
-    int wait_ms = 0;
-    if (finished == 0) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      wait_ms = static_cast<int>(std::max(left.count(), 0L));
-    }
-    detail::message_ptr message(rd_kafka_consumer_poll(state.client.get(), wait_ms));
-    if (!message) break;
-    if (message->err) {
-      if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
-      auto error = detail::make_kafka_error(message->err, "consume");
-      if (message->err == RD_KAFKA_RESP_ERR__FATAL) {
-        error.fatal = true;
-        return std::unexpected(error);
-      }
-      detail::log().warn("consumer {}: {}", state.group, error.message);
-      continue;
-    }
-
-    auto topic = topic_of_message(message.get());
-    auto bytes = std::span(static_cast<const std::byte*>(message->payload), message->len);
-    std::expected<void, codec_error> decoded =
-        std::unexpected(codec_error{codec_errc::unknown_schema_id, "not a catalogue topic"});
-    if (topic) {
-      auto framed = parse_frame(bytes);
-      if (!framed) {
-        decoded = std::unexpected(framed.error());
-      } else if (framed->schema_id != spec(*topic).schema_id) {
-        decoded = std::unexpected(codec_error{
-            codec_errc::unknown_schema_id,
-            fmt::format("unknown schema id {} for topic {} (its schema is {})", framed->schema_id,
-                        topic_name(*topic), spec(*topic).schema_id)});
-      } else {
-        decoded = std::visit([&](auto& slot) { return decode_body(framed->body, slot); },
-                             state.decoded[static_cast<std::size_t>(*topic)]);
-      }
-    }
-    if (!decoded) {
-      state.undecodable.fetch_add(1, std::memory_order_relaxed);
-      if (state.opts.undecodable == undecodable_policy::skip) {
-        detail::log().warn("consumer {}: skipped {}[{}]@{}: {}", state.group, rd_kafka_topic_name(message->rkt),
-                           message->partition, message->offset, decoded.error().message);
-      } else if (auto sent = state.dead_letter(message.get(), "decode", decoded.error().message, 0); !sent) {
-        return std::unexpected(sent.error());
-      }
-      state.finish(message.get());
-      ++finished;
-      continue;
-    }
-
-    rd_kafka_timestamp_type_t kind;
-    message_context at{.topic = *topic,
-                       .partition = message->partition,
-                       .offset = message->offset,
-                       .record_time = timestamp{std::chrono::milliseconds{rd_kafka_message_timestamp(message.get(), &kind)}},
-                       .attempt = 1,
-                       .record = message.get()};
-    // Find the handler of the decoded payload's type.
-    const envelope* meta = nullptr;
-    const void* payload = nullptr;
-    std::size_t index = 0;
-    std::visit(
-        [&](const auto& e) {
-          meta = &e;
-          std::visit(
-              [&](const auto& p) {
-                payload = &p;
-                index = payload_index<std::decay_t<decltype(p)>>;
-              },
-              e.payload);
-        },
-        state.decoded[static_cast<std::size_t>(*topic)]);
-    const auto& handle = handlers_[index];
-    if (!handle) {
-      state.skipped.fetch_add(1, std::memory_order_relaxed);
-      state.finish(message.get());
-      ++finished;
-      continue;
-    }
-
-    handler_result result;
-    auto backoff = state.opts.retry.initial_backoff;
-    for (;; ++at.attempt) {
-      try {
-        result = handle(*meta, payload, at);
-      } catch (const std::exception& e) {
-        result = std::unexpected(fmt::format("handler threw: {}", e.what()));
-      }
-      if (result || at.attempt >= state.opts.retry.max_attempts) break;
-      state.retries.fetch_add(1, std::memory_order_relaxed);
-      std::this_thread::sleep_for(backoff);
-      backoff = std::min(backoff * 2, state.opts.retry.max_backoff);
-    }
-    if (result) {
-      state.handled.fetch_add(1, std::memory_order_relaxed);
-    } else if (auto sent = state.dead_letter(message.get(), "handler", result.error(), at.attempt); !sent) {
-      return std::unexpected(sent.error());
-    }
-    state.finish(message.get());
+    auto message = impl_->next_record(deadline, finished == 0);
+    if (!message) return std::unexpected(message.error());
+    if (!*message) break;
+    if (auto handled = impl_->handle(message->get()); !handled) return std::unexpected(handled.error());
     ++finished;
   }
   return finished;

@@ -2,12 +2,12 @@
 
 #include <array>
 #include <atomic>
-#include <charconv>
 #include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "headers.hpp"
 #include "rdkafka.hpp"
 
 namespace horizons {
@@ -44,13 +44,7 @@ struct producer::impl {
     report.partition = message->partition;
     report.offset = message->offset;
     report.tag = reinterpret_cast<std::uintptr_t>(message->_private);
-    rd_kafka_headers_t* headers = nullptr;
-    const void* value = nullptr;
-    std::size_t size = 0;
-    if (rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        rd_kafka_header_get_last(headers, header::event_id.data(), &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      if (auto id = uuid::parse({static_cast<const char*>(value), size})) report.event_id = *id;
-    }
+    if (auto id = detail::event_id_header(message)) report.event_id = *id;
     if (message->err) {
       report.error = detail::make_kafka_error(message->err, "delivery failed");
       self->failed.fetch_add(1, std::memory_order_relaxed);
@@ -141,30 +135,7 @@ std::expected<void, kafka_error> producer::publish_encoded(const outgoing_record
   if (impl_->has_fatal.load(std::memory_order_acquire)) {
     if (auto fatal = fatal_error()) return std::unexpected(*fatal);
   }
-  char produced_at[24];
-  auto end = std::to_chars(produced_at, produced_at + sizeof produced_at,
-                           now().time_since_epoch().count()).ptr;
-  char event_id[uuid::text_size], correlation_id[uuid::text_size];
-  record.meta.event_id.format_to(event_id);
-  record.meta.correlation_id.format_to(correlation_id);
-
-  auto* headers = rd_kafka_headers_new(6);  // owned by the message once produce succeeds
-  rd_kafka_header_add(headers, header::event_type.data(), header::event_type.size(), record.event_type.data(),
-                      static_cast<ssize_t>(record.event_type.size()));
-  rd_kafka_header_add(headers, header::correlation_id.data(), header::correlation_id.size(), correlation_id,
-                      sizeof correlation_id);
-  rd_kafka_header_add(headers, header::content_type.data(), header::content_type.size(),
-                      header::content_type_value.data(), static_cast<ssize_t>(header::content_type_value.size()));
-  rd_kafka_header_add(headers, header::produced_at.data(), header::produced_at.size(), produced_at,
-                      end - produced_at);
-  if (record.meta.traceparent) {
-    rd_kafka_header_add(headers, header::traceparent.data(), header::traceparent.size(),
-                        record.meta.traceparent->data(), static_cast<ssize_t>(record.meta.traceparent->size()));
-  }
-  // Last: the delivery report finds it with rd_kafka_header_get_last, which searches from the end, so it
-  // touches one header (cold by then) instead of walking them all.
-  rd_kafka_header_add(headers, header::event_id.data(), header::event_id.size(), event_id, sizeof event_id);
-
+  auto headers = detail::record_headers(record.meta, record.event_type);  // the message's once produce succeeds
   auto* topic = impl_->topics[static_cast<std::size_t>(record.topic)].get();
   const char* key_data = record.key ? record.key->data() : nullptr;
   std::size_t key_size = record.key ? record.key->size() : 0;
@@ -175,9 +146,10 @@ std::expected<void, kafka_error> producer::publish_encoded(const outgoing_record
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_VALUE(const_cast<std::byte*>(record.value.data()), record.value.size()),
         RD_KAFKA_V_KEY(key_data, key_size),
-        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(tag))),
+        RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(tag))),
         RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      (void)headers.release();
       impl_->queued.fetch_add(1, std::memory_order_relaxed);
       if (impl_->caller_serves()) impl_->try_serve();
       return {};
@@ -185,7 +157,6 @@ std::expected<void, kafka_error> producer::publish_encoded(const outgoing_record
     auto now_steady = std::chrono::steady_clock::now();
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !deadline) deadline = now_steady + impl_->opts.enqueue_timeout;
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || now_steady >= *deadline) {
-      rd_kafka_headers_destroy(headers);
       return std::unexpected(detail::make_kafka_error(
           err, fmt::format("publish {} to {}", record.event_type, topic_name(record.topic))));
     }
