@@ -15,7 +15,10 @@ import sys
 
 
 # Labels of the sides `horizons bench --json` reports besides "horizons" and "raw".
-SIDE_LABELS = {"raw_avro_c": "raw+avro-c (raw librdkafka, avro-c generic decode)"}
+SIDE_LABELS = {
+    "horizons_view": "Horizons, view handler (on_view: views into the record)",
+    "raw_avro_c": "raw+avro-c (raw librdkafka, avro-c generic decode)",
+}
 
 
 def rate(value):

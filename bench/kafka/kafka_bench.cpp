@@ -60,7 +60,7 @@ std::vector<throughput_side> sides_of(std::string_view scenario, bench_context& 
   }
   std::vector<throughput_side> sides{{raw_side, [&ctx] { return raw_consume(ctx, raw_decode::none); }},
                                      {raw_avro_c_side, [&ctx] { return raw_consume(ctx, raw_decode::avro_c); }}};
-  for (auto kind : {typed_handler::owning}) {
+  for (auto kind : {typed_handler::owning, typed_handler::view}) {
     sides.push_back({side_of(kind), [&typed, kind] { return typed.consume(kind); }});
   }
   return sides;

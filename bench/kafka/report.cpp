@@ -38,6 +38,19 @@ double scenario_result::ratio(std::string_view numerator, std::string_view denom
   return top->result.events_per_s / bottom->result.events_per_s;
 }
 
+double scenario_result::median_ratio(std::string_view numerator, std::string_view denominator) const {
+  auto median = [](std::vector<double> runs) {
+    if (runs.empty()) return 0.0;
+    std::ranges::sort(runs);
+    auto n = runs.size();
+    return n % 2 ? runs[n / 2] : (runs[n / 2 - 1] + runs[n / 2]) / 2;
+  };
+  const auto *top = find(numerator), *bottom = find(denominator);
+  if (!top || !bottom) return 0;
+  auto below = median(bottom->runs);
+  return below > 0 ? median(top->runs) / below : 0;
+}
+
 // ------------------------------------------------------------------- progress on stderr
 
 progress::progress(std::string label, std::uint64_t total, const std::atomic<std::uint64_t>& done, bool tty)
@@ -179,12 +192,16 @@ std::vector<std::pair<std::string, double>> ratios(const scenario_result& s) {
 
 std::vector<target_check> check_targets(const report& r) {
   std::vector<target_check> checks;
-  if (auto* s = find_scenario(r, "produce")) {
-    checks.push_back({"typed produce >= 0.95 x raw events/s", fmt::format("{:.3f}", s->ratio()), s->ratio() >= 0.95});
-  }
+  // Judged on the medians of the runs; the fastest runs' ratio is shown beside them.
+  auto throughput = [&](const scenario_result& s, std::string_view side, std::string name, double target) {
+    auto median = s.median_ratio(side, raw_side.key);
+    checks.push_back({std::move(name), fmt::format("{:.3f} (fastest {:.3f})", median, s.ratio(side, raw_side.key)),
+                      median >= target});
+  };
+  if (auto* s = find_scenario(r, "produce")) throughput(*s, horizons_side.key, "typed produce >= 0.95 x raw events/s", 0.95);
   if (auto* s = find_scenario(r, "consume")) {
-    checks.push_back({"typed consume with decode >= 0.90 x raw events/s", fmt::format("{:.3f}", s->ratio()),
-                      s->ratio() >= 0.90});
+    throughput(*s, horizons_view_side.key, "typed consume, view handler >= 0.90 x raw (no decode)", 0.90);
+    throughput(*s, horizons_side.key, "typed consume, owning handler >= 0.80 x raw (no decode)", 0.80);
   }
   if (auto* s = find_scenario(r, "e2e", 10'000)) {
     const auto& h = s->side(horizons_side.key);

@@ -33,6 +33,7 @@ struct side_name {
   std::string_view label;
 };
 inline constexpr side_name horizons_side{"horizons", "Horizons"};
+inline constexpr side_name horizons_view_side{"horizons_view", "Horizons view"};
 inline constexpr side_name raw_side{"raw", "raw librdkafka"};
 inline constexpr side_name raw_avro_c_side{"raw_avro_c", "raw+avro-c"};
 
@@ -54,6 +55,8 @@ struct scenario_result {
   [[nodiscard]] side_result& side(std::string_view key);
   /// events/s of side `numerator` over side `denominator` (0 when either is missing or idle).
   [[nodiscard]] double ratio(std::string_view numerator, std::string_view denominator) const;
+  /// The same over the median events/s of each side's runs: what a target is judged on.
+  [[nodiscard]] double median_ratio(std::string_view numerator, std::string_view denominator) const;
   /// Horizons over raw, the ratio every target is about.
   [[nodiscard]] double ratio() const { return ratio(horizons_side.key, raw_side.key); }
 };

@@ -4,6 +4,7 @@
 //   typed_bench<job_submitted> typed(ctx, sampled_events);
 //   auto produced = typed.produce();                         // publish() every event, wait for reports
 //   auto consumed = typed.consume(typed_handler::owning);    // decode every record into event<Payload>
+//   auto viewed = typed.consume(typed_handler::view);        // read every record as views, copy nothing
 //
 // The handler kinds a consumer can be given are listed in typed_handler; subscribe() is the one place
 // that registers each, so another kind (a view handler) is one more enumerator and one more case there.
@@ -38,12 +39,14 @@ namespace horizons::kafka_bench {
 /// How the typed consumer hands records to the application.
 enum class typed_handler : std::uint8_t {
   owning,  // on_every: every event decoded into an owning event<Payload>
+  view,    // on_every_view: every event read as views into the record, nothing copied
 };
 
 /// The report's side for a handler kind.
 [[nodiscard]] constexpr side_name side_of(typed_handler kind) {
   switch (kind) {
     case typed_handler::owning: return horizons_side;
+    case typed_handler::view: return horizons_view_side;
   }
   return horizons_side;
 }
@@ -55,6 +58,12 @@ void subscribe(consumer& in, typed_handler kind, OnRecord& on_record) {
   switch (kind) {
     case typed_handler::owning:
       in.on_every([&on_record](const envelope& meta, const auto&, const message_context&) -> handler_result {
+        on_record(meta.occurred_at);
+        return {};
+      });
+      return;
+    case typed_handler::view:
+      in.on_every_view([&on_record](const envelope_view& meta, const auto&, const message_context&) -> handler_result {
         on_record(meta.occurred_at);
         return {};
       });

@@ -176,6 +176,16 @@ class consumer {
     return *this;
   }
 
+  /// Registers one generic view handler for every event type:
+  /// fn(const envelope_view&, const auto& payload_view, const message_context&) -> handler_result.
+  template <class Fn>
+  consumer& on_every_view(const Fn& fn) {
+#define HORIZONS_ON_EVERY_PAYLOAD_VIEW(P) on_view<P>(fn);
+    HORIZONS_FOR_EACH_PAYLOAD(HORIZONS_ON_EVERY_PAYLOAD_VIEW)
+#undef HORIZONS_ON_EVERY_PAYLOAD_VIEW
+    return *this;
+  }
+
   /// Handles what arrives within `timeout` (at most `max_records`); returns how many records were finished.
   /// An error means the consumer cannot go on (fatal client error, or a DLQ write that failed).
   [[nodiscard]] std::expected<std::size_t, kafka_error> poll(std::chrono::milliseconds timeout,
