@@ -13,8 +13,8 @@
 // failed or not) and creates the next generation once; every relay then
 // releases the rows it had not heard about and connects again.
 //
-// Threads: every member may be called from any thread. The object must
-// outlive no connection: a connection keeps its producer alive by itself.
+// Threads: every member may be called from any thread. A connection keeps
+// its producer alive by itself, so the relay_producer may go first.
 #pragma once
 
 #include <cstdint>
