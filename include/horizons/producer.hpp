@@ -24,6 +24,27 @@
 // A fatal error (e.g. an idempotence sequence desynchronisation) makes every
 // later publish() fail with `fatal = true`: destroy the producer and create
 // a new one; records not yet delivered are reported as failed.
+//
+// Sharing one producer (librdkafka's advice: one producer per process, so the
+// records of several users bound for one broker travel in the same requests):
+// channel() gives a user a publisher of its own whose delivery reports reach
+// only that user's handler.
+//
+//   auto relay_a = producer.channel([](const horizons::delivery_report& r) { ... });   // only a's reports
+//   auto relay_b = producer.channel([](const horizons::delivery_report& r) { ... });   // only b's reports
+//   (*relay_a)->publish(event, 42);   // reported to a's handler with tag 42
+//
+// A channel's number travels in the top `channel_bits` bits of the record's
+// tag (librdkafka's per-message opaque), so routing costs neither an
+// allocation nor a lock per record on the plain path. Limits: a channel's tags
+// must be at most `max_channel_tag` (larger ones fail with _INVALID_ARG); once
+// a producer has channels, the same holds for publish_encoded() on the
+// producer itself; a producer gives out at most `max_channels` channels in its
+// life (numbers are never reused, so a late report never reaches a newer
+// channel). Destroying a channel waits for a report being handed to it and
+// drops its later reports (records it queued are still sent). A channel's
+// flush() flushes the whole producer. Every channel must be destroyed before
+// its producer, and a delivery handler must not create or destroy channels.
 #pragma once
 
 #include <chrono>
@@ -62,6 +83,15 @@ class producer final : public publisher {
   producer(const producer&) = delete;
   producer& operator=(const producer&) = delete;
 
+  /// Tag bits a channel's number takes (the top ones); see the sharing note above.
+  static constexpr int channel_bits = 16;
+  static constexpr std::uint64_t max_channel_tag = (std::uint64_t{1} << (64 - channel_bits)) - 1;
+  static constexpr std::uint64_t max_channels = (std::uint64_t{1} << channel_bits) - 1;
+
+  /// A publisher on this producer whose reports go to `on_delivery` only (see the sharing note above).
+  /// Any thread. Fails with _INVALID_ARG after `max_channels` channels.
+  [[nodiscard]] std::expected<std::unique_ptr<publisher>, kafka_error> channel(delivery_handler on_delivery);
+
   [[nodiscard]] std::expected<void, kafka_error> publish_encoded(const outgoing_record& record,
                                                                  std::uint64_t tag) override;
   [[nodiscard]] std::size_t flush(std::chrono::milliseconds timeout) override;
@@ -78,7 +108,10 @@ class producer final : public publisher {
   struct impl;
 
  private:
+  class channel_publisher;
   explicit producer(std::unique_ptr<impl> state);
+  // publish_encoded() without the tag check: `tag` goes to librdkafka as it is.
+  std::expected<void, kafka_error> enqueue(const outgoing_record& record, std::uint64_t tag);
   std::unique_ptr<impl> impl_;
 };
 

@@ -5,13 +5,13 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <thread>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
-#include <horizons/producer.hpp>
 #include <horizons/uuid.hpp>
 
 #include "services/common/sqlite.hpp"
@@ -48,7 +48,8 @@ struct outbox_relay::impl {
   std::string owner = uuid::random().to_string();  // this relay's claim on rows
   sqlite::database db;
   sqlite::statement claim, release, renew, record_delivered, remove;
-  std::unique_ptr<producer> out;
+  std::shared_ptr<relay_producer> shared;
+  std::optional<relay_producer::connection> out;  // this relay's channel on the shared producer
 
   std::map<std::int64_t, in_flight_row> in_flight;  // relay thread only
 
@@ -67,24 +68,30 @@ struct outbox_relay::impl {
       : opts(std::move(o)), db(std::move(d)), claim(std::move(c)), release(std::move(rl)), renew(std::move(rn)),
         record_delivered(std::move(rd)), remove(std::move(rm)) {}
 
-  std::expected<void, std::string> make_producer() {
-    auto config = opts.config;
-    config.client_id = opts.service + "-relay";
-    auto made = producer::create({
-        .config = config,
-        .on_delivery =
-            [this](const delivery_report& r) {
-              std::lock_guard lock(mutex);
-              acks.push_back({static_cast<std::int64_t>(r.tag), r.event_id, !r.error.has_value(),
-                              r.error ? r.error->message : std::string()});
-              wakeup.notify_one();
-            },
-        .enqueue_timeout = std::chrono::milliseconds(5'000),
-        .max_queued_messages = 100'000,
+  std::expected<void, std::string> connect() {
+    auto made = shared->connect([this](const delivery_report& r) {
+      std::lock_guard lock(mutex);
+      acks.push_back({static_cast<std::int64_t>(r.tag), r.event_id, !r.error.has_value(),
+                      r.error ? r.error->message : std::string()});
+      wakeup.notify_one();
     });
-    if (!made) return std::unexpected(made.error().message);
-    out = std::move(*made);
+    if (!made) return std::unexpected(made.error());
+    out.emplace(std::move(*made));
     return {};
+  }
+
+  // Drops this relay's channel (no report reaches it afterwards), applies the acknowledgements heard
+  // until then and releases every row still unacknowledged.
+  void disconnect() {
+    out.reset();
+    std::vector<ack> batch;
+    {
+      std::lock_guard lock(mutex);
+      batch.swap(acks);
+    }
+    apply(batch);
+    for (const auto& [seq, row] : in_flight) (void)release.bind(1, seq).bind(2, owner).run();
+    in_flight.clear();
   }
 
   void apply(std::vector<ack>& batch) {
@@ -142,7 +149,7 @@ struct outbox_relay::impl {
         continue;
       }
       in_flight[row.seq] = {std::string(topic_name(topic_of(*decoded))), std::string(event_type_of_any(*decoded))};
-      if (auto sent = out->publish(*decoded, static_cast<std::uint64_t>(row.seq)); !sent) {
+      if (auto sent = out->channel->publish(*decoded, static_cast<std::uint64_t>(row.seq)); !sent) {
         in_flight.erase(row.seq);
         // Hand back the rest of the batch too: claimed but never published, those rows would
         // otherwise stay with this relay (its renewals keep their lease) until it stops.
@@ -163,6 +170,28 @@ struct outbox_relay::impl {
     return n && n->value_or(0) == 0;
   }
 
+  // Whether the relay has a working channel, recovering from a fatal producer error first.
+  bool connected() {
+    if (out) {
+      auto fatal = out->source->fatal_error();
+      if (!fatal) return true;
+      spdlog::error("{} outbox: producer {} failed fatally ({}); recreating it", opts.service, shared->client_id(),
+                    fatal->message);
+      // The first relay to get here closes the failed producer, so what is in flight reports first.
+      auto recovered = shared->recover(out->generation, std::chrono::milliseconds(1'000));
+      disconnect();
+      if (!recovered) {
+        spdlog::error("{} outbox: {}", opts.service, recovered.error());
+        return false;
+      }
+    }
+    if (auto made = connect(); !made) {
+      spdlog::error("{} outbox: {}", opts.service, made.error());
+      return false;
+    }
+    return true;
+  }
+
   void loop() {
     auto last_renewal = clock::now();
     for (;;) {
@@ -178,39 +207,20 @@ struct outbox_relay::impl {
         stop_by = deadline;
       }
       apply(batch);
-      if (auto fatal = out->fatal_error()) {
-        spdlog::error("{} outbox: producer failed fatally ({}); recreating it", opts.service, fatal->message);
-        out->close(std::chrono::milliseconds(1'000));
-        {
-          std::lock_guard lock(mutex);
-          batch.swap(acks);
-        }
-        apply(batch);
-        for (const auto& [seq, row] : in_flight) (void)release.bind(1, seq).bind(2, owner).run();
-        in_flight.clear();
-        if (auto made = make_producer(); !made) {
-          spdlog::error("{} outbox: {}", opts.service, made.error());
-          std::this_thread::sleep_for(std::chrono::seconds(1));
-          continue;
-        }
+      if (connected()) {
+        publish_new();
+      } else if (!stop_now) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
       }
-      publish_new();
       if (clock::now() - last_renewal > opts.lease / 3) {
         (void)renew.bind(1, wall_ms() + opts.lease.count()).bind(2, owner).run();
         last_renewal = clock::now();
       }
       if (stop_now && ((in_flight.empty() && outbox_empty()) || clock::now() >= stop_by)) break;
     }
-    auto left = clock::now() < deadline ? std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now())
-                                        : std::chrono::milliseconds(0);
-    out->close(left);
-    std::vector<ack> batch;
-    {
-      std::lock_guard lock(mutex);
-      batch.swap(acks);
-    }
-    apply(batch);
-    for (const auto& [seq, row] : in_flight) (void)release.bind(1, seq).bind(2, owner).run();
+    // The loop ends with nothing in flight, or at the deadline: what is unacknowledged then is released.
+    disconnect();
+    shared.reset();  // a relay's own producer closes now, not when the relay is destroyed
   }
 };
 
@@ -237,9 +247,16 @@ std::expected<std::unique_ptr<outbox_relay>, std::string> outbox_relay::start(op
   for (auto* s : {&claim, &release, &renew, &record, &remove}) {
     if (!*s) return std::unexpected(s->error().message);
   }
+  auto shared = opts.producer;
+  if (!shared) {
+    auto own = relay_producer::create(opts.config, opts.service);
+    if (!own) return std::unexpected(own.error());
+    shared = std::move(*own);
+  }
   auto state = std::make_unique<impl>(std::move(opts), std::move(*db), std::move(*claim), std::move(*release),
                                       std::move(*renew), std::move(*record), std::move(*remove));
-  if (auto made = state->make_producer(); !made) return std::unexpected(made.error());
+  state->shared = std::move(shared);
+  if (auto made = state->connect(); !made) return std::unexpected(made.error());
   auto* raw = state.get();
   state->thread = std::thread([raw] { raw->loop(); });
   return std::unique_ptr<outbox_relay>(new outbox_relay(std::move(state)));

@@ -6,15 +6,21 @@
 //   (*relay)->stop(std::chrono::seconds(30));   // publishes what is left first
 //
 // The relay claims committed outbox rows in order, publishes them through
-// its own idempotent producer, and when Kafka acknowledges a row records its
+// an idempotent producer — its own, or the process's relay_producer shared
+// with other relays (relay_producer.hpp), where it hears only its own
+// acknowledgements — and when Kafka acknowledges a row records its
 // event id in `delivered` and deletes the row, in one transaction. A failed
 // delivery releases the row to be sent again. Several processes may share one
 // outbox: a row is claimed by one relay for a lease that the relay renews
 // while it lives; the rows of a relay that died are taken over when the lease
 // runs out. No relay claims past a row another live relay holds, so events
 // reach Kafka in outbox order (per-key order kept) even across a crash; the
-// price is a pause of one lease after a relay dies with rows in flight. A fatal producer error (librdkafka idempotence) recreates the
-// producer; its unacknowledged rows are sent again with the same event ids.
+// price is a pause of one lease after a relay dies with rows in flight. A
+// fatal producer error (librdkafka idempotence) recreates the producer (once
+// for every relay sharing it); each relay sends its unacknowledged rows again
+// with the same event ids. A relay that stops past its timeout releases its
+// unacknowledged rows; records of them still queued in a shared producer may
+// reach Kafka anyway and are sent again, same event ids, at the next start.
 //
 // Threads: the relay runs its own thread and SQLite connection; wake() and
 // stats() may be called from any thread.
@@ -29,6 +35,8 @@
 
 #include <horizons/config.hpp>
 
+#include "services/common/relay_producer.hpp"
+
 namespace horizons::services {
 
 struct relay_stats {
@@ -42,7 +50,9 @@ class outbox_relay {
   struct options {
     std::filesystem::path database{};
     client_config config{};
-    std::string service{};  // for logs and the producer's client id
+    std::string service{};  // for logs and, with no shared producer, the producer's client id
+    /// The process's shared relay producer; null: the relay makes one of its own ("<service>-relay").
+    std::shared_ptr<relay_producer> producer{};
     /// How long a claimed row stays with this relay without renewal.
     std::chrono::milliseconds lease{5'000};
   };

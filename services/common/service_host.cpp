@@ -7,7 +7,10 @@ namespace horizons::services {
 std::expected<std::unique_ptr<service_host>, std::string> service_host::start(const service_descriptor& descriptor,
                                                                               const service_options& options) {
   auto path = state_path(options.data_dir, descriptor.name);
-  auto relay = outbox_relay::start({.database = path, .config = options.config, .service = std::string(descriptor.name)});
+  auto relay = outbox_relay::start({.database = path,
+                                    .config = options.config,
+                                    .service = std::string(descriptor.name),
+                                    .producer = options.relay_producer});
   if (!relay) return std::unexpected(fmt::format("{}: {}", descriptor.name, relay.error()));
   auto* wake = relay->get();
   auto store = state_store::open(path, [wake] { wake->wake(); });

@@ -11,8 +11,9 @@
 // service committed to its outbox: nothing is lost, and what was in flight is
 // redelivered to a successor and deduplicated there.
 //
-// start() is the one place a service's outbox relay (and so its producer) is
-// created. Threads: start(), subscribe() and run() from the thread that runs
+// start() is the one place a service's outbox relay is created; it publishes
+// through the process's shared relay producer when the options carry one
+// (several services in one process: `horizons run`), else through its own. Threads: start(), subscribe() and run() from the thread that runs
 // the service; store() belongs to that thread too.
 #pragma once
 
@@ -37,6 +38,8 @@ namespace horizons::services {
 struct service_options {
   client_config config{};
   std::filesystem::path data_dir{"horizons-data"};
+  /// The producer every outbox relay of the process shares; null: the service's relay makes its own.
+  std::shared_ptr<services::relay_producer> relay_producer{};
 };
 
 class service_host {

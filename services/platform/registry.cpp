@@ -17,26 +17,31 @@ struct entry {
   serve_function serve;
 };
 
-// How each service of services::platform_services is started from serve_options.
+services::service_options service_options_of(const serve_options& o) {
+  return {.config = o.config, .data_dir = o.data_dir, .relay_producer = o.relay_producer};
+}
+
+// How each service of services::platform_services is started from serve_options. The health monitor's
+// options have no relay producer to pass: its relay makes its own.
 constexpr std::array<entry, services::platform_services.size()> entries{{
     {&orchestrator::descriptor,
      [](const serve_options& o, std::stop_token stop) {
-       return orchestrator::run({.service = {.config = o.config, .data_dir = o.data_dir}, .sim = o.sim,
+       return orchestrator::run({.service = service_options_of(o), .sim = o.sim,
                                  .http_listen = o.http_listen},
                                 stop);
      }},
     {&metrics_aggregator::descriptor,
      [](const serve_options& o, std::stop_token stop) {
-       return metrics_aggregator::run({.service = {.config = o.config, .data_dir = o.data_dir}}, stop);
+       return metrics_aggregator::run({.service = service_options_of(o)}, stop);
      }},
     {&notification_dispatcher::descriptor,
      [](const serve_options& o, std::stop_token stop) {
        return notification_dispatcher::run(
-           {.service = {.config = o.config, .data_dir = o.data_dir}, .email = {}, .webhook = {.url = o.webhook_url}}, stop);
+           {.service = service_options_of(o), .email = {}, .webhook = {.url = o.webhook_url}}, stop);
      }},
     {&compliance::descriptor,
      [](const serve_options& o, std::stop_token stop) {
-       return compliance::run({.service = {.config = o.config, .data_dir = o.data_dir}}, stop);
+       return compliance::run({.service = service_options_of(o)}, stop);
      }},
     {&health_monitor::descriptor,
      [](const serve_options& o, std::stop_token stop) {

@@ -13,12 +13,14 @@
 
 #include <expected>
 #include <filesystem>
+#include <memory>
 #include <stop_token>
 #include <string>
 #include <string_view>
 
 #include <horizons/config.hpp>
 
+#include "services/common/relay_producer.hpp"
 #include "services/common/service_descriptor.hpp"
 #include "services/orchestrator/scheduler.hpp"
 
@@ -31,6 +33,8 @@ struct serve_options {
   orchestrator::simulation sim{};
   std::string http_listen{};   // the service's HTTP routes (its descriptor's); empty: the service's default
   std::string webhook_url{};   // notification dispatcher
+  /// Shared by the outbox relays of every service served in this process; null: each relay makes its own.
+  std::shared_ptr<services::relay_producer> relay_producer{};
 };
 
 /// The service of that name (a descriptor of services::platform_services); null if none.

@@ -350,8 +350,11 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
   std::vector<std::jthread> running;
   std::mutex failures_mutex;
   std::vector<std::string> failures;
+  // One producer for every service's outbox relay: their records to one broker share requests.
+  auto relays = services::relay_producer::create(config, "horizons-run");
+  if (!relays) return std::unexpected(fmt::format("the relays' producer: {}", relays.error()));
   serve_options serving{.config = config, .data_dir = opts.data_dir, .sim = opts.sim, .http_listen = {},
-                        .webhook_url = opts.webhook_url};
+                        .webhook_url = opts.webhook_url, .relay_producer = std::move(*relays)};
   for (const auto* service : opts.services) {
     running.emplace_back([&, service, serving] {
       auto mine = serving;

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -28,6 +29,11 @@ struct producer::impl {
   std::optional<kafka_error> fatal;
   std::atomic<bool> has_fatal{false};  // spares publish() the mutex until there is a fatal error
   bool closed = false;
+  // Channels: handler of channel n at [n - 1], emptied when the channel is destroyed. The mutex is held
+  // while a channel's handler runs, so a channel's destructor waits for a report being handed to it.
+  std::mutex channels_mutex;
+  std::vector<delivery_handler> channels;
+  std::atomic<bool> has_channels{false};
 
   [[nodiscard]] bool caller_serves() const { return opts.reports == delivery_reports::on_caller; }
 
@@ -51,14 +57,23 @@ struct producer::impl {
     } else {
       self->delivered.fetch_add(1, std::memory_order_relaxed);
     }
-    if (self->opts.on_delivery) {
-      try {
-        self->opts.on_delivery(report);
-      } catch (const std::exception& e) {
-        detail::log().error("delivery handler threw: {}", e.what());
-      } catch (...) {
-        detail::log().error("delivery handler threw");
-      }
+    auto channel = report.tag >> (64 - channel_bits);
+    if (channel == 0 || !self->has_channels.load(std::memory_order_acquire)) {
+      if (self->opts.on_delivery) deliver(self->opts.on_delivery, report);
+      return;
+    }
+    report.tag &= max_channel_tag;
+    std::scoped_lock lock(self->channels_mutex);
+    if (auto& handler = self->channels[channel - 1]) deliver(handler, report);  // else: the channel is gone
+  }
+
+  static void deliver(const delivery_handler& handler, const delivery_report& report) noexcept {
+    try {
+      handler(report);
+    } catch (const std::exception& e) {
+      detail::log().error("delivery handler threw: {}", e.what());
+    } catch (...) {
+      detail::log().error("delivery handler threw");
     }
   }
 
@@ -131,7 +146,53 @@ producer::~producer() {
   if (pending > 0) detail::log().error("producer destroyed with {} records undelivered", pending);
 }
 
+// A channel: its number rides in the top bits of every tag it publishes.
+class producer::channel_publisher final : public publisher {
+ public:
+  channel_publisher(producer& owner, std::uint64_t number) : owner_(owner), number_(number) {}
+  ~channel_publisher() override {
+    std::scoped_lock lock(owner_.impl_->channels_mutex);
+    owner_.impl_->channels[number_ - 1] = nullptr;
+  }
+  channel_publisher(const channel_publisher&) = delete;
+  channel_publisher& operator=(const channel_publisher&) = delete;
+
+  std::expected<void, kafka_error> publish_encoded(const outgoing_record& record, std::uint64_t tag) override {
+    if (tag > max_channel_tag) return std::unexpected(tag_out_of_range(tag));
+    return owner_.enqueue(record, (number_ << (64 - channel_bits)) | tag);
+  }
+  std::size_t flush(std::chrono::milliseconds timeout) override { return owner_.flush(timeout); }
+
+  static kafka_error tag_out_of_range(std::uint64_t tag) {
+    return detail::make_kafka_error(RD_KAFKA_RESP_ERR__INVALID_ARG,
+                                    fmt::format("tag {} above {}, the largest a producer with channels takes", tag,
+                                                max_channel_tag));
+  }
+
+ private:
+  producer& owner_;
+  std::uint64_t number_;
+};
+
+std::expected<std::unique_ptr<publisher>, kafka_error> producer::channel(delivery_handler on_delivery) {
+  std::scoped_lock lock(impl_->channels_mutex);
+  if (impl_->channels.size() >= max_channels) {
+    return std::unexpected(detail::make_kafka_error(
+        RD_KAFKA_RESP_ERR__INVALID_ARG, fmt::format("a producer gives out at most {} channels", max_channels)));
+  }
+  impl_->channels.push_back(std::move(on_delivery));
+  impl_->has_channels.store(true, std::memory_order_release);
+  return std::make_unique<channel_publisher>(*this, impl_->channels.size());
+}
+
 std::expected<void, kafka_error> producer::publish_encoded(const outgoing_record& record, std::uint64_t tag) {
+  if (tag > max_channel_tag && impl_->has_channels.load(std::memory_order_relaxed)) [[unlikely]] {
+    return std::unexpected(channel_publisher::tag_out_of_range(tag));
+  }
+  return enqueue(record, tag);
+}
+
+std::expected<void, kafka_error> producer::enqueue(const outgoing_record& record, std::uint64_t tag) {
   if (impl_->has_fatal.load(std::memory_order_acquire)) {
     if (auto fatal = fatal_error()) return std::unexpected(*fatal);
   }

@@ -44,7 +44,8 @@ void set_key(Payload& payload, const std::string& key) {
 
 // `count` valid events cycling through every event type, over `keys` keys; the "seq" tag numbers
 // the events of one topic and key from 1.
-std::vector<any_event> make_events(std::size_t count, int keys, std::uint64_t seed) {
+std::vector<any_event> make_events(std::size_t count, int keys, std::uint64_t seed,
+                                   const std::string& key_prefix = "key-") {
   event_sampler sampler(seed);
   std::map<std::string, int> next_seq;
   std::vector<any_event> events;
@@ -52,13 +53,21 @@ std::vector<any_event> make_events(std::size_t count, int keys, std::uint64_t se
     auto e = *sampler.next(all_event_types[i % all_event_types.size()]);
     std::visit(
         [&](auto& topic_event) {
-          std::visit([&](auto& payload) { set_key(payload, "key-" + std::to_string(i % keys)); }, topic_event.payload);
+          std::visit([&](auto& payload) { set_key(payload, key_prefix + std::to_string(i % keys)); }, topic_event.payload);
           auto id = std::string(topic_name(topic_of(e))) + "/" + std::string(partition_key(topic_event).value_or(""));
           topic_event.tags = {{"seq", std::to_string(++next_seq[id])}};
         },
         e);
     events.push_back(std::move(e));
   }
+  return events;
+}
+
+// Only the events with a partition key: order between two outboxes' unkeyed events is nobody's.
+std::vector<any_event> keyed_only(std::vector<any_event> events) {
+  std::erase_if(events, [](const any_event& e) {
+    return std::visit([](const auto& topic_event) { return !partition_key(topic_event).has_value(); }, e);
+  });
   return events;
 }
 
@@ -360,6 +369,101 @@ TEST_F(common_outbox_relay, two_relays_on_one_outbox_publish_every_row) {
   EXPECT_EQ(a.published + b.published, seen.records);
   EXPECT_EQ(seen.records, events.size() + duplicates);
   EXPECT_EQ(count_rows(path(), "delivered"), static_cast<std::int64_t>(events.size()));
+}
+
+TEST_F(common_outbox_relay, two_services_relays_sharing_one_producer_each_deliver_their_own_outbox) {
+  auto shared = relay_producer::create(config(), "relay-test-process");
+  ASSERT_TRUE(shared) << shared.error();
+  EXPECT_EQ((*shared)->client_id(), "relay-test-process-relay");
+  struct service {
+    std::filesystem::path path;
+    std::vector<any_event> events;
+    std::unique_ptr<outbox_relay> relay;
+  };
+  std::vector<service> services;
+  // Keys of their own: per-key order is each outbox's.
+  services.push_back({dir_ / "service-a/state.db", keyed_only(make_events(3'000, 30, 17, "a-key-")), nullptr});
+  services.push_back({dir_ / "service-b/state.db", keyed_only(make_events(2'000, 20, 18, "b-key-")), nullptr});
+  ASSERT_GT(services[1].events.size(), 1'000u);
+  for (auto& s : services) {
+    auto relay = outbox_relay::start(
+        {.database = s.path, .config = config(), .service = s.path.parent_path().filename(), .producer = *shared});
+    ASSERT_TRUE(relay) << relay.error();
+    s.relay = std::move(*relay);
+  }
+  // Both outboxes fill while both relays run: their records share the producer's queue and requests.
+  // The outbox sequences of the two overlap, so an acknowledgement reaching the wrong relay would
+  // delete another row of its outbox and record an event it never held.
+  {
+    auto a = state_store::open(services[0].path, [&] { services[0].relay->wake(); });
+    auto b = state_store::open(services[1].path, [&] { services[1].relay->wake(); });
+    ASSERT_TRUE(a && b);
+    std::jthread other([&] { emit_all(*b, services[1].events); });
+    emit_all(*a, services[0].events);
+  }
+  for (auto& s : services) {
+    EXPECT_TRUE(wait_until([&] { return count_rows(s.path, "outbox") == 0; }, 60s))
+        << s.path << ": " << count_rows(s.path, "outbox") << " rows left";
+  }
+  for (auto& s : services) {
+    auto stats = s.relay->stats();
+    EXPECT_EQ(s.relay->stop(5s), 0u);
+    EXPECT_EQ(stats.published, s.events.size()) << s.path;
+    EXPECT_EQ(stats.delivered, s.events.size()) << s.path << ": acknowledgements of another relay";
+    EXPECT_EQ(stats.failed, 0u);
+    std::set<uuid> emitted, delivered;
+    for (const auto& e : s.events) emitted.insert(id_of(e));
+    auto db = sqlite::database::open(s.path);
+    ASSERT_TRUE(db);
+    auto rows = db->prepare("SELECT event_id FROM delivered");
+    ASSERT_TRUE(rows);
+    while (rows->next()) delivered.insert(*uuid::parse(rows->text(0)));
+    EXPECT_EQ(delivered, emitted) << s.path << " records exactly its own events as delivered";
+  }
+  std::vector<any_event> all = services[0].events;
+  all.insert(all.end(), services[1].events.begin(), services[1].events.end());
+  auto seen = read_back();
+  EXPECT_EQ(expect_all_published(all, seen), 0u) << "duplicates";
+  EXPECT_EQ(seen.out_of_order, 0u);
+  EXPECT_EQ((*shared)->generation(), 1u);
+}
+
+TEST_F(common_outbox_relay, a_fatal_error_of_the_shared_producer_is_recovered_once_and_every_row_delivered) {
+  // With the gapless guarantee, a record failing for good is fatal to an idempotent producer.
+  auto fatal_config = config();
+  fatal_config.rdkafka["enable.gapless.guarantee"] = "true";
+  auto shared = relay_producer::create(fatal_config, "relay-test-process");
+  ASSERT_TRUE(shared) << shared.error();
+  std::vector<std::filesystem::path> paths{dir_ / "service-a/state.db", dir_ / "service-b/state.db"};
+  std::vector<std::vector<any_event>> events{make_events(300, 10, 19, "a-key-"), make_events(300, 10, 20, "b-key-")};
+  std::vector<std::unique_ptr<outbox_relay>> relays;
+  for (const auto& path : paths) {
+    auto relay = outbox_relay::start({.database = path, .config = config(), .service = path.parent_path().filename(),
+                                      .producer = *shared});
+    ASSERT_TRUE(relay) << relay.error();
+    relays.push_back(std::move(*relay));
+  }
+  // One Produce answered with PRODUCER_FENCED: its records fail for good.
+  constexpr int produce_api = 0, producer_fenced = 90;
+  cluster().inject_request_errors(produce_api, producer_fenced, 1);
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    auto store = state_store::open(paths[i], [&, i] { relays[i]->wake(); });
+    ASSERT_TRUE(store);
+    emit_all(*store, events[i]);
+  }
+  for (const auto& path : paths) {
+    EXPECT_TRUE(wait_until([&] { return count_rows(path, "outbox") == 0; }, 60s))
+        << path << ": " << count_rows(path, "outbox") << " rows left";
+  }
+  EXPECT_EQ((*shared)->generation(), 2u) << "one fatal error: one new producer for every relay";
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    EXPECT_EQ(relays[i]->stop(5s), 0u);
+    EXPECT_EQ(count_rows(paths[i], "delivered"), static_cast<std::int64_t>(events[i].size()));
+  }
+  std::vector<any_event> all = events[0];
+  all.insert(all.end(), events[1].begin(), events[1].end());
+  auto seen = read_back();
+  (void)expect_all_published(all, seen);  // sent again after the fatal error: duplicates allowed, losses not
 }
 
 }  // namespace
