@@ -533,7 +533,8 @@ std::expected<void, std::string> run(const options& opts, std::stop_token stop, 
     http = std::move(*started);
     spdlog::info("{}: serving /healthz and /metrics on http://{}", service_name, http->address());
   }
-  auto host = services::service_host::start(descriptor, {.config = opts.config, .data_dir = opts.data_dir});
+  auto host = services::service_host::start(
+      descriptor, {.config = opts.config, .data_dir = opts.data_dir, .relay_producer = opts.relay_producer});
   if (!host) return std::unexpected(fmt::format("health monitor: {}", host.error()));
   auto& store = (*host)->store();
   if (auto created = create_monitor_tables(store.db()); !created) {

@@ -49,6 +49,7 @@
 #include <expected>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <span>
 #include <stop_token>
 #include <string>
@@ -56,6 +57,7 @@
 
 #include <horizons/config.hpp>
 
+#include "services/common/relay_producer.hpp"
 #include "services/common/service_descriptor.hpp"
 #include "services/health_monitor/lag_rule.hpp"
 #include "services/health_monitor/snapshot.hpp"
@@ -92,6 +94,8 @@ struct options {
   client_config config{};
   /// State lives in <data_dir>/health-monitor/state.db.
   std::filesystem::path data_dir{"horizons-data"};
+  /// The process's shared producer for outbox relays; null: the service's relay makes its own.
+  std::shared_ptr<services::relay_producer> relay_producer{};
   std::chrono::milliseconds interval{2'000};
   /// "host:port" for /healthz and /metrics; port 0 picks a free one; empty: no HTTP.
   std::string http_listen{"127.0.0.1:9464"};

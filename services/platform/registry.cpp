@@ -45,7 +45,7 @@ constexpr std::array<entry, services::platform_services.size()> entries{{
      }},
     {&health_monitor::descriptor,
      [](const serve_options& o, std::stop_token stop) {
-       health_monitor::options monitor{.config = o.config, .data_dir = o.data_dir};
+       health_monitor::options monitor{.config = o.config, .data_dir = o.data_dir, .relay_producer = o.relay_producer};
        if (!o.http_listen.empty()) monitor.http_listen = o.http_listen;
        return health_monitor::run(monitor, stop);
      }},

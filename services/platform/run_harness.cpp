@@ -425,9 +425,17 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
   out.complete = !waiting.has_value();
   if (waiting) out.incomplete_reason = stop.stop_requested() ? "interrupted" : "still waiting for " + *waiting;
 
-  // Stop the services (each drains its outbox), then read everything they published.
+  // Stop the services (each drains its outbox), reading on meanwhile: what they publish while stopping
+  // is read as it arrives, not after the last one stopped. Then read everything they published.
   services_stop.request_stop();
-  running.clear();
+  {
+    std::atomic<bool> stopped{false};
+    std::jthread joiner([&] {
+      running.clear();
+      stopped = true;
+    });
+    while (!stopped) (void)watch->poll(std::chrono::milliseconds(5));
+  }
   // Services running elsewhere go on publishing (health checks): what was acknowledged after the reader's
   // last quiet stretch began may not have been read, and is not counted either way.
   auto quiet_since = steady::now();

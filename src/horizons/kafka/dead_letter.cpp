@@ -22,10 +22,17 @@ std::expected<std::unique_ptr<dead_letter_writer>, kafka_error> dead_letter_writ
   writer->wait_ = config.delivery_timeout + std::chrono::seconds(5);
   rd_kafka_conf_set_opaque(conf->get(), writer.get());
   rd_kafka_conf_set_dr_msg_cb(conf->get(), on_delivery);
-  auto client = make_client(RD_KAFKA_PRODUCER, *conf);
-  if (!client) return std::unexpected(client.error());
-  writer->producer_ = std::move(*client);
+  writer->conf_ = std::move(*conf);
   return writer;
+}
+
+std::expected<rd_kafka_t*, kafka_error> dead_letter_writer::producer() {
+  if (!producer_) {
+    auto client = make_client(RD_KAFKA_PRODUCER, conf_);
+    if (!client) return std::unexpected(client.error());
+    producer_ = std::move(*client);
+  }
+  return producer_.get();
 }
 
 void dead_letter_writer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) noexcept {
@@ -47,8 +54,10 @@ std::expected<std::string, kafka_error> dead_letter_writer::write(const rd_kafka
   add_header(headers.get(), dlq_header::attempts, std::to_string(reason.attempts));
   add_header(headers.get(), dlq_header::failed_at, std::to_string(now().time_since_epoch().count()));
 
+  auto producer = this->producer();
+  if (!producer) return std::unexpected(producer.error());
   delivery_.store(RD_KAFKA_RESP_ERR__IN_PROGRESS);
-  auto err = rd_kafka_producev(producer_.get(), RD_KAFKA_V_TOPIC(dlq_topic.c_str()),
+  auto err = rd_kafka_producev(*producer, RD_KAFKA_V_TOPIC(dlq_topic.c_str()),
                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                RD_KAFKA_V_VALUE(message->payload, message->len),
                                RD_KAFKA_V_KEY(message->key, message->key_len),
@@ -56,7 +65,7 @@ std::expected<std::string, kafka_error> dead_letter_writer::write(const rd_kafka
                                RD_KAFKA_V_END);
   if (err) return std::unexpected(make_kafka_error(err, fmt::format("dead-letter to {}", dlq_topic)));
   (void)headers.release();  // the letter's now
-  rd_kafka_flush(producer_.get(), static_cast<int>(wait_.count()));
+  rd_kafka_flush(*producer, static_cast<int>(wait_.count()));
   if (auto result = delivery_.load(); result != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return std::unexpected(make_kafka_error(result, fmt::format("dead-letter to {}", dlq_topic)));
   }

@@ -9,8 +9,10 @@
 // failure and when it happened. write() waits until the letter is acknowledged
 // by all in-sync replicas (idempotent producer, acks=all), so a consumer stores
 // the record's offset only once its letter is safe. Its producer starts from the
-// same client properties as every other client (detail::make_conf). One thread
-// at a time calls write(): the consumer's polling thread.
+// same client properties as every other client (detail::make_conf); create()
+// checks them, and the producer itself is made at the first letter: most
+// consumers never write one, and an idle client still costs threads and broker
+// connections. One thread at a time calls write(): the consumer's polling thread.
 #pragma once
 
 #include <atomic>
@@ -48,7 +50,10 @@ class dead_letter_writer {
  private:
   dead_letter_writer() = default;
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) noexcept;
+  // The producer, made from conf_ on first use.
+  [[nodiscard]] std::expected<rd_kafka_t*, kafka_error> producer();
 
+  conf_ptr conf_;
   kafka_ptr producer_;
   std::chrono::milliseconds wait_{};
   std::atomic<rd_kafka_resp_err_t> delivery_{RD_KAFKA_RESP_ERR_NO_ERROR};
