@@ -2,7 +2,8 @@
 #   make run     build, then `horizons run`: the embedded cluster, the five services, a workload, a report
 #   make test    build, then every test suite: unit, embedded, kafka (starts and stops a real
 #                cluster itself), then the unit suite again under ASan/UBSan
-#   make bench   release build, then the codec benchmark and `horizons bench` (results in bench/results/)
+#   make bench   release build, then the codec benchmark and `horizons bench`, its platform scenario
+#                included (results in bench/results/)
 #   make kafka-up / kafka-down   a real 3-node Kafka cluster on 127.0.0.1:19092-19094
 #   make format / format-check   apply / check .clang-format on every tracked C++ file (CI checks)
 .PHONY: all deps build run test test-release test-asan bench clean format format-check
@@ -43,9 +44,12 @@ bench: build
 	@/usr/bin/python3 bench/codec_table.py < bench/results/codec.json
 	@env -u KAFKA_BROKERS $(HORIZONS) bench --json --plot bench/results/embedded.svg > bench/results/embedded.json
 	@/usr/bin/python3 bench/bench_table.py bench/results/embedded.json
+	@env -u KAFKA_BROKERS $(HORIZONS) bench --scenario platform --json > bench/results/platform-embedded.json
 	@if tools/kafka/kafka.sh status >/dev/null 2>&1; then \
 		$(HORIZONS) bench --brokers "$$(tools/kafka/kafka.sh bootstrap)" --json --plot bench/results/kafka.svg \
-			> bench/results/kafka.json && /usr/bin/python3 bench/bench_table.py bench/results/kafka.json; \
+			> bench/results/kafka.json && /usr/bin/python3 bench/bench_table.py bench/results/kafka.json && \
+		$(HORIZONS) bench --scenario platform --brokers "$$(tools/kafka/kafka.sh bootstrap)" --json \
+			> bench/results/platform-kafka.json; \
 	else \
 		echo "bench: tools/kafka is not up, real-cluster run skipped (make kafka-up starts it)"; \
 	fi

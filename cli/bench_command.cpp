@@ -58,6 +58,12 @@ void add_bench_commands(CLI::App& app, int& result) {
       ->capture_default_str();
   bench->add_flag("--json", options->json, "Machine-readable results on stdout (progress stays on stderr)");
   bench->add_option("--plot", options->plot, "Write latency curves and the throughput table to this SVG file");
+  bench->add_option("--platform-jobs", options->platform.jobs, "Jobs the platform scenario submits")
+      ->check(CLI::Range(1, 1'000'000))
+      ->capture_default_str();
+  bench->add_option("--platform-rate", options->platform.rate, "Jobs per second the platform scenario submits")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   add_kafka_options(bench, connection);
   bench->footer(
       "Each scenario runs in this process through Horizons' typed API and through raw librdkafka\n"
@@ -68,7 +74,8 @@ void add_bench_commands(CLI::App& app, int& result) {
       "  horizons bench\n"
       "  horizons bench --json --plot bench.svg > bench.json\n"
       "  horizons bench --scenario e2e --rate 10000 --duration 5\n"
-      "  horizons bench --brokers 127.0.0.1:19092 --events 200000");
+      "  horizons bench --brokers 127.0.0.1:19092 --events 200000\n"
+      "  horizons bench --scenario platform --brokers 127.0.0.1:19092 --json   # the whole platform, 200 jobs/s");
   bench->callback([&result, connection, options] { result = run_bench(*connection, *options); });
 }
 

@@ -29,7 +29,11 @@
 namespace horizons::kafka_bench {
 
 const std::vector<std::string>& scenario_names() {
-  static const std::vector<std::string> names = bench_options{}.scenarios;
+  static const std::vector<std::string> names = [] {
+    auto all = bench_options{}.scenarios;
+    all.emplace_back("platform");
+    return all;
+  }();
   return names;
 }
 
@@ -219,6 +223,13 @@ std::expected<void, bench_error> run(const client_config& config, const bench_op
     if (std::ranges::find(scenario_names(), s) == scenario_names().end()) {
       return usage(fmt::format("unknown scenario '{}' ({})", s, fmt::join(scenario_names(), ", ")));
     }
+  }
+  if (std::ranges::find(options.scenarios, "platform") != options.scenarios.end()) {
+    if (options.scenarios.size() > 1) return usage("the platform scenario runs alone (--scenario platform)");
+    auto report = run_platform(config, options.platform, stop);
+    if (!report) return std::unexpected(bench_error{report.error()});
+    fmt::print("{}", options.json ? report->json() + "\n" : report->text());
+    return {};
   }
   auto runner = runner_of(options.event_type);
   if (!runner) return usage(fmt::format("unknown event type '{}' (see `horizons events types`)", options.event_type));

@@ -18,6 +18,9 @@
 //   e2e      fixed offered rates; latency from each event's scheduled send time to its handler, so a
 //            stalled sender shows in the latencies of every event it delayed (no coordinated omission).
 //   codec    encode_framed / decode_body ns per event in a tight loop, and its share of the client's CPU.
+//   platform the five services, a workload of `platform.jobs` jobs at `platform.rate` jobs/s and an
+//            independent reader (platform_scenario.hpp); latency per topic from produced-at to the reader.
+//            Not in the default list, and runs alone: its report is the run's (`horizons run`'s).
 //
 // run() blocks for the whole benchmark on the calling thread (and starts threads of its own); progress
 // goes to stderr, the report (text or --json) to stdout. Errors are values: a bad option (`usage`) or
@@ -33,6 +36,8 @@
 #include <horizons/config.hpp>
 #include <horizons/producer.hpp>
 
+#include "platform_scenario.hpp"
+
 namespace horizons::kafka_bench {
 
 struct bench_options {
@@ -45,6 +50,7 @@ struct bench_options {
   int repeat = 3;
   bool json = false;
   std::string plot{};  // SVG file to write; empty: none
+  platform_workload platform{};
   // Where both sides serve delivery reports: after each send on the sending thread (librdkafka's own
   // pattern) or on a thread of their own (Horizons' default).
   std::string reports = "caller";
@@ -53,7 +59,7 @@ struct bench_options {
   }
 };
 
-/// The scenarios run() knows, in their default order.
+/// The scenarios run() knows: the default ones in their order, then "platform".
 [[nodiscard]] const std::vector<std::string>& scenario_names();
 
 struct bench_error {

@@ -89,6 +89,13 @@ struct consumer::impl {
   std::array<any_event, topic_count> decoded;
   std::array<any_payload_view, topic_count> views;
   event_head view_head;  // the envelope of the record in hand, when read as a view
+  // The catalogue topic of the last topic handle seen: records come in runs of one partition.
+  const rd_kafka_topic_t* last_rkt = nullptr;
+  std::optional<topic_id> last_topic;
+  // The last finished record of the current run of one partition, its offset not stored yet: storing
+  // takes librdkafka's locks, so it is done once per run (when the partition changes, at the end of
+  // poll(), before a revoke commits, at close) rather than once per record.
+  detail::message_ptr unstored;
   std::atomic<std::uint64_t> handled{0}, skipped{0}, retries{0}, dead_lettered{0}, undecodable{0}, rebalances{0};
   bool closed = false;
 
@@ -105,6 +112,7 @@ struct consumer::impl {
                            void* opaque) noexcept {
     auto* self = static_cast<impl*>(opaque);
     self->rebalances.fetch_add(1, std::memory_order_relaxed);
+    self->store_finished();
     const bool incremental = std::string_view(rd_kafka_rebalance_protocol(client)) == "COOPERATIVE";
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       detail::log().debug("consumer {}: assigned {} partitions", self->group, partitions->cnt);
@@ -162,7 +170,11 @@ struct consumer::impl {
     bool as_view;
   };
   std::expected<record_head, codec_error> decode_head(const rd_kafka_message_t* message) {
-    auto topic = topic_from_name(rd_kafka_topic_name(message->rkt));
+    if (message->rkt != last_rkt) {
+      last_rkt = message->rkt;
+      last_topic = topic_from_name(rd_kafka_topic_name(message->rkt));
+    }
+    auto topic = last_topic;
     if (!topic) return std::unexpected(codec_error{codec_errc::unknown_schema_id, "not a catalogue topic"});
     auto framed = parse_frame(std::span(static_cast<const std::byte*>(message->payload), message->len));
     if (!framed) return std::unexpected(std::move(framed.error()));
@@ -257,16 +269,17 @@ struct consumer::impl {
   }
 
   // One record, from its bytes to its verdict; the offset is stored unless an error is returned.
-  std::expected<void, kafka_error> handle(const rd_kafka_message_t* message) {
+  std::expected<void, kafka_error> handle(detail::message_ptr& owned) {
+    const rd_kafka_message_t* message = owned.get();
     auto head = decode_head(message);
-    if (!head) return finish(message, undecodable_record(message, head.error()));
+    if (!head) return finish(owned, undecodable_record(message, head.error()));
     const auto& handler =
         (*handlers)[detail::topic_payload_offsets[static_cast<std::size_t>(head->topic)] + head->payload.branch];
     auto event = decode(*head, handler.kind);
-    if (!event) return finish(message, undecodable_record(message, event.error()));
+    if (!event) return finish(owned, undecodable_record(message, event.error()));
     if (handler.kind == handler_kind::none) {
       bump(skipped);
-      return finish(message, {});
+      return finish(owned, {});
     }
     rd_kafka_timestamp_type_t kind;
     message_context at;
@@ -278,21 +291,30 @@ struct consumer::impl {
     auto result = dispatch(handler, *event, at);
     if (result) {
       bump(handled);
-      return finish(message, {});
+      return finish(owned, {});
     }
-    return finish(message, dead_letter(message, {.error_class = "handler", .message = result.error(),
+    return finish(owned, dead_letter(message, {.error_class = "handler", .message = result.error(),
                                                  .attempts = at.attempt}));
   }
 
-  // Stores the record's offset once its fate is settled (`settled`); auto-commit writes it later.
-  std::expected<void, kafka_error> finish(const rd_kafka_message_t* message, std::expected<void, kafka_error> settled) {
+  // Marks the record finished once its fate is settled (`settled`); its offset is stored with its run's
+  // (store_finished), and auto-commit writes it later.
+  std::expected<void, kafka_error> finish(detail::message_ptr& message, std::expected<void, kafka_error> settled) {
     if (!settled) return settled;
-    auto err = rd_kafka_offset_store(message->rkt, message->partition, message->offset);
+    if (unstored && (unstored->rkt != message->rkt || unstored->partition != message->partition)) store_finished();
+    unstored = std::move(message);
+    return {};
+  }
+
+  // Stores the offset of the last finished record, if any.
+  void store_finished() {
+    if (!unstored) return;
+    auto err = rd_kafka_offset_store(unstored->rkt, unstored->partition, unstored->offset);
     // _STATE: the partition was revoked meanwhile; its new owner will see the record again (at-least-once).
     if (err && err != RD_KAFKA_RESP_ERR__STATE) {
       detail::log().warn("consumer {}: offset store: {}", group, rd_kafka_err2str(err));
     }
-    return {};
+    unstored.reset();
   }
 };
 
@@ -358,11 +380,18 @@ std::expected<std::size_t, kafka_error> consumer::poll(std::chrono::milliseconds
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (finished < max_records) {
     auto message = impl_->next_record(deadline, finished == 0);
-    if (!message) return std::unexpected(message.error());
+    if (!message) {
+      impl_->store_finished();
+      return std::unexpected(message.error());
+    }
     if (!*message) break;
-    if (auto handled = impl_->handle(message->get()); !handled) return std::unexpected(handled.error());
+    if (auto handled = impl_->handle(*message); !handled) {
+      impl_->store_finished();
+      return std::unexpected(handled.error());
+    }
     ++finished;
   }
+  impl_->store_finished();
   return finished;
 }
 
@@ -380,6 +409,7 @@ std::expected<void, kafka_error> consumer::close() {
   auto& state = *impl_;
   if (state.closed) return {};
   state.closed = true;
+  state.store_finished();
   // A commit refused because the group is rebalancing (its members are leaving too) loses nothing:
   // leaving revokes the partitions, and the revoke commits again; at worst records are seen twice.
   auto commit = rd_kafka_commit(state.client.get(), nullptr, 0);
