@@ -57,12 +57,13 @@ TEST_F(cli_bench, every_scenario_runs_both_sides_and_accounts_for_every_record) 
       EXPECT_EQ(s["raw"]["events"], 20000);
     } else if (name == "consume") {
       // The topic holds what both produce runs wrote: consume reads --events of it on each side.
-      for (const auto* side : {"horizons", "raw", "raw_avro_c"}) {
+      for (const auto* side : {"horizons", "horizons_view", "raw", "raw_avro_c"}) {
         EXPECT_EQ(s[side]["events"], s["events"]) << side;
         EXPECT_EQ(s[fmt::format("{}_runs_events_per_s", side)].size(), 1u) << side << ": --repeat 1";
       }
       EXPECT_EQ(s["events"], 20000);
-      for (const auto* ratio : {"horizons/raw", "raw_avro_c/raw", "horizons/raw_avro_c"}) {
+      for (const auto* ratio : {"horizons/raw", "horizons_view/raw", "raw_avro_c/raw", "horizons/raw_avro_c",
+                                "horizons_view/raw_avro_c"}) {
         ASSERT_TRUE(s["ratios"].contains(ratio)) << ratio;
         EXPECT_GT(s["ratios"][ratio].get<double>(), 0) << ratio;
       }
@@ -86,8 +87,9 @@ TEST_F(cli_bench, every_scenario_runs_both_sides_and_accounts_for_every_record) 
     }
   }
   EXPECT_EQ(seen, (std::set<std::string>{"produce", "consume", "e2e", "codec"}));
-  // Every target but e2e's (judged at 10,000/s, not offered here) is judged.
-  ASSERT_EQ(doc["targets"].size(), 3u);
+  // Every target but e2e's (judged at 10,000/s, not offered here) is judged: produce, the view and the
+  // owning consume, codec.
+  ASSERT_EQ(doc["targets"].size(), 4u);
   for (const auto& t : doc["targets"]) {
     EXPECT_TRUE(t.contains("measured") && t["met"].is_boolean()) << t.dump();
   }
@@ -98,7 +100,8 @@ TEST_F(cli_bench, every_scenario_runs_both_sides_and_accounts_for_every_record) 
   std::vector<std::string> printed;
   EXPECT_EQ(table.finish(printed), 0);
   auto tables = fmt::format("{}", fmt::join(printed, ""));
-  for (const auto* shown : {"| produce |", "| consume |", "raw+avro-c", "horizons/raw_avro_c", "| 2000/s |", "codec:"}) {
+  for (const auto* shown : {"| produce |", "| consume |", "raw+avro-c", "horizons/raw_avro_c", "Horizons, view handler",
+                            "| 2000/s |", "codec:"}) {
     EXPECT_NE(tables.find(shown), std::string::npos) << shown << " not in\n" << tables;
   }
 
@@ -120,7 +123,36 @@ TEST_F(cli_bench, a_bad_option_is_refused_with_a_reason) {
   said.clear();
   EXPECT_EQ(scenario.finish(said), 2);
   text = fmt::format("{}", fmt::join(said, ""));
-  EXPECT_NE(text.find("unknown scenario 'teleport' (produce, consume, e2e, codec)"), std::string::npos) << text;
+  EXPECT_NE(text.find("unknown scenario 'teleport' (produce, consume, e2e, codec, platform)"), std::string::npos)
+      << text;
+
+  testing_support::child_process mixed(
+      {"/bin/sh", "-c", fmt::format("'{}' bench --scenario produce --scenario platform 2>&1", HORIZONS_CLI)});
+  said.clear();
+  EXPECT_EQ(mixed.finish(said), 2);
+  text = fmt::format("{}", fmt::join(said, ""));
+  EXPECT_NE(text.find("the platform scenario runs alone"), std::string::npos) << text;
+}
+
+// The platform scenario: the whole platform at a fixed offered rate, its report the run's, every topic's
+// latency measured, nothing lost or duplicated.
+TEST_F(cli_bench, the_platform_scenario_reports_every_topics_latency_at_the_offered_rate) {
+  testing_support::child_process run(
+      {"/bin/sh", "-c",
+       fmt::format("'{}' bench --scenario platform --platform-jobs 20 --platform-rate 50 --json > '{}'", HORIZONS_CLI,
+                   (dir_ / "platform.json").string())});
+  std::vector<std::string> said;
+  ASSERT_EQ(run.finish(said), 0) << fmt::format("{}", fmt::join(said, ""));
+  std::ifstream in(dir_ / "platform.json");
+  auto doc = nlohmann::json::parse(in);
+  EXPECT_EQ(doc["jobs_submitted"], 20);
+  EXPECT_EQ(doc["lost"], 0);
+  for (const auto* topic : {"job-lifecycle", "job-metrics", "notifications", "audit-trail", "system-health"}) {
+    ASSERT_TRUE(doc["latency_ms"].contains(topic)) << topic << " in " << doc.dump();
+    const auto& l = doc["latency_ms"][topic];
+    EXPECT_GT(l["count"].get<int>(), 0) << topic;
+    EXPECT_LE(l["p50"].get<double>(), l["p99"].get<double>()) << topic;
+  }
 }
 
 }  // namespace
