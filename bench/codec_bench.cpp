@@ -83,17 +83,18 @@ horizons::event<horizons::job_submitted> job_submitted() {
   env.user_id = "u-1042";
   env.tags = {{"env", "prod"}, {"src", "cli"}};
   env.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-  return make(std::move(env), horizons::job_submitted{
-                                  .job_id = "j-7c21",
-                                  .job_name = "vlass-quicklook-T12t34-epoch3",
-                                  .pipeline = horizons::pipeline::image_reconstruction,
-                                  .dataset_id = "ds-9921",
-                                  .tacc_system = horizons::tacc_system::frontera,
-                                  .resources = {.nodes = 4, .cores_per_node = 56, .gpus = 0, .memory_gb = 192,
-                                                .wall_time_minutes = 240},
-                                  .estimated_cost_usd = 12.75,
-                                  .priority = horizons::job_priority::normal,
-                              });
+  return make(
+      std::move(env),
+      horizons::job_submitted{
+          .job_id = "j-7c21",
+          .job_name = "vlass-quicklook-T12t34-epoch3",
+          .pipeline = horizons::pipeline::image_reconstruction,
+          .dataset_id = "ds-9921",
+          .tacc_system = horizons::tacc_system::frontera,
+          .resources = {.nodes = 4, .cores_per_node = 56, .gpus = 0, .memory_gb = 192, .wall_time_minutes = 240},
+          .estimated_cost_usd = 12.75,
+          .priority = horizons::job_priority::normal,
+      });
 }
 
 // A 10-second sample from the node agent: numbers only, no user, no trace.
@@ -178,8 +179,8 @@ struct codec_case {
   horizons::byte_buffer body;                 // Horizons' body: the bytes both decoders read
   horizons::byte_buffer scratch;              // reused by horizons_encode
   avro_c::topic_schema topic;
-  avro_c::generic_value prebuilt;  // the event, built by avro-c from Horizons' JSON
-  avro_c::generic_value read_into; // reused by avro_c_decode
+  avro_c::generic_value prebuilt;   // the event, built by avro-c from Horizons' JSON
+  avro_c::generic_value read_into;  // reused by avro_c_decode
   avro_c::memory_reader reader;
   avro_c::memory_writer writer;
   std::size_t framed_size = 0;
@@ -197,7 +198,8 @@ struct codec_case {
 
     // Same event, same bytes: otherwise the comparison is meaningless.
     auto event_json = nlohmann::ordered_json::parse(horizons::to_json(event));
-    if (auto ok = avro_c::from_json(topic, event_json, prebuilt.get()); !ok) die(fmt::format("{}: {}", type, ok.error()));
+    if (auto ok = avro_c::from_json(topic, event_json, prebuilt.get()); !ok)
+      die(fmt::format("{}: {}", type, ok.error()));
     auto avro_bytes = must(writer.write(prebuilt.get()), "avro_value_write");
     if (!std::ranges::equal(avro_bytes, body.bytes())) {
       die(fmt::format("{}: avro-c's encoding ({} bytes) differs from Horizons' body ({} bytes)", type,

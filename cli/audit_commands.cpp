@@ -24,8 +24,9 @@ struct ledger_location {
 };
 
 void add_location_options(CLI::App* command, const std::shared_ptr<ledger_location>& where) {
-  auto* dir = command->add_option("--data-dir", where->data_dir,
-                                  "Service state directory; the ledger is DIR/compliance-auditor/ledger.db")
+  auto* dir = command
+                  ->add_option("--data-dir", where->data_dir,
+                               "Service state directory; the ledger is DIR/compliance-auditor/ledger.db")
                   ->capture_default_str();
   auto* file = command->add_option("--ledger", where->file, "The ledger file itself, instead of --data-dir");
   dir->excludes(file);
@@ -65,8 +66,7 @@ std::optional<timestamp> time_option(std::string_view command, std::string_view 
   if (text.empty() || error != exit_ok) return std::nullopt;
   auto parsed = parse_time(text, now);
   if (!parsed) {
-    error = fail(command,
-                 fmt::format("{}: '{}' is neither an RFC 3339 time nor an age like 24h or 90d", flag, text),
+    error = fail(command, fmt::format("{}: '{}' is neither an RFC 3339 time nor an age like 24h or 90d", flag, text),
                  exit_usage);
   }
   return parsed;
@@ -76,7 +76,9 @@ std::string when(timestamp t) { return format_rfc3339(t).value_or(fmt::format("{
 
 ordered_json checkpoint_json(const std::optional<compliance::checkpoint>& cp) {
   if (!cp) return nullptr;
-  return {{"seq", cp->seq}, {"hash", compliance::to_hex(cp->hash)}, {"pruned_total", cp->pruned_total},
+  return {{"seq", cp->seq},
+          {"hash", compliance::to_hex(cp->hash)},
+          {"pruned_total", cp->pruned_total},
           {"pruned_at", when(cp->pruned_at)}};
 }
 
@@ -96,8 +98,8 @@ int run_verify(const ledger_location& where, bool json) {
                      {"head_hash", r.ok() ? ordered_json(compliance::to_hex(r.head_hash)) : ordered_json(nullptr)},
                      {"bad_entry", nullptr}};
     if (r.bad) {
-      out["bad_entry"] = {{"seq", r.bad->seq}, {"kind", compliance::to_string(r.bad->kind)},
-                          {"explanation", r.bad->explanation}};
+      out["bad_entry"] = {
+          {"seq", r.bad->seq}, {"kind", compliance::to_string(r.bad->kind)}, {"explanation", r.bad->explanation}};
     }
     fmt::print("{}\n", out.dump(2));
   } else {

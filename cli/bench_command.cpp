@@ -29,16 +29,18 @@ void add_bench_commands(CLI::App& app, int& result) {
   auto connection = std::make_shared<kafka_options>();
   auto options = std::make_shared<kafka_bench::bench_options>();
   auto* bench = app.add_subcommand("bench", "Benchmark Horizons' typed producer and consumer against raw librdkafka");
-  bench->add_option("--scenario", options->scenarios,
-                    fmt::format("Scenarios to run: {}", fmt::join(kafka_bench::scenario_names(), ", ")))
+  bench
+      ->add_option("--scenario", options->scenarios,
+                   fmt::format("Scenarios to run: {}", fmt::join(kafka_bench::scenario_names(), ", ")))
       ->delimiter(',')
       ->capture_default_str();
   bench->add_option("--type", options->event_type, "Event type to send")->capture_default_str();
   bench->add_option("--events", options->events, "Events per produce and consume run")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000'000}))
       ->capture_default_str();
-  bench->add_option("--duration", options->duration_s,
-                    "Seconds measured per e2e rate and side, in two runs (each after 1 s of warm-up)")
+  bench
+      ->add_option("--duration", options->duration_s,
+                   "Seconds measured per e2e rate and side, in two runs (each after 1 s of warm-up)")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
   bench->add_option("--rate", options->rates, "Offered e2e rates, events/s")
@@ -51,9 +53,10 @@ void add_bench_commands(CLI::App& app, int& result) {
   bench->add_option("--repeat", options->repeat, "Runs of each produce and consume side; the fastest counts")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
-  bench->add_option("--reports", options->reports,
-                    "Where both sides serve delivery reports: caller (after each send, librdkafka's pattern) or "
-                    "thread (a thread of their own, Horizons' default)")
+  bench
+      ->add_option("--reports", options->reports,
+                   "Where both sides serve delivery reports: caller (after each send, librdkafka's pattern) or "
+                   "thread (a thread of their own, Horizons' default)")
       ->check(CLI::IsMember({"caller", "thread"}))
       ->capture_default_str();
   bench->add_flag("--json", options->json, "Machine-readable results on stdout (progress stays on stderr)");

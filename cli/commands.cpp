@@ -19,7 +19,8 @@ void add_schemas_commands(CLI::App& app, int& result) {
     };
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (print_row(catalogue[I], topic_traits<static_cast<topic_id>(I)>::avro_name), ...);
-    }(std::make_index_sequence<topic_count>{});
+    }
+    (std::make_index_sequence<topic_count>{});
     result = exit_ok;
   });
 

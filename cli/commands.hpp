@@ -12,8 +12,8 @@ namespace horizons::cli {
 /// Exit codes shared by every command.
 enum exit_code : int {
   exit_ok = 0,
-  exit_bad_input = 1,   // some input record or line was refused (each reported on stderr)
-  exit_usage = 2,       // bad flags or arguments
+  exit_bad_input = 1,  // some input record or line was refused (each reported on stderr)
+  exit_usage = 2,      // bad flags or arguments
 };
 
 /// Prints "horizons <command>: <message>" on stderr, one line, and returns `code`.

@@ -76,8 +76,7 @@ int run_sample(const sample_options& options) {
     return exit_usage;
   }
   if (!options.type.empty() && !topic_of_event_type(options.type)) {
-    fmt::print(stderr, "horizons events sample: unknown event type '{}' (see `horizons events types`)\n",
-               options.type);
+    fmt::print(stderr, "horizons events sample: unknown event type '{}' (see `horizons events types`)\n", options.type);
     return exit_usage;
   }
   auto seed = options.seed.value_or(std::random_device{}());
@@ -183,8 +182,8 @@ int run_decode_stream(std::int64_t max_record_bytes) {
       return exit_bad_input;
     }
     if (length > max_record_bytes) {
-      fmt::print(stderr, "horizons events decode: record {}: length {} exceeds --max-record-bytes {}\n", number,
-                 length, max_record_bytes);
+      fmt::print(stderr, "horizons events decode: record {}: length {} exceeds --max-record-bytes {}\n", number, length,
+                 max_record_bytes);
       return exit_bad_input;
     }
     record.resize(static_cast<std::size_t>(length));
@@ -219,8 +218,9 @@ int run_tour(std::uint64_t seed) {
   auto example = *sampler.next("job.submitted");
   buffer.clear();
   encode_framed(example, buffer);
-  fmt::print("\nA job.submitted as JSON:\n{}\n\nThe same event on the wire ({} bytes: 0x00, schema id, Avro body):\n{}\n",
-             to_json(example), buffer.size(), to_hex(buffer.bytes()));
+  fmt::print(
+      "\nA job.submitted as JSON:\n{}\n\nThe same event on the wire ({} bytes: 0x00, schema id, Avro body):\n{}\n",
+      to_json(example), buffer.size(), to_hex(buffer.bytes()));
   fmt::print("\n{} event types, {} round-tripped exactly.\n", all_event_types.size(),
              all_event_types.size() - failures);
   return failures == 0 ? exit_ok : exit_bad_input;
@@ -271,9 +271,8 @@ void add_events_commands(CLI::App& app, int& result) {
       "Examples:\n"
       "  horizons events decode < events.bin\n"
       "  horizons events sample -n 3 | horizons events encode --hex | horizons events decode --hex");
-  decode_cmd->callback([&result, decode] {
-    result = decode->hex ? run_decode_hex() : run_decode_stream(decode->max_record_bytes);
-  });
+  decode_cmd->callback(
+      [&result, decode] { result = decode->hex ? run_decode_hex() : run_decode_stream(decode->max_record_bytes); });
 
   auto* types_cmd = events->add_subcommand("types", "List every event type, one per line");
   types_cmd->footer("Example:\n  horizons events types | grep ^job");

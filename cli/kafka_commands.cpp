@@ -110,11 +110,11 @@ void print_event(const any_event& e, std::string_view topic, std::int32_t partit
     fmt::print("{}\n", to_json(e));
   } else {
     std::visit(
-      [&](const auto& topic_event) {
-        auto key = partition_key(topic_event.payload);
-        fmt::print("{}[{}]@{}  {}  {}  key={}  {}\n", topic, partition, offset,
-                   format_rfc3339(topic_event.occurred_at).value_or("?"), event_type_of(topic_event.payload),
-                   key.value_or("-"), to_json(topic_event));
+        [&](const auto& topic_event) {
+          auto key = partition_key(topic_event.payload);
+          fmt::print("{}[{}]@{}  {}  {}  key={}  {}\n", topic, partition, offset,
+                     format_rfc3339(topic_event.occurred_at).value_or("?"), event_type_of(topic_event.payload),
+                     key.value_or("-"), to_json(topic_event));
         },
         e);
   }
@@ -133,8 +133,8 @@ struct consume_options {
 
 int consume_without_group(const client_config& config, const consume_options& options, std::stop_token stop,
                           std::string_view command) {
-  auto reader = topic_reader::open(config, options.topic,
-                                   options.from_beginning ? read_from::beginning : read_from::end);
+  auto reader =
+      topic_reader::open(config, options.topic, options.from_beginning ? read_from::beginning : read_from::end);
   if (!reader) return fail(command, reader.error().message);
   auto format = options.json ? output_format::json : output_format::people;
   std::int64_t printed = 0;
@@ -232,7 +232,9 @@ int run_dlq_list(const kafka_options& connection, const std::string& topic_text,
     if (json) {
       fmt::print("{}\n", entry.dump(-1, ' ', false, ordered_json::error_handler_t::replace));
     } else {
-      auto text = [&](const char* name) { return entry[name].is_null() ? std::string("-") : entry[name].get<std::string>(); };
+      auto text = [&](const char* name) {
+        return entry[name].is_null() ? std::string("-") : entry[name].get<std::string>();
+      };
       fmt::print("{}  from {}[{}]@{}  {} after {} attempts: {}\n", entry["dlq_offset"].get<std::string>(),
                  text("original-topic"), text("original-partition"), text("original-offset"), text("error-class"),
                  text("attempts"), text("error-message"));
@@ -274,8 +276,8 @@ int run_dlq_replay(const kafka_options& connection, const std::string& topic_tex
       if (auto sent = (*made)->publish(*decoded); !sent) return fail("dlq replay", sent.error().message);
       // Commit only once the replayed record is acknowledged: a crash replays it again rather than lose it.
       if ((*made)->flush(config->delivery_timeout + 5s) != 0 || failed.load() != 0) {
-        return fail("dlq replay", fmt::format("{}[{}]@{}: replay not acknowledged; stopping", r.topic, r.partition,
-                                              r.offset));
+        return fail("dlq replay",
+                    fmt::format("{}[{}]@{}: replay not acknowledged; stopping", r.topic, r.partition, r.offset));
       }
       ++replayed;
     }
@@ -302,17 +304,17 @@ void add_kafka_commands(CLI::App& app, int& result) {
   produce->footer(
       "Each line is validated and published (key, headers and compression from the catalogue);\n"
       "bad lines are reported on stderr and skipped. Exit 1 if any line was refused or undelivered.\n"
-      "Example:\n  horizons events sample --type job.submitted -n 10 | horizons produce job-lifecycle --brokers 127.0.0.1:9092");
-  produce->callback([&result, produce_connection, produce_topic] {
-    result = run_produce(*produce_connection, *produce_topic);
-  });
+      "Example:\n  horizons events sample --type job.submitted -n 10 | horizons produce job-lifecycle --brokers "
+      "127.0.0.1:9092");
+  produce->callback(
+      [&result, produce_connection, produce_topic] { result = run_produce(*produce_connection, *produce_topic); });
 
   for (auto command_name : {"consume", "tail"}) {
     bool is_tail = std::string_view(command_name) == "tail";
     auto connection = std::make_shared<kafka_options>();
     auto options = std::make_shared<consume_options>();
-    auto* command = app.add_subcommand(command_name, is_tail ? "Follow a topic from its end, printing new events"
-                                                             : "Print a topic's events");
+    auto* command = app.add_subcommand(
+        command_name, is_tail ? "Follow a topic from its end, printing new events" : "Print a topic's events");
     command->add_option("topic", options->topic, "Catalogue topic, e.g. job-lifecycle")->required();
     command->add_flag("--json", options->json, "One event JSON line per record (what `produce` reads)");
     if (!is_tail) {
@@ -327,9 +329,8 @@ void add_kafka_commands(CLI::App& app, int& result) {
       command->footer("Example:\n  horizons tail system-health");
     }
     add_kafka_options(command, connection);
-    command->callback([&result, connection, options, command_name] {
-      result = run_consume(*connection, *options, command_name);
-    });
+    command->callback(
+        [&result, connection, options, command_name] { result = run_consume(*connection, *options, command_name); });
   }
 
   auto* dlq = app.add_subcommand("dlq", "Inspect and replay dead letters (<topic>.dlq)");

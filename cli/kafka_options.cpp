@@ -18,7 +18,8 @@ void add_kafka_options(CLI::App* command, const std::shared_ptr<kafka_options>& 
     auto name = std::string(setting.name);
     command
         ->add_option_function<std::string>(
-            "--" + std::string(setting.flag), [options, name](const std::string& value) { options->flags[name] = value; },
+            "--" + std::string(setting.flag),
+            [options, name](const std::string& value) { options->flags[name] = value; },
             fmt::format("{} [{}]", setting.help, setting.name))
         ->group("Kafka connection");
   }

@@ -46,7 +46,8 @@ ordered_json report_json(const ensure_report& r) {
   ordered_json out{{"brokers", r.brokers}, {"created", r.created}, {"existing", r.existing}, {"warnings", r.warnings}};
   out["drifts"] = ordered_json::array();
   for (const auto& d : r.drifts) {
-    out["drifts"].push_back({{"topic", d.topic}, {"setting", d.setting}, {"expected", d.expected}, {"actual", d.actual}});
+    out["drifts"].push_back(
+        {{"topic", d.topic}, {"setting", d.setting}, {"expected", d.expected}, {"actual", d.actual}});
   }
   out["unverified"] = ordered_json::array();
   for (const auto& u : r.unverified) {
@@ -96,8 +97,12 @@ int run_topics_describe(const kafka_options& connection, bool json) {
   ordered_json out = ordered_json::array();
   for (const auto& t : *topics) {
     if (json) {
-      out.push_back({{"topic", t.name}, {"exists", t.exists}, {"partitions", t.partitions},
-                     {"replication", t.replication}, {"leaders", t.leaders}, {"configs", t.configs},
+      out.push_back({{"topic", t.name},
+                     {"exists", t.exists},
+                     {"partitions", t.partitions},
+                     {"replication", t.replication},
+                     {"leaders", t.leaders},
+                     {"configs", t.configs},
                      {"configs_unavailable", t.configs_unavailable}});
       continue;
     }
@@ -126,13 +131,17 @@ int run_health(const kafka_options& connection, bool json) {
     ordered_json out{{"healthy", h.healthy()}, {"brokers_up", h.brokers_up}, {"expected_brokers", h.expected_brokers}};
     out["brokers"] = ordered_json::array();
     for (const auto& b : h.brokers) {
-      out["brokers"].push_back({{"id", b.id}, {"host", b.host}, {"port", b.port}, {"up", b.up()}, {"problem", b.problem}});
+      out["brokers"].push_back(
+          {{"id", b.id}, {"host", b.host}, {"port", b.port}, {"up", b.up()}, {"problem", b.problem}});
     }
     auto partitions = [](const std::vector<partition_health>& list) {
       ordered_json array = ordered_json::array();
       for (const auto& p : list) {
-        array.push_back({{"topic", p.topic}, {"partition", p.partition}, {"leader", p.leader},
-                         {"replicas", p.replicas}, {"in_sync", p.in_sync}});
+        array.push_back({{"topic", p.topic},
+                         {"partition", p.partition},
+                         {"leader", p.leader},
+                         {"replicas", p.replicas},
+                         {"in_sync", p.in_sync}});
       }
       return array;
     };
@@ -171,8 +180,11 @@ int run_lag(const kafka_options& connection, const std::string& group, bool json
     if (!report) return fail("lag", report.error().message);
     for (const auto& t : report->topics) {
       if (json) {
-        out.push_back({{"group", report->group}, {"topic", t.topic}, {"partitions", t.partitions},
-                       {"lag_messages", t.lag_messages}, {"lag_seconds", t.lag_seconds.count()},
+        out.push_back({{"group", report->group},
+                       {"topic", t.topic},
+                       {"partitions", t.partitions},
+                       {"lag_messages", t.lag_messages},
+                       {"lag_seconds", t.lag_seconds.count()},
                        {"unmeasured_partitions", t.unmeasured_partitions}});
       } else {
         fmt::print("{:<26} {:<16} {:>12} {:>12.1f}{}\n", report->group, t.topic, t.lag_messages, t.lag_seconds.count(),
@@ -215,11 +227,13 @@ void add_ops_commands(CLI::App& app, int& result) {
 
   auto health_connection = std::make_shared<kafka_options>();
   auto health_json = std::make_shared<bool>(false);
-  auto* health = app.add_subcommand("health", "Brokers up, partitions without leader or under-replicated (exit 1 if unhealthy)");
+  auto* health =
+      app.add_subcommand("health", "Brokers up, partitions without leader or under-replicated (exit 1 if unhealthy)");
   health->add_flag("--json", *health_json, "Machine-readable output");
   add_kafka_options(health, health_connection);
   health->footer("Example:\n  horizons health --json | jq .healthy");
-  health->callback([&result, health_connection, health_json] { result = run_health(*health_connection, *health_json); });
+  health->callback(
+      [&result, health_connection, health_json] { result = run_health(*health_connection, *health_json); });
 
   auto lag_connection = std::make_shared<kafka_options>();
   auto lag_json = std::make_shared<bool>(false);
@@ -229,9 +243,8 @@ void add_ops_commands(CLI::App& app, int& result) {
   lag->add_flag("--json", *lag_json, "Machine-readable output");
   add_kafka_options(lag, lag_connection);
   lag->footer("Examples:\n  horizons lag\n  horizons lag --group job-processor --json");
-  lag->callback([&result, lag_connection, lag_group, lag_json] {
-    result = run_lag(*lag_connection, *lag_group, *lag_json);
-  });
+  lag->callback(
+      [&result, lag_connection, lag_group, lag_json] { result = run_lag(*lag_connection, *lag_group, *lag_json); });
 }
 
 }  // namespace horizons::cli

@@ -23,14 +23,21 @@ namespace {
 // The simulated scheduler's knobs, shared by `run` and `serve orchestrator`.
 void add_simulation_options(CLI::App* command, orchestrator::simulation& sim) {
   command->add_option("--time-scale", sim.time_scale, "Simulated seconds per real second (3600: an hour per second)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   command->add_option("--max-retries", sim.max_retries, "Retries of a failed job before it fails for good")
-      ->check(CLI::Range(0, 20))->capture_default_str();
+      ->check(CLI::Range(0, 20))
+      ->capture_default_str();
   command->add_option("--cancel-rate", sim.cancel_rate, "Chance that a user cancels a job before it runs")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  command->add_option_function<double>(
-             "--failure-rate", [&sim](double rate) { for (auto& p : sim.systems) p.failure_rate = rate; },
-             "Chance that one attempt of a job fails, on every system (default per system: 0.08-0.15)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  command
+      ->add_option_function<double>(
+          "--failure-rate",
+          [&sim](double rate) {
+            for (auto& p : sim.systems) p.failure_rate = rate;
+          },
+          "Chance that one attempt of a job fails, on every system (default per system: 0.08-0.15)")
       ->check(CLI::Range(0.0, 1.0));
   command->add_option("--sim-seed", sim.seed, "Seed of the scheduler's draws (queue waits, run times, failures)");
 }
@@ -46,8 +53,9 @@ void show_progress(const platform::progress& p) {
   std::string states;
   for (const auto& [state, n] : p.jobs_by_state) states += fmt::format(" {} {}", state, n);
   fmt::print(stderr, "{}[{}{}] {}/{} jobs ended | {} events, {:.0f}/s | {:.1f} s |{}{}", tty ? "\r\033[K" : "",
-             std::string(static_cast<std::size_t>(filled), '#'), std::string(static_cast<std::size_t>(width - filled), '.'),
-             p.jobs_ended, p.jobs_total, p.events, p.events_per_s, p.elapsed.count(), states, tty ? "" : "\n");
+             std::string(static_cast<std::size_t>(filled), '#'),
+             std::string(static_cast<std::size_t>(width - filled), '.'), p.jobs_ended, p.jobs_total, p.events,
+             p.events_per_s, p.elapsed.count(), states, tty ? "" : "\n");
   std::fflush(stderr);
 }
 
@@ -56,7 +64,8 @@ void show_progress(const platform::progress& p) {
 void add_platform_commands(CLI::App& app, int& result) {
   // ---- run
   {
-    auto* run = app.add_subcommand("run", "Run the whole platform: cluster, topics, the five services, a workload, a report");
+    auto* run =
+        app.add_subcommand("run", "Run the whole platform: cluster, topics, the five services, a workload, a report");
     auto kafka = std::make_shared<kafka_options>();
     add_kafka_options(run, kafka);
     auto opts = std::make_shared<platform::options>();
@@ -64,7 +73,9 @@ void add_platform_commands(CLI::App& app, int& result) {
     auto report_json = std::make_shared<std::string>();
     auto timeout_s = std::make_shared<int>(600);
     run->add_option("--jobs", opts->jobs, "Jobs to submit")->check(CLI::Range(1, 1'000'000))->capture_default_str();
-    run->add_option("--rate", opts->submit_rate, "Jobs submitted per second")->check(CLI::PositiveNumber)->capture_default_str();
+    run->add_option("--rate", opts->submit_rate, "Jobs submitted per second")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
     run->add_option("--data-dir", opts->data_dir, "Where the services keep their state")->capture_default_str();
     run->add_option("--services", *services,
                     "Services to run in this process (default: all; none: no service): " + platform::service_names() +
@@ -72,7 +83,9 @@ void add_platform_commands(CLI::App& app, int& result) {
         ->delimiter(',');
     run->add_option("--webhook", opts->webhook_url, "Also deliver notifications to this URL (HTTP POST)");
     run->add_option("--report-json", *report_json, "Also write the report as JSON to this file");
-    run->add_option("--timeout", *timeout_s, "Give up after this many seconds")->check(CLI::Range(10, 86'400))->capture_default_str();
+    run->add_option("--timeout", *timeout_s, "Give up after this many seconds")
+        ->check(CLI::Range(10, 86'400))
+        ->capture_default_str();
     run->add_option("--seed", opts->seed, "Seed of the workload (job mix, users)")->capture_default_str();
     add_simulation_options(run, opts->sim);
     run->footer(
@@ -96,7 +109,8 @@ void add_platform_commands(CLI::App& app, int& result) {
           if (name == "none") continue;  // every service runs elsewhere
           const auto* s = platform::find_service(name);
           if (!s) {
-            result = fail("run", fmt::format("unknown service '{}' (expected {})", name, platform::service_names()), exit_usage);
+            result = fail("run", fmt::format("unknown service '{}' (expected {})", name, platform::service_names()),
+                          exit_usage);
             return;
           }
           options.services.push_back(s);
@@ -150,7 +164,8 @@ void add_platform_commands(CLI::App& app, int& result) {
     serve->callback([&result, kafka, opts, name] {
       const auto* s = platform::find_service(*name);
       if (!s) {
-        result = fail("serve", fmt::format("unknown service '{}' (expected {})", *name, platform::service_names()), exit_usage);
+        result = fail("serve", fmt::format("unknown service '{}' (expected {})", *name, platform::service_names()),
+                      exit_usage);
         return;
       }
       auto config = resolve_config(*kafka, true);
@@ -183,10 +198,12 @@ void add_platform_commands(CLI::App& app, int& result) {
     };
     auto f = std::make_shared<submit_flags>();
     submit->add_option("--json", f->json_file, "Read the submission (JSON) from this file, or - for stdin");
-    submit->add_option("--via", f->via, "POST to the orchestrator's API at this URL (http://host:port) instead of Kafka");
+    submit->add_option("--via", f->via,
+                       "POST to the orchestrator's API at this URL (http://host:port) instead of Kafka");
     submit->add_option("--name", f->name, "Job name");
     submit->add_option("--job-id", f->job_id, "Job id (default: a fresh one)");
-    submit->add_option("--pipeline", f->pipeline, "alpha_cal, image_reconstruction, anomaly_detection, other")->capture_default_str();
+    submit->add_option("--pipeline", f->pipeline, "alpha_cal, image_reconstruction, anomaly_detection, other")
+        ->capture_default_str();
     submit->add_option("--system", f->system, "frontera, stampede3, lonestar6")->capture_default_str();
     submit->add_option("--dataset", f->dataset, "Dataset id")->capture_default_str();
     submit->add_option("--nodes", f->nodes, "Nodes")->check(CLI::Range(1, 10'000))->capture_default_str();
@@ -195,7 +212,8 @@ void add_platform_commands(CLI::App& app, int& result) {
     submit->footer(
         "Examples:\n"
         "  horizons submit --brokers 127.0.0.1:19092 --user alice --name m87-cal --nodes 4\n"
-        "  echo '{\"job_name\":\"m87\",\"pipeline\":\"ImageReconstruction\"}' | horizons submit --user alice --json - --brokers ...\n"
+        "  echo '{\"job_name\":\"m87\",\"pipeline\":\"ImageReconstruction\"}' | horizons submit --user alice --json - "
+        "--brokers ...\n"
         "  horizons submit --via http://127.0.0.1:8070 --user alice --name m87-cal");
     submit->callback([&result, kafka, f] {
       std::string body;
@@ -213,8 +231,11 @@ void add_platform_commands(CLI::App& app, int& result) {
         }
         body = text.str();
       } else {
-        nlohmann::json j{{"job_name", f->name.empty() ? "job" : f->name}, {"pipeline", f->pipeline}, {"tacc_system", f->system},
-                         {"dataset_id", f->dataset}, {"resources", {{"nodes", f->nodes}, {"gpus", f->gpus}}}};
+        nlohmann::json j{{"job_name", f->name.empty() ? "job" : f->name},
+                         {"pipeline", f->pipeline},
+                         {"tacc_system", f->system},
+                         {"dataset_id", f->dataset},
+                         {"resources", {{"nodes", f->nodes}, {"gpus", f->gpus}}}};
         if (!f->job_id.empty()) j["job_id"] = f->job_id;
         body = j.dump();
       }
@@ -246,10 +267,14 @@ void add_platform_commands(CLI::App& app, int& result) {
       }
       std::optional<std::optional<kafka_error>> outcome;
       std::mutex mutex;
-      auto made = producer::create({.config = *config, .on_delivery = [&](const delivery_report& r) {
-                                      std::lock_guard lock(mutex);
-                                      outcome = r.error;
-                                    }, .enqueue_timeout = std::chrono::milliseconds(30'000), .max_queued_messages = 1'000});
+      auto made = producer::create({.config = *config,
+                                    .on_delivery =
+                                        [&](const delivery_report& r) {
+                                          std::lock_guard lock(mutex);
+                                          outcome = r.error;
+                                        },
+                                    .enqueue_timeout = std::chrono::milliseconds(30'000),
+                                    .max_queued_messages = 1'000});
       if (!made) {
         result = fail("submit", made.error().message);
         return;
@@ -264,7 +289,8 @@ void add_platform_commands(CLI::App& app, int& result) {
         result = fail("submit", outcome ? (*outcome)->message : "no delivery report");
         return;
       }
-      fmt::print("{{\"job_id\": \"{}\", \"event_id\": \"{}\"}}\n", submission->payload.job_id, submission->event_id.to_string());
+      fmt::print("{{\"job_id\": \"{}\", \"event_id\": \"{}\"}}\n", submission->payload.job_id,
+                 submission->event_id.to_string());
       result = exit_ok;
     });
   }

@@ -25,7 +25,8 @@ std::expected<std::unique_ptr<avro_c_reader>, std::string> avro_c_reader::create
   if (failed) return std::unexpected(avro_c_error(fmt::format("schema of {}", topic_name(topic))));
   made->iface_.reset(avro_generic_class_from_schema(schema));
   if (!made->iface_) return std::unexpected(avro_c_error("generic class"));
-  if (avro_generic_value_new(made->iface_.get(), &made->value_) != 0) return std::unexpected(avro_c_error("generic value"));
+  if (avro_generic_value_new(made->iface_.get(), &made->value_) != 0)
+    return std::unexpected(avro_c_error("generic value"));
   made->reader_.reset(avro_reader_memory(nullptr, 0));
   if (!made->reader_) return std::unexpected(avro_c_error("memory reader"));
   auto index = avro_schema_record_field_get_index(schema, "occurred_at");

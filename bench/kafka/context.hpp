@@ -90,7 +90,8 @@ struct bench_context {
   // consumers wait 1 ms there. A real broker answers as soon as records arrive.
   [[nodiscard]] client_config e2e_consumer_config() const {
     auto consumer_config = config;
-    if (embedded && config.fetch_wait == client_config{}.fetch_wait) consumer_config.fetch_wait = std::chrono::milliseconds{1};
+    if (embedded && config.fetch_wait == client_config{}.fetch_wait)
+      consumer_config.fetch_wait = std::chrono::milliseconds{1};
     return consumer_config;
   }
   [[nodiscard]] compression codec() const { return config.compression_override.value_or(spec(topic).compression_type); }

@@ -101,7 +101,8 @@ std::expected<scenario_result, std::string> run_e2e(int rate, bench_context& ctx
   scenario_result s{.name = "e2e", .rate = rate, .sides = {{.name = horizons_side}, {.name = raw_side}}};
   for (bool horizons_first : {false, true}) {
     for (bool horizons_turn : {horizons_first, !horizons_first}) {
-      auto run = horizons_turn ? typed.e2e(rate, ctx.options.duration_s / 2) : raw_e2e(ctx, rate, ctx.options.duration_s / 2);
+      auto run =
+          horizons_turn ? typed.e2e(rate, ctx.options.duration_s / 2) : raw_e2e(ctx, rate, ctx.options.duration_s / 2);
       if (!run) return std::unexpected(run.error());
       merge_e2e(s.side(horizons_turn ? horizons_side.key : raw_side.key), std::move(*run), ctx);
     }
@@ -196,7 +197,8 @@ std::optional<std::pair<typed_runner, topic_id>> runner_of(std::string_view even
 std::expected<void, std::string> prepare_topic(bench_context& ctx, embedded_cluster* embedded) {
   if (embedded) {
     for (const auto& name : {ctx.topic_name, spec(ctx.topic).dlq_name()}) {
-      if (auto made = embedded->create_topic(name, ctx.options.partitions); !made) return std::unexpected(made.error().message);
+      if (auto made = embedded->create_topic(name, ctx.options.partitions); !made)
+        return std::unexpected(made.error().message);
     }
   } else {
     auto made = admin::create(ctx.config);
@@ -218,7 +220,9 @@ std::expected<void, std::string> prepare_topic(bench_context& ctx, embedded_clus
 }  // namespace
 
 std::expected<void, bench_error> run(const client_config& config, const bench_options& options, std::stop_token stop) {
-  auto usage = [](std::string message) { return std::unexpected(bench_error{std::move(message), bench_error::kind::usage}); };
+  auto usage = [](std::string message) {
+    return std::unexpected(bench_error{std::move(message), bench_error::kind::usage});
+  };
   for (const auto& s : options.scenarios) {
     if (std::ranges::find(scenario_names(), s) == scenario_names().end()) {
       return usage(fmt::format("unknown scenario '{}' ({})", s, fmt::join(scenario_names(), ", ")));
@@ -257,7 +261,8 @@ std::expected<void, bench_error> run(const client_config& config, const bench_op
   }
   if (auto ready = prepare_topic(ctx, embedded.get()); !ready) return std::unexpected(bench_error{ready.error()});
   if (!embedded && ctx.partitions != options.partitions) {
-    fmt::print(stderr, "horizons bench: {} has {} partitions on this cluster (--partitions applies to the embedded one)\n",
+    fmt::print(stderr,
+               "horizons bench: {} has {} partitions on this cluster (--partitions applies to the embedded one)\n",
                ctx.topic_name, ctx.partitions);
   }
   return runner->first(ctx);

@@ -39,7 +39,8 @@ struct pace_plan {
 
   static pace_plan starting_now(int rate, std::chrono::duration<double> duration);
   [[nodiscard]] timestamp due(std::uint64_t k) const {
-    return start_time + std::chrono::microseconds(static_cast<std::int64_t>(k * 1'000'000 / static_cast<std::uint64_t>(rate)));
+    return start_time +
+           std::chrono::microseconds(static_cast<std::int64_t>(k * 1'000'000 / static_cast<std::uint64_t>(rate)));
   }
   [[nodiscard]] timestamp measured_from() const { return due(warmup_events); }
   [[nodiscard]] std::uint64_t measured_events() const { return total_events - warmup_events; }

@@ -28,7 +28,7 @@ struct platform_workload {
 
 /// Runs the platform on `config.brokers` (the embedded cluster when empty) with `workload`.
 [[nodiscard]] std::expected<platform::report, std::string> run_platform(const client_config& config,
-                                                                       const platform_workload& workload,
-                                                                       std::stop_token stop);
+                                                                        const platform_workload& workload,
+                                                                        std::stop_token stop);
 
 }  // namespace horizons::kafka_bench

@@ -71,7 +71,7 @@ std::expected<watermarks, std::string> query_watermarks(rd_kafka_t* client, cons
 class raw_producer {
  public:
   static std::expected<std::unique_ptr<raw_producer>, std::string> create(const bench_context& ctx,
-                                                                           delivery_reports reports) {
+                                                                          delivery_reports reports) {
     auto config = ctx.raw_config(ctx.config);
     auto conf = raw_conf(config, client_role::producer, producer_settings());
     if (!conf) return std::unexpected(conf.error());
@@ -83,10 +83,12 @@ class raw_producer {
     made->client_ = std::move(*client);
     detail::topic_conf_ptr topic_conf(rd_kafka_default_topic_conf_dup(made->client_.get()));
     for (const auto& [name, value] : topic_properties(config, ctx.topic)) {
-      if (auto ok = detail::set_property(topic_conf.get(), name, value); !ok) return std::unexpected(ok.error().message);
+      if (auto ok = detail::set_property(topic_conf.get(), name, value); !ok)
+        return std::unexpected(ok.error().message);
     }
     made->topic_.reset(rd_kafka_topic_new(made->client_.get(), ctx.topic_name.c_str(), topic_conf.get()));
-    if (!made->topic_) return std::unexpected(fmt::format("topic {}: {}", ctx.topic_name, rd_kafka_err2str(rd_kafka_last_error())));
+    if (!made->topic_)
+      return std::unexpected(fmt::format("topic {}: {}", ctx.topic_name, rd_kafka_err2str(rd_kafka_last_error())));
     (void)topic_conf.release();  // owned by the topic handle now
     if (auto ok = partition_count(made->client_.get(), ctx.topic_name, config.connect_timeout); !ok) {
       return std::unexpected(ok.error());
@@ -104,7 +106,8 @@ class raw_producer {
   std::expected<void, std::string> send(const wire_event& e, timestamp produced_at) {
     char produced_at_text[24];
     auto end = std::to_chars(produced_at_text, produced_at_text + sizeof produced_at_text,
-                             produced_at.time_since_epoch().count()).ptr;
+                             produced_at.time_since_epoch().count())
+                   .ptr;
     detail::headers_ptr headers(rd_kafka_headers_new(6));  // owned by the message once produced
     auto add = [&](std::string_view name, const void* value, std::size_t size) {
       rd_kafka_header_add(headers.get(), name.data(), static_cast<ssize_t>(name.size()), value,
@@ -125,7 +128,8 @@ class raw_producer {
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(const_cast<char*>(e.value.data()), e.value.size()),
           RD_KAFKA_V_KEY(key_data, key_size), RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return std::unexpected(fmt::format("raw produce: {}", rd_kafka_err2str(err)));
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        return std::unexpected(fmt::format("raw produce: {}", rd_kafka_err2str(err)));
       if (inline_reports_) {
         rd_kafka_poll(client_.get(), 1);
       } else {
@@ -222,9 +226,9 @@ std::optional<timestamp> produced_at_of(const rd_kafka_message_t* message) {
   const void* value = nullptr;
   std::size_t size = 0;
   std::int64_t micros = 0;
-  const bool found = rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-                     rd_kafka_header_get_last(headers, header::produced_at.data(), &value, &size) ==
-                         RD_KAFKA_RESP_ERR_NO_ERROR;
+  const bool found =
+      rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+      rd_kafka_header_get_last(headers, header::produced_at.data(), &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
   if (!found) return std::nullopt;
   std::string_view text(static_cast<const char*>(value), size);
   if (std::from_chars(text.data(), text.data() + text.size(), micros).ec != std::errc{}) return std::nullopt;
@@ -357,8 +361,9 @@ std::expected<side_result, std::string> raw_e2e(bench_context& ctx, int rate, do
   sink.measure_from(plan);
   std::atomic<std::uint64_t> sent{0};
   progress bar(fmt::format("e2e {}/s raw", rate), plan.total_events, sent, ctx.tty);
-  auto paced = pace(plan, sent, ctx.stop,
-                    [&](std::uint64_t k, timestamp due) { return (*producer)->send(ctx.wire[k % ctx.wire.size()], due); });
+  auto paced = pace(plan, sent, ctx.stop, [&](std::uint64_t k, timestamp due) {
+    return (*producer)->send(ctx.wire[k % ctx.wire.size()], due);
+  });
   if (!paced) return std::unexpected(paced.error());
   (*producer)->flush(ctx.config.delivery_timeout + 5s);
   sink.await(plan.measured_events(), 5s, ctx.stop);

@@ -97,8 +97,8 @@ std::string micros_text(double us) {
 }
 
 std::string throughput_text(const side_result& r) {
-  return fmt::format("{} events in {:.2f} s: {} events/s, {:.1f} MB/s{}", r.events, r.seconds, magnitude(r.events_per_s),
-                     r.mb_per_s,
+  return fmt::format("{} events in {:.2f} s: {} events/s, {:.1f} MB/s{}", r.events, r.seconds,
+                     magnitude(r.events_per_s), r.mb_per_s,
                      r.cpu_ns_per_event ? fmt::format(", {:.0f} ns client CPU/event", *r.cpu_ns_per_event) : "");
 }
 
@@ -198,7 +198,8 @@ std::vector<target_check> check_targets(const report& r) {
     checks.push_back({std::move(name), fmt::format("{:.3f} (fastest {:.3f})", median, s.ratio(side, raw_side.key)),
                       median >= target});
   };
-  if (auto* s = find_scenario(r, "produce")) throughput(*s, horizons_side.key, "typed produce >= 0.95 x raw events/s", 0.95);
+  if (auto* s = find_scenario(r, "produce"))
+    throughput(*s, horizons_side.key, "typed produce >= 0.95 x raw events/s", 0.95);
   if (auto* s = find_scenario(r, "consume")) {
     throughput(*s, horizons_view_side.key, "typed consume, view handler >= 0.90 x raw (no decode)", 0.90);
     throughput(*s, horizons_side.key, "typed consume, owning handler >= 0.80 x raw (no decode)", 0.80);
@@ -206,16 +207,17 @@ std::vector<target_check> check_targets(const report& r) {
   if (auto* s = find_scenario(r, "e2e", 10'000)) {
     const auto& h = s->side(horizons_side.key);
     auto horizons = percentile(h.latencies_us, 99), raw = percentile(s->side(raw_side.key).latencies_us, 99);
-    checks.push_back({"e2e p99 at 10k/s <= raw p99 + 0.2 ms",
-                      fmt::format("{} vs {} ({:+.3f} ms)", micros_text(horizons), micros_text(raw), (horizons - raw) / 1e3),
-                      horizons <= raw + 200 && h.events == h.sent});
+    checks.push_back(
+        {"e2e p99 at 10k/s <= raw p99 + 0.2 ms",
+         fmt::format("{} vs {} ({:+.3f} ms)", micros_text(horizons), micros_text(raw), (horizons - raw) / 1e3),
+         horizons <= raw + 200 && h.events == h.sent});
   }
   if (auto* s = find_scenario(r, "codec"); s && s->codec) {
     if (auto client = client_cpu_per_event(r)) {
       auto share = (s->codec->encode_ns + s->codec->decode_ns) / *client;
       checks.push_back({"codec CPU (encode+decode) <= 10% of the client's CPU per event",
-                        fmt::format("{:.1f}% ({:.0f} of {:.0f} ns)", 100 * share, s->codec->encode_ns + s->codec->decode_ns,
-                                    *client),
+                        fmt::format("{:.1f}% ({:.0f} of {:.0f} ns)", 100 * share,
+                                    s->codec->encode_ns + s->codec->decode_ns, *client),
                         share <= 0.10});
     }
   }
@@ -280,7 +282,8 @@ ordered_json report_json(const report& r, const bench_context& ctx) {
       auto client = client_cpu_per_event(r);
       o["client_cpu_ns_per_event"] = client ? ordered_json(rounded(*client, 1)) : ordered_json(nullptr);
       o["codec_share_of_client_cpu"] =
-          client ? ordered_json(rounded((s.codec->encode_ns + s.codec->decode_ns) / *client, 4)) : ordered_json(nullptr);
+          client ? ordered_json(rounded((s.codec->encode_ns + s.codec->decode_ns) / *client, 4))
+                 : ordered_json(nullptr);
     } else {
       const bool e2e = s.name == "e2e";
       if (e2e) {
@@ -300,17 +303,19 @@ ordered_json report_json(const report& r, const bench_context& ctx) {
     j["scenarios"].push_back(o);
   }
   j["targets"] = ordered_json::array();
-  for (const auto& t : r.targets) j["targets"].push_back({{"target", t.name}, {"measured", t.measured}, {"met", t.met}});
+  for (const auto& t : r.targets)
+    j["targets"].push_back({{"target", t.name}, {"measured", t.measured}, {"met", t.met}});
   return j;
 }
 
 // ------------------------------------------------------------------- text
 
 void print_report(const report& r, const bench_context& ctx) {
-  fmt::print("horizons bench: {} ({:.0f} bytes on average), {}, topic {} with {} partitions, acks=all, "
-             "idempotent, {}; load average {:.2f} at the start, {:.2f} at the end\n",
-             ctx.options.event_type, ctx.mean_bytes, ctx.cluster, ctx.topic_name, ctx.partitions, to_string(ctx.codec()),
-             ctx.load_at_start, load_average());
+  fmt::print(
+      "horizons bench: {} ({:.0f} bytes on average), {}, topic {} with {} partitions, acks=all, "
+      "idempotent, {}; load average {:.2f} at the start, {:.2f} at the end\n",
+      ctx.options.event_type, ctx.mean_bytes, ctx.cluster, ctx.topic_name, ctx.partitions, to_string(ctx.codec()),
+      ctx.load_at_start, load_average());
   auto cpu = [](const side_result& side) {
     return side.cpu_ns_per_event ? fmt::format("{:.2f} us", *side.cpu_ns_per_event / 1e3) : std::string("-");
   };

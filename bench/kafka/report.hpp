@@ -39,13 +39,13 @@ inline constexpr side_name raw_avro_c_side{"raw_avro_c", "raw+avro-c"};
 
 struct side_outcome {
   side_name name;
-  side_result result{};          // produce/consume: the fastest run; e2e: every run merged
-  std::vector<double> runs{};    // produce/consume: events/s of every repetition
+  side_result result{};        // produce/consume: the fastest run; e2e: every run merged
+  std::vector<double> runs{};  // produce/consume: events/s of every repetition
 };
 
 struct scenario_result {
   std::string name;
-  int rate = 0;  // e2e
+  int rate = 0;                       // e2e
   std::vector<side_outcome> sides{};  // raw first
   std::optional<codec_result> codec{};
 

@@ -17,10 +17,14 @@ namespace {
 std::string svg_escape(std::string_view text) {
   std::string out;
   for (char c : text) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else out += c;
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
+    else
+      out += c;
   }
   return out;
 }
@@ -30,9 +34,8 @@ std::string svg_escape(std::string_view text) {
 std::string plot_svg(const report& r, const bench_context& ctx) {
   std::vector<const scenario_result*> e2e;
   for (const auto& s : r.scenarios) {
-    if (s.name == "e2e" && std::ranges::none_of(s.sides, [](const side_outcome& side) {
-          return side.result.latencies_us.empty();
-        })) {
+    if (s.name == "e2e" &&
+        std::ranges::none_of(s.sides, [](const side_outcome& side) { return side.result.latencies_us.empty(); })) {
       e2e.push_back(&s);
     }
   }
@@ -77,32 +80,36 @@ std::string plot_svg(const report& r, const bench_context& ctx) {
     auto py = [&](double us) {
       return top + panel_h - (std::log10(std::max(us, 1.0)) - decade_lo) / (decade_hi - decade_lo) * panel_h;
     };
-    svg += fmt::format("<text x=\"{:.0f}\" y=\"{:.0f}\" font-weight=\"bold\">e2e latency at {} events/s "
-                       "(from scheduled send)</text>\n",
-                       left, top - 10, e2e[i]->rate);
-    svg += fmt::format("<rect x=\"{:.0f}\" y=\"{:.0f}\" width=\"{:.0f}\" height=\"{:.0f}\" fill=\"none\" "
-                       "stroke=\"#444\"/>\n",
-                       left, top, panel_w, panel_h);
+    svg += fmt::format(
+        "<text x=\"{:.0f}\" y=\"{:.0f}\" font-weight=\"bold\">e2e latency at {} events/s "
+        "(from scheduled send)</text>\n",
+        left, top - 10, e2e[i]->rate);
+    svg += fmt::format(
+        "<rect x=\"{:.0f}\" y=\"{:.0f}\" width=\"{:.0f}\" height=\"{:.0f}\" fill=\"none\" "
+        "stroke=\"#444\"/>\n",
+        left, top, panel_w, panel_h);
     for (double d = decade_lo; d <= decade_hi; ++d) {
       auto us = std::pow(10.0, d);
-      auto label = us >= 1e6 ? fmt::format("{:g} s", us / 1e6)
+      auto label = us >= 1e6   ? fmt::format("{:g} s", us / 1e6)
                    : us >= 1e3 ? fmt::format("{:g} ms", us / 1e3)
                                : fmt::format("{:g} µs", us);
-      svg += fmt::format("<line x1=\"{:.0f}\" x2=\"{:.0f}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#ddd\"/>"
-                         "<text x=\"{:.0f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n",
-                         left, left + panel_w, py(us), py(us), left - 6, py(us) + 4, label);
+      svg += fmt::format(
+          "<line x1=\"{:.0f}\" x2=\"{:.0f}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#ddd\"/>"
+          "<text x=\"{:.0f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n",
+          left, left + panel_w, py(us), py(us), left - 6, py(us) + 4, label);
     }
     for (double x = 0; x <= x_max; ++x) {
       auto label = fmt::format("{:.{}f}%", 100.0 * (1.0 - std::pow(10.0, -x)), std::max(0, static_cast<int>(x) - 2));
-      svg += fmt::format("<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.0f}\" y2=\"{2:.0f}\" stroke=\"#ddd\"/>"
-                         "<text x=\"{0:.1f}\" y=\"{3:.0f}\" text-anchor=\"middle\" font-size=\"10\">{4}</text>\n",
-                         px(x), top, top + panel_h, top + panel_h + 16, label);
+      svg += fmt::format(
+          "<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.0f}\" y2=\"{2:.0f}\" stroke=\"#ddd\"/>"
+          "<text x=\"{0:.1f}\" y=\"{3:.0f}\" text-anchor=\"middle\" font-size=\"10\">{4}</text>\n",
+          px(x), top, top + panel_h, top + panel_h + 16, label);
     }
     svg += fmt::format("<text x=\"{:.0f}\" y=\"{:.0f}\" text-anchor=\"middle\">percentile</text>\n", left + panel_w / 2,
                        top + panel_h + 34);
     const auto &horizons = e2e[i]->side(horizons_side.key), &raw = e2e[i]->side(raw_side.key);
-    for (auto [side, colour, name] : {std::tuple{&horizons, horizons_colour, horizons_side.label},
-                                      std::tuple{&raw, raw_colour, raw_side.label}}) {
+    for (auto [side, colour, name] :
+         {std::tuple{&horizons, horizons_colour, horizons_side.label}, std::tuple{&raw, raw_colour, raw_side.label}}) {
       std::string points;
       for (auto [p, us] : percentile_curve(side->latencies_us)) {
         auto x = p >= 100.0 ? std::log10(static_cast<double>(side->latencies_us.size())) : -std::log10(1.0 - p / 100.0);
@@ -111,10 +118,11 @@ std::string plot_svg(const report& r, const bench_context& ctx) {
       svg += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} points=\"{}\"/>\n", colour,
                          name == raw_side.label ? " stroke-dasharray=\"6 3\"" : "", points);
     }
-    svg += fmt::format("<text x=\"{:.0f}\" y=\"{:.0f}\" fill=\"{}\">Horizons (solid): p99 {}</text>"
-                       "<text x=\"{:.0f}\" y=\"{:.0f}\" fill=\"{}\">raw (dashed): p99 {}</text>\n",
-                       left + 8, top + 16, horizons_colour, micros_text(percentile(horizons.latencies_us, 99)),
-                       left + 8, top + 32, raw_colour, micros_text(percentile(raw.latencies_us, 99)));
+    svg += fmt::format(
+        "<text x=\"{:.0f}\" y=\"{:.0f}\" fill=\"{}\">Horizons (solid): p99 {}</text>"
+        "<text x=\"{:.0f}\" y=\"{:.0f}\" fill=\"{}\">raw (dashed): p99 {}</text>\n",
+        left + 8, top + 16, horizons_colour, micros_text(percentile(horizons.latencies_us, 99)), left + 8, top + 32,
+        raw_colour, micros_text(percentile(raw.latencies_us, 99)));
   }
 
   // The numbers, as a fixed-width table.
@@ -127,8 +135,8 @@ std::string plot_svg(const report& r, const bench_context& ctx) {
   row(fmt::format("{:<14} {:>32} {:>32} {:>14}", "scenario", "Horizons", "raw librdkafka", "Horizons/raw"), true);
   for (const auto& s : r.scenarios) {
     if (s.codec) {
-      row(fmt::format("{:<14} {:>32}", "codec", fmt::format("{:.0f} + {:.0f} ns CPU/event", s.codec->encode_ns,
-                                                            s.codec->decode_ns)));
+      row(fmt::format("{:<14} {:>32}", "codec",
+                      fmt::format("{:.0f} + {:.0f} ns CPU/event", s.codec->encode_ns, s.codec->decode_ns)));
     } else if (s.name == "e2e") {
       auto cell = [](const side_result& side) {
         return fmt::format("p50 {}, p99 {}", micros_text(percentile(side.latencies_us, 50)),
@@ -147,7 +155,8 @@ std::string plot_svg(const report& r, const bench_context& ctx) {
       // Further sides (raw+avro-c on consume): one more row each, with their ratio to raw.
       for (const auto& side : s.sides) {
         if (side.name.key == horizons_side.key || side.name.key == raw_side.key) continue;
-        row(fmt::format("{:<14} {:>32} {:>32} {:>14}", "", "", fmt::format("{}: {}", side.name.label, cell(side.result)),
+        row(fmt::format("{:<14} {:>32} {:>32} {:>14}", "", "",
+                        fmt::format("{}: {}", side.name.label, cell(side.result)),
                         fmt::format("raw x{:.3f}", s.ratio(side.name.key, raw_side.key))));
       }
     }

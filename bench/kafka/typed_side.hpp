@@ -194,10 +194,11 @@ class typed_bench {
       if (stopped) return std::unexpected(consumer_error);
     }
     std::atomic<std::uint64_t> delivered{0};
-    auto made = producer::create({.config = ctx_.config,
-                                  .on_delivery = [&](const delivery_report&) { delivered.fetch_add(1, std::memory_order_relaxed); },
-                                  .max_queued_messages = producer_settings().max_queued_messages,
-                                  .reports = ctx_.options.reports_mode()});
+    auto made = producer::create(
+        {.config = ctx_.config,
+         .on_delivery = [&](const delivery_report&) { delivered.fetch_add(1, std::memory_order_relaxed); },
+         .max_queued_messages = producer_settings().max_queued_messages,
+         .reports = ctx_.options.reports_mode()});
     if (!made) return std::unexpected(made.error().message);
     auto plan = pace_plan::starting_now(rate, std::chrono::duration<double>(duration_s));
     sink.measure_from(plan);

@@ -96,13 +96,13 @@ struct missing_topic {
 };
 
 struct ensure_report {
-  int brokers = 0;                         // brokers in the cluster's metadata
+  int brokers = 0;  // brokers in the cluster's metadata
   std::vector<std::string> created{};
   std::vector<std::string> existing{};
-  std::vector<std::string> warnings{};     // every lowering of replication or min ISR, also logged
+  std::vector<std::string> warnings{};  // every lowering of replication or min ISR, also logged
   std::vector<topic_drift> drifts{};
   std::vector<unverified_setting> unverified{};
-  std::vector<missing_topic> missing{};    // only in ensure_failure::report
+  std::vector<missing_topic> missing{};  // only in ensure_failure::report
 };
 
 /// ensure_topics() could not make every topic exist; `report` holds what was checked anyway.
@@ -116,10 +116,10 @@ struct topic_description {
   std::string name{};
   bool exists = false;
   int partitions = 0;
-  int replication = 0;                    // replicas of the first partition (see drift for uneven topics)
-  std::vector<std::int32_t> leaders{};    // per partition, -1 where there is none
+  int replication = 0;                           // replicas of the first partition (see drift for uneven topics)
+  std::vector<std::int32_t> leaders{};           // per partition, -1 where there is none
   std::map<std::string, std::string> configs{};  // every config DescribeConfigs returned
-  std::string configs_unavailable{};      // why `configs` is empty, when it is
+  std::string configs_unavailable{};             // why `configs` is empty, when it is
 };
 
 class admin {

@@ -25,9 +25,7 @@ class byte_buffer {
   [[nodiscard]] std::size_t capacity() const { return capacity_; }
   [[nodiscard]] bool empty() const { return size_ == 0; }
   [[nodiscard]] std::span<const std::byte> bytes() const { return {data_.get(), size_}; }
-  [[nodiscard]] std::string_view view() const {
-    return {reinterpret_cast<const char*>(data_.get()), size_};
-  }
+  [[nodiscard]] std::string_view view() const { return {reinterpret_cast<const char*>(data_.get()), size_}; }
 
   void clear() { size_ = 0; }
   void reserve(std::size_t capacity) {

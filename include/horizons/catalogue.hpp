@@ -37,26 +37,26 @@ struct topic_spec {
   std::chrono::days retention;
   compression compression_type;
   std::string_view cleanup_policy;
-  std::string_view key_field;        // what partition_key() returns, for people
-  std::string_view consumer_group;   // the main consumer of the topic
-  std::int32_t schema_id;            // Confluent framing id of the topic's schema
-  std::int32_t schema_version;       // envelope.schema_version written by this build
+  std::string_view key_field;       // what partition_key() returns, for people
+  std::string_view consumer_group;  // the main consumer of the topic
+  std::int32_t schema_id;           // Confluent framing id of the topic's schema
+  std::int32_t schema_version;      // envelope.schema_version written by this build
 
   [[nodiscard]] std::string_view name() const;
   [[nodiscard]] std::string dlq_name() const { return std::string(name()) + ".dlq"; }
 };
 
 inline constexpr std::array<topic_spec, topic_count> catalogue{{
-    {topic_id::job_lifecycle, 10, 3, 2, std::chrono::days{30}, compression::snappy, "delete",
-     "job_id", "job-processor", 1, 1},
-    {topic_id::job_metrics, 10, 3, 2, std::chrono::days{30}, compression::snappy, "delete",
-     "job_id", "metrics-aggregator", 2, 1},
+    {topic_id::job_lifecycle, 10, 3, 2, std::chrono::days{30}, compression::snappy, "delete", "job_id", "job-processor",
+     1, 1},
+    {topic_id::job_metrics, 10, 3, 2, std::chrono::days{30}, compression::snappy, "delete", "job_id",
+     "metrics-aggregator", 2, 1},
     {topic_id::notifications, 5, 3, 2, std::chrono::days{7}, compression::lz4, "delete",
      "recipient_id (alerts: alert_id)", "notification-dispatcher", 3, 1},
-    {topic_id::audit_trail, 3, 3, 2, std::chrono::days{90}, compression::snappy, "delete",
-     "resource id", "compliance-auditor", 4, 1},
-    {topic_id::system_health, 1, 3, 2, std::chrono::days{7}, compression::lz4, "delete", "none",
-     "health-monitor", 5, 1},
+    {topic_id::audit_trail, 3, 3, 2, std::chrono::days{90}, compression::snappy, "delete", "resource id",
+     "compliance-auditor", 4, 1},
+    {topic_id::system_health, 1, 3, 2, std::chrono::days{7}, compression::lz4, "delete", "none", "health-monitor", 5,
+     1},
 }};
 
 namespace detail {
@@ -68,9 +68,7 @@ constexpr bool catalogue_in_topic_order(std::index_sequence<I...>) {
 static_assert(detail::catalogue_in_topic_order(std::make_index_sequence<topic_count>{}),
               "catalogue must list every topic of schemas/ once, in topic_id order");
 
-[[nodiscard]] constexpr const topic_spec& spec(topic_id id) {
-  return catalogue[static_cast<std::size_t>(id)];
-}
+[[nodiscard]] constexpr const topic_spec& spec(topic_id id) { return catalogue[static_cast<std::size_t>(id)]; }
 
 /// The topic's name as in schemas/<name>.avsc ("job-lifecycle").
 [[nodiscard]] std::string_view topic_name(topic_id id);
@@ -97,20 +95,38 @@ template <payload_record Payload>
 [[nodiscard]] inline std::optional<std::string_view> partition_key(const job_failed& p) { return p.job_id; }
 [[nodiscard]] inline std::optional<std::string_view> partition_key(const job_cancelled& p) { return p.job_id; }
 [[nodiscard]] inline std::optional<std::string_view> partition_key(const job_metrics_recorded& p) { return p.job_id; }
-[[nodiscard]] inline std::optional<std::string_view> partition_key(const job_performance_summary& p) { return p.job_id; }
-[[nodiscard]] inline std::optional<std::string_view> partition_key(const resource_allocation_changed& p) { return p.job_id; }
-[[nodiscard]] inline std::optional<std::string_view> partition_key(const notification_sent& p) { return p.recipient_id; }
-[[nodiscard]] inline std::optional<std::string_view> partition_key(const notification_read& p) { return p.recipient_id; }
-[[nodiscard]] inline std::optional<std::string_view> partition_key(const notification_dismissed& p) { return p.recipient_id; }
+[[nodiscard]] inline std::optional<std::string_view> partition_key(const job_performance_summary& p) {
+  return p.job_id;
+}
+[[nodiscard]] inline std::optional<std::string_view> partition_key(const resource_allocation_changed& p) {
+  return p.job_id;
+}
+[[nodiscard]] inline std::optional<std::string_view> partition_key(const notification_sent& p) {
+  return p.recipient_id;
+}
+[[nodiscard]] inline std::optional<std::string_view> partition_key(const notification_read& p) {
+  return p.recipient_id;
+}
+[[nodiscard]] inline std::optional<std::string_view> partition_key(const notification_dismissed& p) {
+  return p.recipient_id;
+}
 [[nodiscard]] inline std::optional<std::string_view> partition_key(const alert_raised& p) { return p.alert_id; }
 [[nodiscard]] inline std::optional<std::string_view> partition_key(const alert_resolved& p) { return p.alert_id; }
-[[nodiscard]] inline std::optional<std::string_view> partition_key(const audit_action_recorded& p) { return p.resource_id; }
-[[nodiscard]] inline std::optional<std::string_view> partition_key(const audit_policy_changed& p) { return p.policy_id; }
+[[nodiscard]] inline std::optional<std::string_view> partition_key(const audit_action_recorded& p) {
+  return p.resource_id;
+}
+[[nodiscard]] inline std::optional<std::string_view> partition_key(const audit_policy_changed& p) {
+  return p.policy_id;
+}
 [[nodiscard]] inline std::optional<std::string_view> partition_key(const audit_data_access& p) { return p.resource_id; }
 [[nodiscard]] inline std::optional<std::string_view> partition_key(const audit_job_lifecycle& p) { return p.job_id; }
-[[nodiscard]] inline std::optional<std::string_view> partition_key(const audit_compliance_check& p) { return p.check_id; }
+[[nodiscard]] inline std::optional<std::string_view> partition_key(const audit_compliance_check& p) {
+  return p.check_id;
+}
 [[nodiscard]] inline std::optional<std::string_view> partition_key(const system_health_check&) { return std::nullopt; }
-[[nodiscard]] inline std::optional<std::string_view> partition_key(const consumer_lag_evaluated&) { return std::nullopt; }
+[[nodiscard]] inline std::optional<std::string_view> partition_key(const consumer_lag_evaluated&) {
+  return std::nullopt;
+}
 
 template <class... Payloads>
 [[nodiscard]] std::optional<std::string_view> partition_key(const std::variant<Payloads...>& payload) {

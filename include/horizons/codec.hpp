@@ -32,18 +32,18 @@
 namespace horizons {
 
 enum class codec_errc : std::uint8_t {
-  truncated,           // the bytes end inside a value
-  bad_magic,           // framing byte 0 is not 0x00
-  unknown_schema_id,   // framing names a schema this build does not know
-  bad_union_index,     // a union branch outside the schema
-  bad_enum_index,      // an enum symbol index outside the schema
-  bad_length,          // a negative or impossible length or count
-  bad_varint,          // a varint longer than 10 bytes or out of int range
-  bad_uuid,            // a uuid string that is not 8-4-4-4-12 hex
-  bad_boolean,         // a boolean byte other than 0 or 1
-  trailing_bytes,      // bytes left after the record
-  wrong_event_type,    // a record of another payload type than asked for
-  event_type_mismatch, // the envelope's event_type does not name the payload branch
+  truncated,            // the bytes end inside a value
+  bad_magic,            // framing byte 0 is not 0x00
+  unknown_schema_id,    // framing names a schema this build does not know
+  bad_union_index,      // a union branch outside the schema
+  bad_enum_index,       // an enum symbol index outside the schema
+  bad_length,           // a negative or impossible length or count
+  bad_varint,           // a varint longer than 10 bytes or out of int range
+  bad_uuid,             // a uuid string that is not 8-4-4-4-12 hex
+  bad_boolean,          // a boolean byte other than 0 or 1
+  trailing_bytes,       // bytes left after the record
+  wrong_event_type,     // a record of another payload type than asked for
+  event_type_mismatch,  // the envelope's event_type does not name the payload branch
 };
 
 [[nodiscard]] std::string_view to_string(codec_errc code);
@@ -75,8 +75,7 @@ void encode_framed(const event<Payload>& e, byte_buffer& out);
 /// Decodes an Avro body into `into`, reusing its strings' storage.
 /// For a single payload type, a record of another type is `wrong_event_type`.
 template <class Payload>
-[[nodiscard]] std::expected<void, codec_error> decode_body(std::span<const std::byte> body,
-                                                           event<Payload>& into);
+[[nodiscard]] std::expected<void, codec_error> decode_body(std::span<const std::byte> body, event<Payload>& into);
 
 template <class Payload>
 [[nodiscard]] std::expected<event<Payload>, codec_error> decode_body(std::span<const std::byte> body) {
@@ -118,8 +117,8 @@ struct event_head {
 /// decode_body checks last: no bytes left, and `event_type` (the envelope's) names the payload.
 /// TopicPayload: a topic's payload variant. Allocates nothing unless it fails.
 template <class TopicPayload>
-[[nodiscard]] std::expected<void, codec_error> decode_payload_view(std::span<const std::byte> body,
-                                                                   payload_position at, std::string_view event_type,
+[[nodiscard]] std::expected<void, codec_error> decode_payload_view(std::span<const std::byte> body, payload_position at,
+                                                                   std::string_view event_type,
                                                                    view_of<TopicPayload>& into);
 
 /// Step two, owning: as decode_payload_view, into `into` (reusing its storage).

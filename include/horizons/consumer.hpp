@@ -89,7 +89,8 @@ using handler = std::function<handler_result(const envelope&, const Payload&, co
 
 /// A handler of views (views.hpp), valid during the call only.
 template <payload_record Payload>
-using view_handler = std::function<handler_result(const envelope_view&, const view_of<Payload>&, const message_context&)>;
+using view_handler =
+    std::function<handler_result(const envelope_view&, const view_of<Payload>&, const message_context&)>;
 
 struct retry_policy {
   int max_attempts = 3;
@@ -145,11 +146,12 @@ class consumer {
   /// fn(const envelope&, const Payload&, const message_context&) -> handler_result (a handler<Payload>).
   template <payload_record Payload, class Fn>
   consumer& on(Fn&& fn) {
-    handlers_[payload_index<Payload>] = {
-        handler_kind::owning,
-        [fn = std::forward<Fn>(fn)](const void* meta, const void* payload, const message_context& at) -> handler_result {
-          return fn(*static_cast<const envelope*>(meta), *static_cast<const Payload*>(payload), at);
-        }};
+    handlers_[payload_index<Payload>] = {handler_kind::owning,
+                                         [fn = std::forward<Fn>(fn)](const void* meta, const void* payload,
+                                                                     const message_context& at) -> handler_result {
+                                           return fn(*static_cast<const envelope*>(meta),
+                                                     *static_cast<const Payload*>(payload), at);
+                                         }};
     return *this;
   }
 
@@ -158,11 +160,12 @@ class consumer {
   /// (a view_handler<Payload>). No copy of the record is made and nothing is allocated for it.
   template <payload_record Payload, class Fn>
   consumer& on_view(Fn&& fn) {
-    handlers_[payload_index<Payload>] = {
-        handler_kind::view,
-        [fn = std::forward<Fn>(fn)](const void* meta, const void* payload, const message_context& at) -> handler_result {
-          return fn(*static_cast<const envelope_view*>(meta), *static_cast<const view_of<Payload>*>(payload), at);
-        }};
+    handlers_[payload_index<Payload>] = {handler_kind::view,
+                                         [fn = std::forward<Fn>(fn)](const void* meta, const void* payload,
+                                                                     const message_context& at) -> handler_result {
+                                           return fn(*static_cast<const envelope_view*>(meta),
+                                                     *static_cast<const view_of<Payload>*>(payload), at);
+                                         }};
     return *this;
   }
 

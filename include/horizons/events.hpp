@@ -41,8 +41,7 @@ template <payload_record Payload>
 }
 template <class... Payloads>
 [[nodiscard]] constexpr std::string_view event_type_of(const std::variant<Payloads...>& payload) {
-  return std::visit([](const auto& p) { return payload_traits<std::decay_t<decltype(p)>>::event_type; },
-                    payload);
+  return std::visit([](const auto& p) { return payload_traits<std::decay_t<decltype(p)>>::event_type; }, payload);
 }
 
 /// The topic of a payload type or of a topic's payload variant.
@@ -57,8 +56,7 @@ inline constexpr topic_id topic_of_payload = [] {
 
 /// The event type of a topic that carries `Payload` (job_submitted -> job_lifecycle_event).
 template <payload_record Payload>
-using topic_event_of =
-    std::variant_alternative_t<static_cast<std::size_t>(payload_traits<Payload>::topic), any_event>;
+using topic_event_of = std::variant_alternative_t<static_cast<std::size_t>(payload_traits<Payload>::topic), any_event>;
 
 /// Widens an event of one payload type to its topic's event (payload as the variant).
 template <payload_record Payload>

@@ -64,11 +64,11 @@ struct health_options {
 
 struct broker_health {
   std::int32_t id = -1;
-  std::string host{};   // empty for a broker known only from replica lists
+  std::string host{};  // empty for a broker known only from replica lists
   int port = 0;
   bool in_metadata = false;
-  bool reachable = false;   // answered the probe (equals in_metadata with broker_probe::metadata_only)
-  std::string problem{};    // why it is not up, empty when up
+  bool reachable = false;  // answered the probe (equals in_metadata with broker_probe::metadata_only)
+  std::string problem{};   // why it is not up, empty when up
   [[nodiscard]] bool up() const { return in_metadata && reachable; }
 };
 
@@ -91,11 +91,11 @@ struct topic_health {
 struct cluster_health {
   int expected_brokers = 0;
   int brokers_up = 0;
-  std::vector<broker_health> brokers{};              // by id: every listed or referenced broker
+  std::vector<broker_health> brokers{};  // by id: every listed or referenced broker
   std::vector<partition_health> leaderless{};
   std::vector<partition_health> leader_unreachable{};
   std::vector<partition_health> under_replicated{};
-  std::vector<topic_health> topics{};                // every topic of the cluster, by name
+  std::vector<topic_health> topics{};  // every topic of the cluster, by name
   [[nodiscard]] bool healthy() const {
     return brokers_up == expected_brokers && leaderless.empty() && leader_unreachable.empty() &&
            under_replicated.empty();
@@ -107,7 +107,7 @@ struct cluster_health {
 [[nodiscard]] std::expected<cluster_health, kafka_error> check_cluster(admin& client, health_options options = {});
 /// The same through a short-lived admin client of `config`.
 [[nodiscard]] std::expected<cluster_health, kafka_error> check_cluster(const client_config& config,
-                                                                     health_options options = {});
+                                                                       health_options options = {});
 
 struct lag_query {
   std::string group{};
@@ -124,7 +124,7 @@ struct partition_lag {
   std::int64_t high = 0;                    // next offset to be written
   std::int64_t lag_messages = 0;
   std::chrono::duration<double> lag_seconds{};  // age of the oldest unfinished record; 0 when none
-  std::string error{};                      // what could not be measured; empty when all was
+  std::string error{};                          // what could not be measured; empty when all was
 };
 
 struct topic_lag {
@@ -137,9 +137,9 @@ struct topic_lag {
 
 struct lag_report {
   std::string group{};
-  std::vector<partition_lag> partitions{};  // by topic (in query order), then partition
-  std::vector<topic_lag> topics{};          // in query order
-  std::int64_t lag_messages = 0;            // the group's total
+  std::vector<partition_lag> partitions{};      // by topic (in query order), then partition
+  std::vector<topic_lag> topics{};              // in query order
+  std::int64_t lag_messages = 0;                // the group's total
   std::chrono::duration<double> lag_seconds{};  // the group's maximum
   bool committed_anything = false;
   [[nodiscard]] bool complete() const {
@@ -149,7 +149,6 @@ struct lag_report {
 
 /// Lag of `query.group` on `query.topics`. Errors: unreachable cluster, unknown topic, committed
 /// offsets not readable; a partition whose watermarks or record could not be read carries its own error.
-[[nodiscard]] std::expected<lag_report, kafka_error> consumer_lag(const client_config& config,
-                                                                  const lag_query& query);
+[[nodiscard]] std::expected<lag_report, kafka_error> consumer_lag(const client_config& config, const lag_query& query);
 
 }  // namespace horizons

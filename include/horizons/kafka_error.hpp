@@ -11,8 +11,8 @@ namespace horizons {
 
 struct kafka_error {
   int code = 0;
-  std::string name;     // librdkafka's symbolic name
-  std::string message;  // one line, for people
+  std::string name;        // librdkafka's symbolic name
+  std::string message;     // one line, for people
   bool fatal = false;      // the client is unusable: destroy it and create a new one
   bool retriable = false;  // the same request may succeed later
 };

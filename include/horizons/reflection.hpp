@@ -32,22 +32,31 @@ struct field_info {
   Member Record::*member;
 };
 
-template <class Record> struct record_traits;   // avro_name, fields
-template <class Enum> struct enum_traits;       // avro_name, symbols, default_value
-template <class Payload> struct payload_traits; // topic, event_type, union_index
+template <class Record>
+struct record_traits;  // avro_name, fields
+template <class Enum>
+struct enum_traits;  // avro_name, symbols, default_value
+template <class Payload>
+struct payload_traits;  // topic, event_type, union_index
 
 template <class T>
-concept avro_record = requires { record_traits<T>::fields; };
+concept avro_record = requires {
+  record_traits<T>::fields;
+};
 
 template <class T>
-concept avro_enum = std::is_enum_v<T> && requires { enum_traits<T>::symbols; };
+concept avro_enum = std::is_enum_v<T> && requires {
+  enum_traits<T>::symbols;
+};
 
 template <class T>
-concept payload_record = requires { payload_traits<T>::event_type; };
+concept payload_record = requires {
+  payload_traits<T>::event_type;
+};
 
 /// Calls fn(name, member) for each field of `record`, in schema order.
 template <class Record, class Fn>
-  requires avro_record<std::remove_const_t<Record>>
+requires avro_record<std::remove_const_t<Record>>
 constexpr void for_each_field(Record& record, Fn&& fn) {
   std::apply([&](const auto&... field) { (fn(field.name, record.*(field.member)), ...); },
              record_traits<std::remove_const_t<Record>>::fields);
@@ -71,13 +80,21 @@ constexpr std::optional<Enum> enum_from_string(std::string_view symbol) {
   return std::nullopt;
 }
 
-template <class T> struct is_optional : std::false_type {};
-template <class T> struct is_optional<std::optional<T>> : std::true_type {};
-template <class T> struct is_vector : std::false_type {};
-template <class T> struct is_vector<std::vector<T>> : std::true_type {};
-template <class T> struct is_string_map : std::false_type {};
-template <class T> struct is_string_map<std::map<std::string, T>> : std::true_type {};
-template <class T> struct is_variant : std::false_type {};
-template <class... T> struct is_variant<std::variant<T...>> : std::true_type {};
+template <class T>
+struct is_optional : std::false_type {};
+template <class T>
+struct is_optional<std::optional<T>> : std::true_type {};
+template <class T>
+struct is_vector : std::false_type {};
+template <class T>
+struct is_vector<std::vector<T>> : std::true_type {};
+template <class T>
+struct is_string_map : std::false_type {};
+template <class T>
+struct is_string_map<std::map<std::string, T>> : std::true_type {};
+template <class T>
+struct is_variant : std::false_type {};
+template <class... T>
+struct is_variant<std::variant<T...>> : std::true_type {};
 
 }  // namespace horizons

@@ -24,8 +24,7 @@ enum class sample_range : std::uint8_t { valid, extreme };
 
 class event_sampler {
  public:
-  explicit event_sampler(std::uint64_t seed, sample_range range = sample_range::valid)
-      : rng_(seed), range_(range) {}
+  explicit event_sampler(std::uint64_t seed, sample_range range = sample_range::valid) : rng_(seed), range_(range) {}
 
   template <payload_record Payload>
   [[nodiscard]] event<Payload> next();

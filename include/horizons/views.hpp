@@ -30,21 +30,44 @@
 namespace horizons {
 
 /// The generator specialises this for every record: `using type = <record>_view;`.
-template <class Record> struct view_traits;
+template <class Record>
+struct view_traits;
 
-template <class T> class array_view;
-template <class V> class map_view;
+template <class T>
+class array_view;
+template <class V>
+class map_view;
 
 namespace detail {
-template <class T> struct view_type { using type = T; };
-template <> struct view_type<std::string> { using type = std::string_view; };
-template <class T> struct view_type<std::optional<T>> { using type = std::optional<typename view_type<T>::type>; };
-template <class T> struct view_type<std::vector<T>> { using type = array_view<typename view_type<T>::type>; };
-template <class T> struct view_type<std::map<std::string, T>> { using type = map_view<typename view_type<T>::type>; };
-template <class... T> struct view_type<std::variant<T...>> { using type = std::variant<typename view_type<T>::type...>; };
 template <class T>
-  requires requires { typename view_traits<T>::type; }
-struct view_type<T> { using type = typename view_traits<T>::type; };
+struct view_type {
+  using type = T;
+};
+template <>
+struct view_type<std::string> {
+  using type = std::string_view;
+};
+template <class T>
+struct view_type<std::optional<T>> {
+  using type = std::optional<typename view_type<T>::type>;
+};
+template <class T>
+struct view_type<std::vector<T>> {
+  using type = array_view<typename view_type<T>::type>;
+};
+template <class T>
+struct view_type<std::map<std::string, T>> {
+  using type = map_view<typename view_type<T>::type>;
+};
+template <class... T>
+struct view_type<std::variant<T...>> {
+  using type = std::variant<typename view_type<T>::type...>;
+};
+template <class T>
+requires requires { typename view_traits<T>::type; }
+struct view_type<T> {
+  using type = typename view_traits<T>::type;
+};
 }  // namespace detail
 
 /// The view type of an owning type: view_of<job_submitted> is job_submitted_view,
@@ -205,8 +228,8 @@ namespace detail {
 /// The Avro types a view holds by value, as the owning type does.
 template <class T>
 concept avro_scalar = std::is_same_v<T, bool> || std::is_same_v<T, std::int32_t> || std::is_same_v<T, std::int64_t> ||
-                      std::is_same_v<T, double> || std::is_same_v<T, float> || std::is_same_v<T, uuid> ||
-                      std::is_same_v<T, timestamp> || avro_enum<T>;
+    std::is_same_v<T, double> || std::is_same_v<T, float> || std::is_same_v<T, uuid> || std::is_same_v<T, timestamp> ||
+    avro_enum<T>;
 
 /// Decodes a scalar: the one walk the owning decode, the view decode and view iteration share.
 template <class Reader, avro_scalar T>
@@ -273,7 +296,10 @@ void decode_view_value(Reader& r, T& value) {
     value = r.read_string_view();
   } else if constexpr (is_optional<T>::value) {
     decode_optional(r, value, [](Reader& reader, auto& inner) { decode_view_value(reader, inner); });
-  } else if constexpr (requires { typename T::value_type; requires std::is_same_v<T, array_view<typename T::value_type>>; }) {
+  } else if constexpr (requires {
+                         typename T::value_type;
+                         requires std::is_same_v<T, array_view<typename T::value_type>>;
+                       }) {
     // Walked once here to validate and count; iteration decodes again, one item at a time.
     const auto* start = r.position();
     std::size_t total = 0;
@@ -283,7 +309,10 @@ void decode_view_value(Reader& r, T& value) {
       total += count;
     }
     value = r.failed() ? T{} : T(start, total);
-  } else if constexpr (requires { typename T::value_type::second_type; requires std::is_same_v<T, map_view<typename T::value_type::second_type>>; }) {
+  } else if constexpr (requires {
+                         typename T::value_type::second_type;
+                         requires std::is_same_v<T, map_view<typename T::value_type::second_type>>;
+                       }) {
     const auto* start = r.position();
     std::size_t total = 0;
     typename T::value_type::second_type item{};
@@ -302,11 +331,12 @@ void decode_view_value(Reader& r, T& value) {
       return;
     }
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      ((static_cast<std::size_t>(index) == I
-            ? (value.index() == I ? void() : void(value.template emplace<I>()), decode_view_record(r, std::get<I>(value)))
-            : void()),
+      ((static_cast<std::size_t>(index) == I ? (value.index() == I ? void() : void(value.template emplace<I>()),
+                                                decode_view_record(r, std::get<I>(value)))
+                                             : void()),
        ...);
-    }(std::make_index_sequence<std::variant_size_v<T>>{});
+    }
+    (std::make_index_sequence<std::variant_size_v<T>>{});
   } else {
     static_assert(avro_record<T>, "type has no Avro view decoding");
     decode_view_record(r, value);
@@ -338,7 +368,8 @@ void assign_owned(Owned& out, const View& in) {
                            assign_owned(std::get<I>(out), std::get<I>(in)))
                         : void()),
        ...);
-    }(std::make_index_sequence<std::variant_size_v<Owned>>{});
+    }
+    (std::make_index_sequence<std::variant_size_v<Owned>>{});
   } else if constexpr (avro_record<Owned>) {
     constexpr auto& owned_fields = record_traits<Owned>::fields;
     constexpr auto& view_fields = record_traits<View>::fields;
@@ -346,7 +377,8 @@ void assign_owned(Owned& out, const View& in) {
                   std::tuple_size_v<std::remove_cvref_t<decltype(view_fields)>>);
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (assign_owned(out.*(std::get<I>(owned_fields).member), in.*(std::get<I>(view_fields).member)), ...);
-    }(std::make_index_sequence<std::tuple_size_v<std::remove_cvref_t<decltype(owned_fields)>>>{});
+    }
+    (std::make_index_sequence<std::tuple_size_v<std::remove_cvref_t<decltype(owned_fields)>>>{});
   } else {
     out = in;
   }

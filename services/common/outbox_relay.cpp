@@ -65,8 +65,13 @@ struct outbox_relay::impl {
 
   impl(options o, sqlite::database d, sqlite::statement c, sqlite::statement rl, sqlite::statement rn,
        sqlite::statement rd, sqlite::statement rm)
-      : opts(std::move(o)), db(std::move(d)), claim(std::move(c)), release(std::move(rl)), renew(std::move(rn)),
-        record_delivered(std::move(rd)), remove(std::move(rm)) {}
+      : opts(std::move(o)),
+        db(std::move(d)),
+        claim(std::move(c)),
+        release(std::move(rl)),
+        renew(std::move(rn)),
+        record_delivered(std::move(rd)),
+        remove(std::move(rm)) {}
 
   std::expected<void, std::string> connect() {
     auto made = shared->connect([this](const delivery_report& r) {
@@ -105,7 +110,11 @@ struct outbox_relay::impl {
       auto row = in_flight.find(a.seq);
       if (a.ok) {
         if (row != in_flight.end()) {
-          (void)record_delivered.bind(1, a.event_id.to_string()).bind(2, row->second.topic).bind(3, row->second.event_type).bind(4, wall_ms() * 1000).run();
+          (void)record_delivered.bind(1, a.event_id.to_string())
+              .bind(2, row->second.topic)
+              .bind(3, row->second.event_type)
+              .bind(4, wall_ms() * 1000)
+              .run();
         }
         (void)remove.bind(1, a.seq).run();
         ++delivered;
@@ -130,7 +139,10 @@ struct outbox_relay::impl {
       auto tx = sqlite::transaction::begin(db);
       if (!tx) return;
       auto now = wall_ms();
-      claim.bind(1, owner).bind(2, now + opts.lease.count()).bind(3, now).bind(4, static_cast<std::int64_t>(claim_batch));
+      claim.bind(1, owner)
+          .bind(2, now + opts.lease.count())
+          .bind(3, now)
+          .bind(4, static_cast<std::int64_t>(claim_batch));
       while (claim.next()) {
         auto bytes = claim.blob(1);
         rows.push_back({claim.integer(0), {bytes.begin(), bytes.end()}});
@@ -240,9 +252,11 @@ std::expected<std::unique_ptr<outbox_relay>, std::string> outbox_relay::start(op
       "(SELECT seq FROM outbox WHERE claimed_until < ?3 AND seq < coalesce((SELECT min(seq) FROM outbox "
       "WHERE claimed_by IS NOT NULL AND claimed_by != ?1 AND claimed_until >= ?3), 9223372036854775807) "
       "ORDER BY seq LIMIT ?4) RETURNING seq, value");
-  auto release = db->prepare("UPDATE outbox SET claimed_by = NULL, claimed_until = 0 WHERE seq = ?1 AND claimed_by = ?2");
+  auto release =
+      db->prepare("UPDATE outbox SET claimed_by = NULL, claimed_until = 0 WHERE seq = ?1 AND claimed_by = ?2");
   auto renew = db->prepare("UPDATE outbox SET claimed_until = ?1 WHERE claimed_by = ?2");
-  auto record = db->prepare("INSERT OR IGNORE INTO delivered(event_id, topic, event_type, delivered_at) VALUES (?1, ?2, ?3, ?4)");
+  auto record =
+      db->prepare("INSERT OR IGNORE INTO delivered(event_id, topic, event_type, delivered_at) VALUES (?1, ?2, ?3, ?4)");
   auto remove = db->prepare("DELETE FROM outbox WHERE seq = ?1");
   for (auto* s : {&claim, &release, &renew, &record, &remove}) {
     if (!*s) return std::unexpected(s->error().message);

@@ -1,7 +1,7 @@
 // Publishes a service's outbox (state_store.hpp) to Kafka.
 //
-//   auto relay = horizons::services::outbox_relay::start({.database = path, .config = config, .service = "orchestrator"});
-//   auto store = horizons::services::state_store::open(path, [&] { (*relay)->wake(); });
+//   auto relay = horizons::services::outbox_relay::start({.database = path, .config = config, .service =
+//   "orchestrator"}); auto store = horizons::services::state_store::open(path, [&] { (*relay)->wake(); });
 //   ...
 //   (*relay)->stop(std::chrono::seconds(30));   // publishes what is left first
 //

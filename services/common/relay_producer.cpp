@@ -42,7 +42,8 @@ std::expected<relay_producer::connection, std::string> relay_producer::connect(d
   return connection{.source = current_, .channel = std::move(*channel), .generation = generation_};
 }
 
-std::expected<void, std::string> relay_producer::recover(std::uint64_t failed, std::chrono::milliseconds close_timeout) {
+std::expected<void, std::string> relay_producer::recover(std::uint64_t failed,
+                                                         std::chrono::milliseconds close_timeout) {
   std::scoped_lock lock(mutex_);
   if (failed != generation_) return {};  // another relay recovered already
   if (current_) {

@@ -2,8 +2,8 @@
 // of several services bound for the same broker travel in the same requests
 // (librdkafka's advice: one producer per process).
 //
-//   auto shared = horizons::services::relay_producer::create(config, "horizons-run");   // client id "horizons-run-relay"
-//   service_options options{.config = config, .data_dir = dir, .relay_producer = *shared};
+//   auto shared = horizons::services::relay_producer::create(config, "horizons-run");   // client id
+//   "horizons-run-relay" service_options options{.config = config, .data_dir = dir, .relay_producer = *shared};
 //   // every service_host::start(..., options) of the process: its relay publishes through *shared
 //
 // Each relay connects with its own delivery handler (a producer channel,

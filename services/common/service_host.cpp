@@ -15,7 +15,8 @@ std::expected<std::unique_ptr<service_host>, std::string> service_host::start(co
   auto* wake = relay->get();
   auto store = state_store::open(path, [wake] { wake->wake(); });
   if (!store) return std::unexpected(fmt::format("{}: {}", descriptor.name, store.error()));
-  return std::unique_ptr<service_host>(new service_host(descriptor, options.config, std::move(*relay), std::move(*store)));
+  return std::unique_ptr<service_host>(
+      new service_host(descriptor, options.config, std::move(*relay), std::move(*store)));
 }
 
 std::expected<std::unique_ptr<consumer>, std::string> service_host::subscribe() const {
@@ -39,7 +40,8 @@ std::expected<void, std::string> service_host::run(consumer& source, std::stop_t
   std::expected<void, std::string> result;
   auto next_tick = std::chrono::steady_clock::now();
   while (!stop.stop_requested()) {
-    auto polled = source.poll(tick ? std::min(tick_every, std::chrono::milliseconds(100)) : std::chrono::milliseconds(100));
+    auto polled =
+        source.poll(tick ? std::min(tick_every, std::chrono::milliseconds(100)) : std::chrono::milliseconds(100));
     if (!polled) {
       result = std::unexpected(fmt::format("{}: {}", name(), polled.error().message));
       break;
@@ -49,7 +51,8 @@ std::expected<void, std::string> service_host::run(consumer& source, std::stop_t
       next_tick = std::chrono::steady_clock::now() + tick_every;
     }
   }
-  if (auto closed = source.close(); !closed) spdlog::warn("{}: closing the consumer: {}", name(), closed.error().message);
+  if (auto closed = source.close(); !closed)
+    spdlog::warn("{}: closing the consumer: {}", name(), closed.error().message);
   if (auto left = finish(drain_timeout); left > 0) {
     spdlog::warn("{}: {} outgoing events not yet acknowledged; kept in the outbox for the next start", name(), left);
   }

@@ -13,8 +13,8 @@
 //
 // start() is the one place a service's outbox relay is created; it publishes
 // through the process's shared relay producer when the options carry one
-// (several services in one process: `horizons run`), else through its own. Threads: start(), subscribe() and run() from the thread that runs
-// the service; store() belongs to that thread too.
+// (several services in one process: `horizons run`), else through its own. Threads: start(), subscribe() and run() from
+// the thread that runs the service; store() belongs to that thread too.
 #pragma once
 
 #include <chrono>
@@ -59,10 +59,10 @@ class service_host {
 
   /// Polls `source` until `stop`, calling `tick` (if any) about every `tick_every` on the same thread.
   /// Then closes the consumer and drains the outbox (up to `drain_timeout`).
-  [[nodiscard]] std::expected<void, std::string> run(consumer& source, std::stop_token stop,
-                                                     const std::function<void()>& tick = {},
-                                                     std::chrono::milliseconds tick_every = std::chrono::milliseconds(20),
-                                                     std::chrono::milliseconds drain_timeout = std::chrono::seconds(30));
+  [[nodiscard]] std::expected<void, std::string> run(
+      consumer& source, std::stop_token stop, const std::function<void()>& tick = {},
+      std::chrono::milliseconds tick_every = std::chrono::milliseconds(20),
+      std::chrono::milliseconds drain_timeout = std::chrono::seconds(30));
   /// Drains and stops the relay (run() does this); returns rows left for the next start.
   std::size_t finish(std::chrono::milliseconds timeout);
 

@@ -9,8 +9,8 @@ namespace {
 
 error make_error(sqlite3* db, std::string_view doing) {
   const char* file = db ? sqlite3_db_filename(db, "main") : nullptr;
-  return {fmt::format("{}: {} ({})", doing, db ? sqlite3_errmsg(db) : "out of memory",
-                      file && *file ? file : "memory")};
+  return {
+      fmt::format("{}: {} ({})", doing, db ? sqlite3_errmsg(db) : "out of memory", file && *file ? file : "memory")};
 }
 
 }  // namespace
@@ -23,8 +23,8 @@ std::expected<database, error> database::connect(const std::filesystem::path& pa
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_FULLMUTEX, nullptr);
   std::unique_ptr<sqlite3, closer> owned(raw);
   if (rc != SQLITE_OK) {
-    return std::unexpected(error{fmt::format("cannot open database {}: {}", path.string(),
-                                             raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc))});
+    return std::unexpected(error{
+        fmt::format("cannot open database {}: {}", path.string(), raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc))});
   }
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, 30'000);
@@ -34,7 +34,9 @@ std::expected<database, error> database::connect(const std::filesystem::path& pa
 std::expected<database, error> database::open(const std::filesystem::path& path) {
   std::error_code ec;
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-  if (ec) return std::unexpected(error{fmt::format("cannot create directory {}: {}", path.parent_path().string(), ec.message())});
+  if (ec)
+    return std::unexpected(
+        error{fmt::format("cannot create directory {}: {}", path.parent_path().string(), ec.message())});
   auto db = connect(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   if (!db) return db;
   // WAL: readers never block the writer; synchronous=NORMAL survives a process crash (the
@@ -54,8 +56,8 @@ std::expected<void, error> database::exec(std::string_view sql) {
   std::string text(sql);
   char* message = nullptr;
   if (sqlite3_exec(db_.get(), text.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
-    auto failure = error{fmt::format("{} ({}): {}", text.substr(0, 60), path_.string(),
-                                     message ? message : sqlite3_errmsg(db_.get()))};
+    auto failure = error{
+        fmt::format("{} ({}): {}", text.substr(0, 60), path_.string(), message ? message : sqlite3_errmsg(db_.get()))};
     sqlite3_free(message);
     return std::unexpected(std::move(failure));
   }
@@ -117,7 +119,8 @@ bool statement::next() {
   stepped_ = true;
   int rc = sqlite3_step(stmt_.get());
   if (rc == SQLITE_ROW) return true;
-  if (rc != SQLITE_DONE) error_ = make_error(db_, fmt::format("step '{}'", std::string_view(sqlite3_sql(stmt_.get())).substr(0, 60)));
+  if (rc != SQLITE_DONE)
+    error_ = make_error(db_, fmt::format("step '{}'", std::string_view(sqlite3_sql(stmt_.get())).substr(0, 60)));
   sqlite3_reset(stmt_.get());
   stepped_ = false;
   return false;
@@ -145,7 +148,8 @@ std::int64_t statement::integer(int column) const { return sqlite3_column_int64(
 double statement::real(int column) const { return sqlite3_column_double(stmt_.get(), column); }
 std::string statement::text(int column) const {
   const auto* p = sqlite3_column_text(stmt_.get(), column);
-  return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_.get(), column)))
+  return p ? std::string(reinterpret_cast<const char*>(p),
+                         static_cast<std::size_t>(sqlite3_column_bytes(stmt_.get(), column)))
            : std::string();
 }
 std::span<const std::byte> statement::blob(int column) const {

@@ -22,7 +22,7 @@ std::filesystem::path state_path(const std::filesystem::path& data_dir, std::str
 }
 
 std::expected<std::vector<uuid>, std::string> delivered_between(const std::filesystem::path& path, timestamp from,
-                                                              timestamp until) {
+                                                                timestamp until) {
   std::vector<uuid> ids;
   if (!std::filesystem::exists(path)) return ids;
   auto db = sqlite::database::open_existing(path);

@@ -53,7 +53,8 @@ class outbox {
   /// Validates and encodes `e` and queues it; it is published once the transaction commits.
   template <class Payload>
   [[nodiscard]] step_result emit(const event<Payload>& e) {
-    if (auto ok = validate(e); !ok) return std::unexpected(fmt::format("refusing to publish {}: {}", e.event_type, ok.error().message));
+    if (auto ok = validate(e); !ok)
+      return std::unexpected(fmt::format("refusing to publish {}: {}", e.event_type, ok.error().message));
     buffer_.clear();
     encode_framed(e, buffer_);
     return append(buffer_.bytes());
@@ -104,7 +105,7 @@ class state_store {
 /// Ids of the events the relay of the service database at `path` saw acknowledged by Kafka in
 /// [from, until), kept for a day. Reads without creating or changing anything; a missing file has none.
 [[nodiscard]] std::expected<std::vector<uuid>, std::string> delivered_between(const std::filesystem::path& path,
-                                                                             timestamp from, timestamp until);
+                                                                              timestamp from, timestamp until);
 
 /// The database file of `service` under `data_dir`: <data_dir>/<service>/state.db.
 [[nodiscard]] std::filesystem::path state_path(const std::filesystem::path& data_dir, std::string_view service);

@@ -21,10 +21,11 @@ void enforce_retention(ledger& entries, services::state_store& store) {
                                .violations = {}};
   if (!pruned || !verified || !verified->ok()) {
     check.result = compliance_result::fail;
-    std::string detail = !pruned ? pruned.error().message
+    std::string detail = !pruned     ? pruned.error().message
                          : !verified ? verified.error().message
                                      : verified->bad->explanation;
-    check.violations.push_back({.rule = "ledger-chain-intact", .resource_id = entries.path().string(), .detail = detail});
+    check.violations.push_back(
+        {.rule = "ledger-chain-intact", .resource_id = entries.path().string(), .detail = detail});
     spdlog::error("{}: {}", descriptor.name, detail);
   } else if (pruned->pruned > 0) {
     spdlog::info("{}: pruned {} entries older than {} days", descriptor.name, pruned->pruned, retention.count());
@@ -59,7 +60,8 @@ std::expected<void, std::string> run(const auditor_options& opts, std::stop_toke
   trail.on<audit_action_recorded>(append).on<audit_policy_changed>(append).on<audit_data_access>(append);
   trail.on<audit_job_lifecycle>(append).on<audit_compliance_check>(append);
 
-  return (*host)->run(trail, stop, [&] { enforce_retention(*entries, (*host)->store()); }, opts.retention_every);
+  return (*host)->run(
+      trail, stop, [&] { enforce_retention(*entries, (*host)->store()); }, opts.retention_every);
 }
 
 }  // namespace horizons::compliance

@@ -50,8 +50,8 @@ constexpr std::string_view entry_columns =
 
 ledger_error from(const sqlite::error& e) { return {e.message}; }
 
-using sqlite::micros;
 using sqlite::from_micros;
+using sqlite::micros;
 
 std::span<const std::byte> bytes_of(const digest& d) { return std::as_bytes(std::span(d)); }
 
@@ -177,8 +177,8 @@ std::expected<chain_head, ledger_error> read_head(sqlite::database& db) {
   if (*row) {
     auto [seq, hash] = **row;
     if (!hash) {
-      return std::unexpected(ledger_error{fmt::format(
-          "the last ledger entry ({}) has a malformed hash; run `horizons audit verify`", seq)});
+      return std::unexpected(ledger_error{
+          fmt::format("the last ledger entry ({}) has a malformed hash; run `horizons audit verify`", seq)});
     }
     return chain_head{seq, *hash};
   }
@@ -273,10 +273,7 @@ class chain_checker {
   using result = std::expected<std::optional<bad_entry>, ledger_error>;
 
   chain_checker(sqlite::database& db, std::optional<checkpoint> cp)
-      : db_(db),
-        checkpoint_(cp),
-        expected_seq_(cp ? cp->seq + 1 : 1),
-        expected_prev_(cp ? cp->hash : digest{}) {}
+      : db_(db), checkpoint_(cp), expected_seq_(cp ? cp->seq + 1 : 1), expected_prev_(cp ? cp->hash : digest{}) {}
 
   [[nodiscard]] const digest& head_hash() const { return expected_prev_; }
 
@@ -330,9 +327,9 @@ class chain_checker {
     if (after_checkpoint() && e.prev_hash == checkpoint_->hash && self_consistent(e)) return checkpoint_edited(e);
     if (e.seq < expected_seq_) {
       return found(e.seq, tamper_kind::inserted,
-                   checkpoint_ ? fmt::format("entry {} was inserted: entries through {} were pruned", e.seq,
-                                             checkpoint_->seq)
-                               : fmt::format("entry {} was inserted: sequence numbers start at 1", e.seq));
+                   checkpoint_
+                       ? fmt::format("entry {} was inserted: entries through {} were pruned", e.seq, checkpoint_->seq)
+                       : fmt::format("entry {} was inserted: sequence numbers start at 1", e.seq));
     }
     auto missing = e.seq - 1 == expected_seq_ ? fmt::format("entry {} is missing", expected_seq_)
                                               : fmt::format("entries {}..{} are missing", expected_seq_, e.seq - 1);
@@ -344,17 +341,17 @@ class chain_checker {
   result mislinked(const stored_entry& e) {
     if (after_checkpoint() && self_consistent(e)) return checkpoint_edited(e);
     if (e.hash == sha_.entry_hash(expected_prev_, e.seq, e.body)) {
-      return found(e.seq, tamper_kind::edited,
-                   fmt::format("entry {} was edited: its stored link is not the hash of {}", e.seq,
-                               predecessor(e.seq)));
+      return found(
+          e.seq, tamper_kind::edited,
+          fmt::format("entry {} was edited: its stored link is not the hash of {}", e.seq, predecessor(e.seq)));
     }
     std::expected<std::optional<std::int64_t>, ledger_error> linked = std::nullopt;
     if (e.prev_hash) linked = seq_with_hash(*e.prev_hash, e.seq);
     if (!linked) return std::unexpected(linked.error());
     if (*linked && **linked > e.seq) {
-      return found(e.seq, tamper_kind::reordered,
-                   fmt::format("entry {} is out of order: it holds the entry appended after entry {}", e.seq,
-                               **linked));
+      return found(
+          e.seq, tamper_kind::reordered,
+          fmt::format("entry {} is out of order: it holds the entry appended after entry {}", e.seq, **linked));
     }
     if (*linked) {
       // Entries between the one it links to and itself were never appended.
@@ -383,9 +380,9 @@ class chain_checker {
     auto next_link = first_row(*next, [](sqlite::statement& r) { return as_digest(r.blob(0)); });
     if (!next_link) return std::unexpected(next_link.error());
     if (*next_link && **next_link == expected_prev_) {
-      return found(e.seq, tamper_kind::inserted,
-                   fmt::format("entry {} was inserted: the entry after it links straight to {}", e.seq,
-                               predecessor(e.seq)));
+      return found(
+          e.seq, tamper_kind::inserted,
+          fmt::format("entry {} was inserted: the entry after it links straight to {}", e.seq, predecessor(e.seq)));
     }
     return found(e.seq, tamper_kind::edited,
                  fmt::format("entry {} was edited: its hash does not match its event bytes", e.seq));
@@ -394,9 +391,9 @@ class chain_checker {
   // The chain holds; the bytes must still decode and the indexed columns must agree with them.
   result undecodable_or_mislabelled(const stored_entry& e) {
     if (auto decoded = decode_body(e.body, event_); !decoded) {
-      return found(e.seq, tamper_kind::edited,
-                   fmt::format("entry {} was edited: its event bytes do not decode ({})", e.seq,
-                               decoded.error().message));
+      return found(
+          e.seq, tamper_kind::edited,
+          fmt::format("entry {} was edited: its event bytes do not decode ({})", e.seq, decoded.error().message));
     }
     using column = std::tuple<std::string_view, std::optional<std::string>, std::optional<std::string>>;
     const std::array<column, 5> columns{{

@@ -60,9 +60,9 @@ struct append_result {
 
 /// Entries before the chain's first remaining entry were pruned; the chain continues from here.
 struct checkpoint {
-  std::int64_t seq = 0;          // the last pruned entry
-  digest hash{};                 // its hash
-  std::int64_t pruned_total = 0; // entries pruned over the ledger's life
+  std::int64_t seq = 0;           // the last pruned entry
+  digest hash{};                  // its hash
+  std::int64_t pruned_total = 0;  // entries pruned over the ledger's life
   timestamp pruned_at{};
 };
 

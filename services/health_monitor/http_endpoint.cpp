@@ -141,8 +141,7 @@ std::string render_metrics(const snapshot& latest) {
   out.gauge("horizons_brokers_up", "Brokers listed in the cluster metadata that answered a probe.", b.brokers_up);
   out.gauge("horizons_brokers_expected", "Brokers the cluster should have.", b.expected_brokers);
   out.gauge("horizons_partitions_leaderless", "Partitions without a leader.", b.leaderless);
-  out.gauge("horizons_partitions_leader_unreachable", "Partitions whose leader did not answer.",
-            b.leader_unreachable);
+  out.gauge("horizons_partitions_leader_unreachable", "Partitions whose leader did not answer.", b.leader_unreachable);
   out.gauge("horizons_partitions_under_replicated", "Partitions with fewer in-sync replicas than replicas.",
             b.under_replicated);
 
@@ -165,8 +164,8 @@ std::string render_metrics(const snapshot& latest) {
              "gauge");
   for (const auto& g : latest.groups) {
     for (auto status : lag_statuses) {
-      out.sample("horizons_consumer_lag_status", {{"group", g.group}, {"topic", g.topic}, {"status", status_name(status)}},
-                 g.status == status ? 1 : 0);
+      out.sample("horizons_consumer_lag_status",
+                 {{"group", g.group}, {"topic", g.topic}, {"status", status_name(status)}}, g.status == status ? 1 : 0);
     }
   }
 
@@ -177,7 +176,8 @@ std::string render_metrics(const snapshot& latest) {
   out.gauge("horizons_queue_depth", "Lag of the job-processor group on job-lifecycle.",
             static_cast<double>(latest.queue_depth));
 
-  out.gauge("horizons_alerts_open", "Alerts raised and not yet resolved.", static_cast<double>(latest.open_alerts.size()));
+  out.gauge("horizons_alerts_open", "Alerts raised and not yet resolved.",
+            static_cast<double>(latest.open_alerts.size()));
   out.gauge("horizons_health_evaluation_seconds", "How long the latest evaluation took.",
             latest.response_time_ms / 1'000.0);
   out.family("horizons_health_evaluations_total", "Evaluations since the monitor started.", "counter");
@@ -199,9 +199,9 @@ struct http_endpoint::impl {
     std::lock_guard lock(mutex);
     if (!latest) {
       response.status = 503;
-      response.set_content(ordered_json{{"status", "down"}, {"checked_at", nullptr}, {"reasons", {"no evaluation yet"}}}
-                               .dump(),
-                           "application/json");
+      response.set_content(
+          ordered_json{{"status", "down"}, {"checked_at", nullptr}, {"reasons", {"no evaluation yet"}}}.dump(),
+          "application/json");
       return;
     }
     response.status = healthz_code(*latest);
@@ -238,7 +238,7 @@ std::expected<std::unique_ptr<http_endpoint>, std::string> http_endpoint::start(
     return std::unexpected(fmt::format("cannot listen on {}: the address is not local or the port is in use", listen));
   }
   state->address = parsed->host.find(':') == std::string::npos ? fmt::format("{}:{}", parsed->host, port)
-                                                                : fmt::format("[{}]:{}", parsed->host, port);
+                                                               : fmt::format("[{}]:{}", parsed->host, port);
   state->thread = std::thread([raw] {
     raw->server.listen_after_bind();
     raw->finished = true;

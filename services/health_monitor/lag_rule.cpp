@@ -65,8 +65,8 @@ verdict lag_window::evaluate(const lag_rule_options& options, std::string_view w
   if (!full()) {
     return {lag_status::ok, fmt::format("{}: {} of {} observations, too few to judge", where, count, capacity_)};
   }
-  bool offset_unchanged = std::ranges::all_of(
-      observations_, [&](const observation& o) { return o.committed == first.committed; });
+  bool offset_unchanged =
+      std::ranges::all_of(observations_, [&](const observation& o) { return o.committed == first.committed; });
   if (offset_unchanged) {
     if (!last.committed) {
       return {lag_status::stopped,

@@ -61,7 +61,7 @@ std::string lag_alert_id(const topic_verdict& v) { return fmt::format("consumer-
 // The lag of one watched group: measured on the topics whose partitions all have a reachable leader.
 struct group_lag {
   std::vector<std::string> measured_topics{};
-  std::optional<std::expected<lag_report, kafka_error>> lag{};  // empty when no topic was measured
+  std::optional<std::expected<lag_report, kafka_error>> lag{};    // empty when no topic was measured
   std::vector<std::pair<std::string, std::string>> unmeasured{};  // topic, why
 };
 
@@ -109,7 +109,7 @@ broker_state judge_brokers(const measurement& measured) {
   if (state.under_replicated > 0) {
     problems.push_back(fmt::format("{} partitions under-replicated", state.under_replicated));
   }
-  state.status = h.brokers_up == 0 ? health_status::down
+  state.status = h.brokers_up == 0  ? health_status::down
                  : problems.empty() ? health_status::healthy
                                     : health_status::degraded;
   state.detail = fmt::format("{} of {} brokers up", h.brokers_up, h.expected_brokers);
@@ -234,8 +234,8 @@ class lag_call {
 
 class monitor {
  public:
-  monitor(const options& opts, std::vector<watched_group> groups, services::state_store& store,
-          http_endpoint* http, const observer& on_evaluated)
+  monitor(const options& opts, std::vector<watched_group> groups, services::state_store& store, http_endpoint* http,
+          const observer& on_evaluated)
       : opts_(opts),
         groups_(std::move(groups)),
         store_(store),
@@ -305,9 +305,9 @@ class monitor {
         continue;
       }
       abandoned_[i].reset();
-      calls[i] = lag_call::start(measure_config_, {.group = groups_[i].group,
-                                                   .topics = lag.measured_topics,
-                                                   .timeout = opts_.measure_timeout});
+      calls[i] =
+          lag_call::start(measure_config_,
+                          {.group = groups_[i].group, .topics = lag.measured_topics, .timeout = opts_.measure_timeout});
     }
     // consumer_lag() keeps to measure_timeout unless librdkafka waits for a dead leader; then give up.
     auto deadline = steady::now() + opts_.measure_timeout + std::chrono::seconds(1);
@@ -319,9 +319,8 @@ class monitor {
         spdlog::warn("{}: lag of group {} not measured within {} ms; giving up on that measurement", service_name,
                      groups_[i].group, opts_.measure_timeout.count());
         abandoned_[i] = calls[i];
-        measured.groups[i].lag = std::unexpected(
-            timed_out(fmt::format("no answer within {} ms (a partition leader stopped answering)",
-                                  opts_.measure_timeout.count())));
+        measured.groups[i].lag = std::unexpected(timed_out(fmt::format(
+            "no answer within {} ms (a partition leader stopped answering)", opts_.measure_timeout.count())));
       }
     }
     return measured;
@@ -336,8 +335,8 @@ class monitor {
     if (!waiting) return std::unexpected(waiting.error().message);
     auto outbox_rows = waiting->single_int();
     if (!outbox_rows) return std::unexpected(outbox_rows.error().message);
-    now.database_detail = fmt::format("{}: {} events waiting to be published", store_.path().string(),
-                                      outbox_rows->value_or(0));
+    now.database_detail =
+        fmt::format("{}: {} events waiting to be published", store_.path().string(), outbox_rows->value_or(0));
     double database_ms = ms_since(database_started);
 
     auto evaluator = load_windows(db, opts_.lag_rule);
@@ -368,20 +367,19 @@ class monitor {
     now.queue_depth = job_processor == now.groups.end() ? 0 : job_processor->lag_messages;
 
     auto round = uuid::random();  // one evaluation, one flow
-    auto health = make_event(system_health_check{
-                                 .components = {{.component = component::message_broker,
-                                                 .status = now.brokers.status,
-                                                 .detail = now.brokers.detail,
-                                                 .response_time_ms = now.brokers.response_time_ms},
-                                                {.component = component::database,
-                                                 .status = health_status::healthy,
-                                                 .detail = now.database_detail,
-                                                 .response_time_ms = database_ms}},
-                                 .active_jobs = now.jobs.active,
-                                 .pending_jobs = now.jobs.pending,
-                                 .failed_jobs_24h = now.jobs.failed_24h,
-                                 .queue_depth = now.queue_depth,
-                                 .response_time_ms = now.response_time_ms})
+    auto health = make_event(system_health_check{.components = {{.component = component::message_broker,
+                                                                 .status = now.brokers.status,
+                                                                 .detail = now.brokers.detail,
+                                                                 .response_time_ms = now.brokers.response_time_ms},
+                                                                {.component = component::database,
+                                                                 .status = health_status::healthy,
+                                                                 .detail = now.database_detail,
+                                                                 .response_time_ms = database_ms}},
+                                                 .active_jobs = now.jobs.active,
+                                                 .pending_jobs = now.jobs.pending,
+                                                 .failed_jobs_24h = now.jobs.failed_24h,
+                                                 .queue_depth = now.queue_depth,
+                                                 .response_time_ms = now.response_time_ms})
                       .correlation_id(round)
                       .build();
     if (!health) return std::unexpected(health.error().message);
@@ -419,19 +417,18 @@ class monitor {
       if (!evaluated) return std::unexpected(evaluated.error().message);
       if (auto sent = out.emit(*evaluated); !sent) return sent;
       const auto& cause = lag_events.emplace_back(std::move(*evaluated));
-      subjects[lag_alert_id(v)] = {&cause, fmt::format("{} on {} is {}: {}", v.group, v.topic, status_name(v.status),
-                                                       v.reason)};
+      subjects[lag_alert_id(v)] = {
+          &cause, fmt::format("{} on {} is {}: {}", v.group, v.topic, status_name(v.status), v.reason)};
       if (v.status == lag_status::ok) continue;
-      wanted.emplace(lag_alert_id(v),
-                     wanted_alert{.type = "consumer_lag",
-                                  .severity = lag_severity(v.status),
-                                  .message = fmt::format("consumer group {} on {} is {}: {}", v.group, v.topic,
-                                                         status_name(v.status), v.reason),
-                                  .resource = fmt::format("{}/{}", v.group, v.topic),
-                                  .metrics = {{"lag_messages", static_cast<double>(v.lag_messages)},
-                                              {"lag_seconds", v.lag_seconds},
-                                              {"status_rank", severity_rank(v.status)}},
-                                  .cause = &cause});
+      wanted.emplace(lag_alert_id(v), wanted_alert{.type = "consumer_lag",
+                                                   .severity = lag_severity(v.status),
+                                                   .message = fmt::format("consumer group {} on {} is {}: {}", v.group,
+                                                                          v.topic, status_name(v.status), v.reason),
+                                                   .resource = fmt::format("{}/{}", v.group, v.topic),
+                                                   .metrics = {{"lag_messages", static_cast<double>(v.lag_messages)},
+                                                               {"lag_seconds", v.lag_seconds},
+                                                               {"status_rank", severity_rank(v.status)}},
+                                                   .cause = &cause});
     }
     return reconcile(wanted, subjects, *health, now, out);
   }
@@ -466,13 +463,13 @@ class monitor {
       if (wanted.contains(id)) continue;
       auto subject = subjects.find(id);
       auto resolution = subject == subjects.end() ? std::string("no longer watched") : subject->second.now;
-      auto resolved = make_event(alert_resolved{.alert_id = id,
-                                                .alert_type = alert.type,
-                                                .resolution = resolution,
-                                                .resolved_at = now.checked_at})
-                          .caused_by(subject == subjects.end() ? evaluation : *subject->second.cause)
-                          .correlation_id(alert.correlation_id)
-                          .build();
+      auto resolved =
+          make_event(
+              alert_resolved{
+                  .alert_id = id, .alert_type = alert.type, .resolution = resolution, .resolved_at = now.checked_at})
+              .caused_by(subject == subjects.end() ? evaluation : *subject->second.cause)
+              .correlation_id(alert.correlation_id)
+              .build();
       if (!resolved) return std::unexpected(resolved.error().message);
       if (auto sent = out.emit(*resolved); !sent) return sent;
       if (auto removed = remove_open_alert(db, id); !removed) return std::unexpected(removed.error().message);
@@ -489,7 +486,8 @@ class monitor {
     if (now.brokers.status != health_status::healthy) {
       now.reasons.push_back(fmt::format("message broker {}: {}", status_name(now.brokers.status), now.brokers.detail));
     }
-    if (now.database != health_status::healthy) now.reasons.push_back(fmt::format("database down: {}", now.database_detail));
+    if (now.database != health_status::healthy)
+      now.reasons.push_back(fmt::format("database down: {}", now.database_detail));
     for (const auto& v : now.groups) {
       if (v.status != lag_status::ok) {
         now.reasons.push_back(fmt::format("{} on {}: {}: {}", v.group, v.topic, status_name(v.status), v.reason));
@@ -516,7 +514,8 @@ class monitor {
 }  // namespace
 
 std::expected<void, std::string> run(const options& opts, std::stop_token stop, const observer& on_evaluated) {
-  if (opts.interval <= std::chrono::milliseconds::zero()) return std::unexpected("health monitor: interval must be positive");
+  if (opts.interval <= std::chrono::milliseconds::zero())
+    return std::unexpected("health monitor: interval must be positive");
   if (opts.lag_rule.window_size < 2) {
     return std::unexpected("health monitor: the lag window must hold at least 2 observations");
   }

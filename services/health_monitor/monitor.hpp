@@ -68,7 +68,8 @@ namespace detail {
 inline constexpr std::array topics{topic_id::job_lifecycle};
 inline constexpr std::array routes{
     services::http_route{.method = "GET", .path = "/healthz", .what = "the latest evaluation as JSON; 503 unless ok"},
-    services::http_route{.method = "GET", .path = "/metrics", .what = "the latest evaluation in Prometheus text format"},
+    services::http_route{
+        .method = "GET", .path = "/metrics", .what = "the latest evaluation in Prometheus text format"},
 };
 }  // namespace detail
 

@@ -3,8 +3,8 @@
 namespace horizons::health_monitor {
 namespace {
 
-using sqlite::micros;
 using sqlite::from_micros;
+using sqlite::micros;
 
 template <class T>
 std::expected<T, sqlite::error> rows_done(const sqlite::statement& rows, T value) {
@@ -15,7 +15,8 @@ std::expected<T, sqlite::error> rows_done(const sqlite::statement& rows, T value
 }  // namespace
 
 std::expected<void, sqlite::error> create_monitor_tables(sqlite::database& db) {
-  // Times in microseconds since the epoch; severity as its schema symbol; committed NULL: the group has committed nothing there.
+  // Times in microseconds since the epoch; severity as its schema symbol; committed NULL: the group has committed
+  // nothing there.
   return db.exec(R"sql(
     CREATE TABLE IF NOT EXISTS lag_observations (
       consumer_group TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, observed_at INTEGER NOT NULL,

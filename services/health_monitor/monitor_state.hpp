@@ -30,7 +30,7 @@ struct open_alert {
 
 /// An evaluator holding every stored window.
 [[nodiscard]] std::expected<lag_evaluator, sqlite::error> load_windows(sqlite::database& db,
-                                                                     const lag_rule_options& options);
+                                                                       const lag_rule_options& options);
 /// Replaces the stored windows with the evaluator's.
 [[nodiscard]] std::expected<void, sqlite::error> save_windows(sqlite::database& db, const lag_evaluator& evaluator);
 

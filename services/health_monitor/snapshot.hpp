@@ -47,12 +47,12 @@ struct snapshot {
   std::string database_detail{};
   std::vector<topic_verdict> groups{};  // per watched (group, topic)
   job_counts jobs{};
-  std::int64_t queue_depth = 0;  // the job-processor group's lag on job-lifecycle
-  double response_time_ms = 0;   // how long the whole evaluation took
+  std::int64_t queue_depth = 0;            // the job-processor group's lag on job-lifecycle
+  double response_time_ms = 0;             // how long the whole evaluation took
   std::vector<std::string> open_alerts{};  // alert ids open after this evaluation
-  std::uint64_t evaluations = 0;    // evaluations since this process started
-  std::uint64_t alerts_raised = 0;  // alert.raised emitted since this process started
-  std::string http_address{};       // where /healthz and /metrics are served ("" without HTTP)
+  std::uint64_t evaluations = 0;           // evaluations since this process started
+  std::uint64_t alerts_raised = 0;         // alert.raised emitted since this process started
+  std::string http_address{};              // where /healthz and /metrics are served ("" without HTTP)
 };
 
 /// "ok", "degraded", "down".

@@ -12,11 +12,10 @@ std::expected<void, std::string> run(const options& opts, std::stop_token stop) 
   auto made = (*host)->subscribe();
   if (!made) return std::unexpected(made.error());
   auto& metrics = **made;
-  metrics.on<job_metrics_recorded>([&](const envelope& meta, const job_metrics_recorded& s, const message_context&) {
-    return folds.fold(meta, s);
-  });
-  metrics.on<resource_allocation_changed>(
-      [&](const envelope& meta, const resource_allocation_changed& c, const message_context&) { return folds.released(meta, c); });
+  metrics.on<job_metrics_recorded>(
+      [&](const envelope& meta, const job_metrics_recorded& s, const message_context&) { return folds.fold(meta, s); });
+  metrics.on<resource_allocation_changed>([&](const envelope& meta, const resource_allocation_changed& c,
+                                              const message_context&) { return folds.released(meta, c); });
   return (*host)->run(metrics, stop);
 }
 

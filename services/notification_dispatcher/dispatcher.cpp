@@ -40,8 +40,8 @@ void deliver_webhooks(const webhook_sender& sender, const std::filesystem::path&
   }
   while (!stop.stop_requested()) {
     std::vector<std::pair<std::string, std::vector<std::byte>>> due;
-    if (auto select = db->prepare(
-            "SELECT notification_id, event FROM webhook_queue WHERE failed = 0 AND next_at <= ?1 ORDER BY next_at LIMIT 20")) {
+    if (auto select = db->prepare("SELECT notification_id, event FROM webhook_queue WHERE failed = 0 AND next_at <= ?1 "
+                                  "ORDER BY next_at LIMIT 20")) {
       select->bind(1, wall_us());
       while (select->next()) {
         auto bytes = select->blob(1);
@@ -56,19 +56,20 @@ void deliver_webhooks(const webhook_sender& sender, const std::filesystem::path&
       }
       if (!sent) {
         spdlog::error("{}: queued webhook {} does not decode; dropped", descriptor.name, id);
-        if (auto drop = db->prepare("DELETE FROM webhook_queue WHERE notification_id = ?1")) (void)drop->bind(1, id).run();
+        if (auto drop = db->prepare("DELETE FROM webhook_queue WHERE notification_id = ?1"))
+          (void)drop->bind(1, id).run();
         continue;
       }
       auto delivered = sender.deliver(*sent, stop);
       if (delivered) {
-        if (auto done = db->prepare("DELETE FROM webhook_queue WHERE notification_id = ?1")) (void)done->bind(1, id).run();
+        if (auto done = db->prepare("DELETE FROM webhook_queue WHERE notification_id = ?1"))
+          (void)done->bind(1, id).run();
         continue;
       }
       if (stop.stop_requested()) break;
       spdlog::warn("{}: webhook {} for {}: {}", descriptor.name, sender.url(), id, delivered.error());
-      if (auto later = db->prepare(
-              "UPDATE webhook_queue SET rounds = rounds + 1, failed = (rounds + 1 >= ?2), "
-              "next_at = ?3 + (1000000 << min(rounds, 6)) WHERE notification_id = ?1")) {
+      if (auto later = db->prepare("UPDATE webhook_queue SET rounds = rounds + 1, failed = (rounds + 1 >= ?2), "
+                                   "next_at = ?3 + (1000000 << min(rounds, 6)) WHERE notification_id = ?1")) {
         (void)later->bind(1, id).bind(2, static_cast<std::int64_t>(max_rounds)).bind(3, wall_us()).run();
       }
     }
@@ -95,7 +96,8 @@ class dispatcher {
       if (webhook_) {
         byte_buffer framed;
         encode_framed(*built, framed);
-        auto queue = store_.db().prepare("INSERT OR IGNORE INTO webhook_queue(notification_id, event, next_at) VALUES (?1, ?2, ?3)");
+        auto queue = store_.db().prepare(
+            "INSERT OR IGNORE INTO webhook_queue(notification_id, event, next_at) VALUES (?1, ?2, ?3)");
         if (!queue) return std::unexpected(queue.error().message);
         if (auto ok = queue->bind(1, sent->notification_id).bind(2, framed.bytes()).bind(3, wall_us()).run(); !ok) {
           return std::unexpected(ok.error().message);
@@ -147,7 +149,9 @@ std::expected<void, std::string> run(const options& opts, std::stop_token stop) 
   auto made = (*host)->subscribe();
   if (!made) return std::unexpected(made.error());
   auto& sources = **made;
-  auto route = [&](const envelope& meta, const auto& payload, const message_context&) { return notifications.notify(meta, payload); };
+  auto route = [&](const envelope& meta, const auto& payload, const message_context&) {
+    return notifications.notify(meta, payload);
+  };
   sources.on<job_completed>(route).on<job_failed>(route).on<job_cancelled>(route);
   sources.on<alert_raised>(route).on<alert_resolved>(route);
 

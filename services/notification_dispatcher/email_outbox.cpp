@@ -134,8 +134,8 @@ std::string mailbox(std::string_view recipient, std::string_view domain) {
 bool is_safe_id(std::string_view id) {
   if (id.empty() || id.size() > 200 || !is_dot_atom(id)) return false;
   for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-              c == '.';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
     if (!ok) return false;
   }
   return true;

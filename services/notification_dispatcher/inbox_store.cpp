@@ -18,8 +18,8 @@ CREATE TABLE IF NOT EXISTS inbox (
 CREATE INDEX IF NOT EXISTS inbox_by_recipient ON inbox (recipient, created_at DESC);
 )sql";
 
-using sqlite::micros;
 using sqlite::from_micros;
+using sqlite::micros;
 
 }  // namespace
 

@@ -19,9 +19,7 @@ struct parsed_url {
 };
 
 std::expected<parsed_url, std::string> parse_url(std::string_view url) {
-  auto refuse = [&](std::string_view why) {
-    return std::unexpected(fmt::format("webhook URL '{}': {}", url, why));
-  };
+  auto refuse = [&](std::string_view why) { return std::unexpected(fmt::format("webhook URL '{}': {}", url, why)); };
   std::string_view scheme;
   if (url.starts_with("http://")) {
     scheme = "http";
@@ -58,8 +56,8 @@ std::expected<parsed_url, std::string> parse_url(std::string_view url) {
   if (host.empty() || host == "[]") return refuse("no host");
   int port_number = scheme == "https" ? 443 : 80;
   if (!port.empty() || authority.ends_with(':')) {
-    bool digits = !port.empty() && port.size() <= 5 &&
-                  std::ranges::all_of(port, [](char c) { return c >= '0' && c <= '9'; });
+    bool digits =
+        !port.empty() && port.size() <= 5 && std::ranges::all_of(port, [](char c) { return c >= '0' && c <= '9'; });
     port_number = digits ? std::stoi(std::string(port)) : 0;
     if (port_number < 1 || port_number > 65535) return refuse(fmt::format("port '{}' is not 1-65535", port));
   }

@@ -77,7 +77,8 @@ step_result engine::step(outbox& out, job_row& row) {
   const auto& attempt = plan.attempts[static_cast<std::size_t>(row.attempt)];
   switch (row.status) {
     case job_status::submitted: {
-      if (plan.cancel == cancel_point::while_submitted) return cancel(out, row, "cancelled by the user before it was queued");
+      if (plan.cancel == cancel_point::while_submitted)
+        return cancel(out, row, "cancelled by the user before it was queued");
       if (auto ok = transition(out, row, job_status::queued,
                                fmt::format("accepted by the {} scheduler", to_string(row.job().tacc_system)));
           !ok) {
@@ -91,9 +92,9 @@ step_result engine::step(outbox& out, job_row& row) {
       if (plan.cancel == cancel_point::while_queued && row.attempt == 0) {
         return cancel(out, row, "cancelled by the user while queued");
       }
-      if (auto ok = transition(out, row, job_status::running,
-                               fmt::format("started on {} nodes of {}", row.job().resources.nodes,
-                                           to_string(row.job().tacc_system)));
+      if (auto ok = transition(
+              out, row, job_status::running,
+              fmt::format("started on {} nodes of {}", row.job().resources.nodes, to_string(row.job().tacc_system)));
           !ok) {
         return ok;
       }
@@ -126,8 +127,8 @@ step_result engine::step(outbox& out, job_row& row) {
       return attempt.fails ? fail(out, row, attempt, plan) : complete(out, row);
     }
     case job_status::failed: {  // a retry is due
-      if (auto ok = transition(out, row, job_status::queued,
-                               fmt::format("retry {} of {}", row.attempt, sim_.max_retries));
+      if (auto ok =
+              transition(out, row, job_status::queued, fmt::format("retry {} of {}", row.attempt, sim_.max_retries));
           !ok) {
         return ok;
       }
@@ -143,17 +144,18 @@ step_result engine::complete(outbox& out, job_row& row) {
   if (auto ok = transition(out, row, job_status::completed, "finished successfully"); !ok) return ok;
   double n = std::max(1, row.samples);
   const auto& job = row.job();
-  if (auto ok = emit(out, row,
-                     job_completed{
-                         .job_id = job.job_id,
-                         .execution_time_ms = static_cast<std::int64_t>(row.elapsed * 1000),
-                         .output_location = fmt::format("/scratch/{}/{}/{}", to_string(job.tacc_system), row.user_id, job.job_id),
-                         .result_size_bytes = static_cast<std::int64_t>(row.io_sum / n * row.elapsed * 1e4),
-                         .cpu_utilization_pct = row.cpu_sum / n,
-                         .gpu_utilization_pct = row.gpu_sum / n,
-                         .memory_used_gb = row.memory_peak,
-                         .io_throughput_mb_per_s = row.io_sum / n,
-                     });
+  if (auto ok = emit(
+          out, row,
+          job_completed{
+              .job_id = job.job_id,
+              .execution_time_ms = static_cast<std::int64_t>(row.elapsed * 1000),
+              .output_location = fmt::format("/scratch/{}/{}/{}", to_string(job.tacc_system), row.user_id, job.job_id),
+              .result_size_bytes = static_cast<std::int64_t>(row.io_sum / n * row.elapsed * 1e4),
+              .cpu_utilization_pct = row.cpu_sum / n,
+              .gpu_utilization_pct = row.gpu_sum / n,
+              .memory_used_gb = row.memory_peak,
+              .io_throughput_mb_per_s = row.io_sum / n,
+          });
       !ok) {
     return ok;
   }
@@ -186,7 +188,9 @@ step_result engine::fail(outbox& out, job_row& row, const attempt_plan& attempt,
 step_result engine::cancel(outbox& out, job_row& row, std::string reason) {
   if (auto ok = transition(out, row, job_status::cancelled, reason); !ok) return ok;
   if (auto ok = emit(out, row,
-                     job_cancelled{.job_id = row.job().job_id, .cancelled_by = row.user_id, .reason = std::move(reason),
+                     job_cancelled{.job_id = row.job().job_id,
+                                   .cancelled_by = row.user_id,
+                                   .reason = std::move(reason),
                                    .refund_usd = row.job().estimated_cost_usd});
       !ok) {
     return ok;
@@ -202,10 +206,16 @@ step_result engine::finish(outbox& out, job_row& row, std::string_view reason) {
 
 step_result engine::allocate(outbox& out, job_row& row, allocation_change change, std::string_view reason) {
   const auto& r = row.job().resources;
-  resource_allocation held{.tacc_system = row.job().tacc_system, .nodes = r.nodes, .cores_per_node = r.cores_per_node,
-                           .gpus = r.gpus, .memory_gb = r.memory_gb};
-  resource_allocation_changed changed{.allocation_id = *row.allocation_id, .job_id = row.job().job_id, .change = change,
-                                      .previous_allocation = std::nullopt, .new_allocation = std::nullopt,
+  resource_allocation held{.tacc_system = row.job().tacc_system,
+                           .nodes = r.nodes,
+                           .cores_per_node = r.cores_per_node,
+                           .gpus = r.gpus,
+                           .memory_gb = r.memory_gb};
+  resource_allocation_changed changed{.allocation_id = *row.allocation_id,
+                                      .job_id = row.job().job_id,
+                                      .change = change,
+                                      .previous_allocation = std::nullopt,
+                                      .new_allocation = std::nullopt,
                                       .reason = std::string(reason)};
   (change == allocation_change::allocated ? changed.new_allocation : changed.previous_allocation) = held;
   return emit(out, row, std::move(changed));
@@ -216,8 +226,11 @@ step_result engine::transition(outbox& out, job_row& row, job_status to, std::st
   if (auto legal = check_transition(row.status, to); !legal) return std::unexpected(legal.error());
   auto from = row.status;
   if (auto ok = emit(out, row,
-                     job_status_changed{.job_id = row.job().job_id, .previous_status = from, .new_status = to,
-                                        .reason = std::move(reason), .transitioned_at = now_()});
+                     job_status_changed{.job_id = row.job().job_id,
+                                        .previous_status = from,
+                                        .new_status = to,
+                                        .reason = std::move(reason),
+                                        .transitioned_at = now_()});
       !ok) {
     return ok;
   }
@@ -226,10 +239,12 @@ step_result engine::transition(outbox& out, job_row& row, job_status to, std::st
   return audit(out, row, from, to, by_user ? row.user_id : std::string(descriptor.name));
 }
 
-step_result engine::audit(outbox& out, job_row& row, std::optional<job_status> from, job_status to, std::string initiated_by) {
+step_result engine::audit(outbox& out, job_row& row, std::optional<job_status> from, job_status to,
+                          std::string initiated_by) {
   double hours = 0;
   if (is_terminal(to)) {
-    hours = row.elapsed / 3600.0 * std::max(1, row.job().resources.nodes) * std::max(1, row.job().resources.cores_per_node);
+    hours =
+        row.elapsed / 3600.0 * std::max(1, row.job().resources.nodes) * std::max(1, row.job().resources.cores_per_node);
   }
   return emit(out, row,
               audit_job_lifecycle{.job_id = row.job().job_id,

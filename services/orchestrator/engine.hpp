@@ -63,7 +63,8 @@ class engine {
   services::step_result fail(services::outbox& out, job_row& row, const attempt_plan& attempt, const job_plan& plan);
   services::step_result cancel(services::outbox& out, job_row& row, std::string reason);
   services::step_result finish(services::outbox& out, job_row& row, std::string_view reason);
-  services::step_result allocate(services::outbox& out, job_row& row, allocation_change change, std::string_view reason);
+  services::step_result allocate(services::outbox& out, job_row& row, allocation_change change,
+                                 std::string_view reason);
   services::step_result transition(services::outbox& out, job_row& row, job_status to, std::string reason);
   services::step_result audit(services::outbox& out, job_row& row, std::optional<job_status> from, job_status to,
                               std::string initiated_by);

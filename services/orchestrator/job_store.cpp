@@ -67,8 +67,13 @@ std::expected<void, std::string> job_store::insert(const job_row& row) {
       "INSERT INTO jobs(job_id, submitted, user_id, correlation_id, last_event_id, status, next_at) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   if (!insert) return std::unexpected(insert.error().message);
-  insert->bind(1, row.job().job_id).bind(2, framed.bytes()).bind(3, row.user_id).bind(4, row.correlation_id.to_string());
-  insert->bind(5, row.last_event_id.to_string()).bind(6, static_cast<std::int64_t>(row.status)).bind(7, micros(row.next_at));
+  insert->bind(1, row.job().job_id)
+      .bind(2, framed.bytes())
+      .bind(3, row.user_id)
+      .bind(4, row.correlation_id.to_string());
+  insert->bind(5, row.last_event_id.to_string())
+      .bind(6, static_cast<std::int64_t>(row.status))
+      .bind(7, micros(row.next_at));
   if (auto ok = insert->run(); !ok) return std::unexpected(ok.error().message);
   return {};
 }
@@ -104,12 +109,18 @@ std::expected<job_row, std::string> job_store::load(const std::string& job_id) {
 std::expected<void, std::string> job_store::save(const job_row& row) {
   auto update = db_.prepare(
       "UPDATE jobs SET last_event_id = ?2, status = ?3, attempt = ?4, next_at = ?5, finished = ?6, elapsed = ?7, "
-      "samples = ?8, cpu_sum = ?9, gpu_sum = ?10, memory_peak = ?11, io_sum = ?12, allocation_id = ?13 WHERE job_id = ?1");
+      "samples = ?8, cpu_sum = ?9, gpu_sum = ?10, memory_peak = ?11, io_sum = ?12, allocation_id = ?13 WHERE job_id = "
+      "?1");
   if (!update) return std::unexpected(update.error().message);
-  update->bind(1, row.job().job_id).bind(2, row.last_event_id.to_string()).bind(3, static_cast<std::int64_t>(row.status));
+  update->bind(1, row.job().job_id)
+      .bind(2, row.last_event_id.to_string())
+      .bind(3, static_cast<std::int64_t>(row.status));
   update->bind(4, static_cast<std::int64_t>(row.attempt)).bind(5, micros(row.next_at));
   update->bind(6, static_cast<std::int64_t>(row.finished));
-  update->bind(7, row.elapsed).bind(8, static_cast<std::int64_t>(row.samples)).bind(9, row.cpu_sum).bind(10, row.gpu_sum);
+  update->bind(7, row.elapsed)
+      .bind(8, static_cast<std::int64_t>(row.samples))
+      .bind(9, row.cpu_sum)
+      .bind(10, row.gpu_sum);
   update->bind(11, row.memory_peak).bind(12, row.io_sum);
   if (row.allocation_id) {
     update->bind(13, *row.allocation_id);

@@ -36,7 +36,7 @@ struct job_row {
   int attempt = 0;
   timestamp next_at{};  // when the job's next step is due
   bool finished = false;
-  double elapsed = 0;   // simulated seconds run in this attempt
+  double elapsed = 0;  // simulated seconds run in this attempt
   int samples = 0;
   double cpu_sum = 0, gpu_sum = 0, memory_peak = 0, io_sum = 0;
   std::optional<std::string> allocation_id;

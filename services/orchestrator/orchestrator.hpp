@@ -44,15 +44,19 @@ namespace detail {
 inline constexpr std::array topics{topic_id::job_lifecycle};
 inline constexpr std::array handles{payload_traits<job_submitted>::event_type};
 inline constexpr std::array routes{
-    services::http_route{.method = "POST", .path = "/jobs", .what = "submit a job (JSON); 202 once Kafka acknowledged it"},
-    services::http_route{.method = "GET", .path = "/jobs/<job_id>", .what = "the job's status, attempt and whether it finished"},
+    services::http_route{
+        .method = "POST", .path = "/jobs", .what = "submit a job (JSON); 202 once Kafka acknowledged it"},
+    services::http_route{
+        .method = "GET", .path = "/jobs/<job_id>", .what = "the job's status, attempt and whether it finished"},
 };
 }  // namespace detail
 
 /// Reads job-lifecycle in the group `job-processor` (the topic's catalogue group); handles job.submitted.
-inline constexpr services::service_descriptor descriptor{
-    .name = "orchestrator", .group = "job-processor", .topics = detail::topics, .handles = detail::handles,
-    .routes = detail::routes};
+inline constexpr services::service_descriptor descriptor{.name = "orchestrator",
+                                                         .group = "job-processor",
+                                                         .topics = detail::topics,
+                                                         .handles = detail::handles,
+                                                         .routes = detail::routes};
 
 struct options {
   services::service_options service{};

@@ -42,12 +42,15 @@ std::chrono::microseconds simulation::real(sim_duration simulated) const {
 
 std::expected<void, std::string> simulation::check() const {
   if (!(time_scale > 0)) return std::unexpected(fmt::format("time scale must be > 0, got {}", time_scale));
-  if (max_retries < 0 || max_retries > 20) return std::unexpected(fmt::format("max retries must be in 0..20, got {}", max_retries));
-  if (cancel_rate < 0 || cancel_rate > 1) return std::unexpected(fmt::format("cancel rate must be in 0..1, got {}", cancel_rate));
+  if (max_retries < 0 || max_retries > 20)
+    return std::unexpected(fmt::format("max retries must be in 0..20, got {}", max_retries));
+  if (cancel_rate < 0 || cancel_rate > 1)
+    return std::unexpected(fmt::format("cancel rate must be in 0..1, got {}", cancel_rate));
   if (!(sample_interval.count() > 0)) return std::unexpected("sample interval must be > 0");
   for (const auto& p : systems) {
     if (p.failure_rate < 0 || p.failure_rate > 1) {
-      return std::unexpected(fmt::format("{} failure rate must be in 0..1, got {}", to_string(p.system), p.failure_rate));
+      return std::unexpected(
+          fmt::format("{} failure rate must be in 0..1, got {}", to_string(p.system), p.failure_rate));
     }
     if (p.queue_wait_mean.count() < 0 || !(p.run_time_mean.count() > 0)) {
       return std::unexpected(fmt::format("{}: queue wait must be >= 0 and run time > 0", to_string(p.system)));
@@ -88,8 +91,8 @@ job_plan plan_job(const simulation& sim, const job_submitted& job) {
 
 job_metrics_recorded sample_metrics(const simulation& sim, const job_submitted& job, int attempt, int index,
                                     timestamp at) {
-  std::mt19937_64 rng(stable_hash(job.job_id, sim.seed ^ (static_cast<std::uint64_t>(attempt) << 32) ^
-                                                  static_cast<std::uint64_t>(index)));
+  std::mt19937_64 rng(stable_hash(
+      job.job_id, sim.seed ^ (static_cast<std::uint64_t>(attempt) << 32) ^ static_cast<std::uint64_t>(index)));
   std::normal_distribution<double> noise(0.0, 1.0);
   auto around = [&](double mean, double spread, double lo, double hi) {
     return std::clamp(mean + spread * noise(rng), lo, hi);

@@ -45,9 +45,18 @@ struct simulation {
   double cancel_rate = 0.05;
   std::uint64_t seed = 0;
   std::array<system_profile, 3> systems{{
-      {.system = tacc_system::frontera, .queue_wait_mean = std::chrono::minutes(30), .run_time_mean = std::chrono::hours(2), .failure_rate = 0.08},
-      {.system = tacc_system::stampede3, .queue_wait_mean = std::chrono::minutes(15), .run_time_mean = std::chrono::minutes(90), .failure_rate = 0.12},
-      {.system = tacc_system::lonestar6, .queue_wait_mean = std::chrono::minutes(10), .run_time_mean = std::chrono::hours(1), .failure_rate = 0.15},
+      {.system = tacc_system::frontera,
+       .queue_wait_mean = std::chrono::minutes(30),
+       .run_time_mean = std::chrono::hours(2),
+       .failure_rate = 0.08},
+      {.system = tacc_system::stampede3,
+       .queue_wait_mean = std::chrono::minutes(15),
+       .run_time_mean = std::chrono::minutes(90),
+       .failure_rate = 0.12},
+      {.system = tacc_system::lonestar6,
+       .queue_wait_mean = std::chrono::minutes(10),
+       .run_time_mean = std::chrono::hours(1),
+       .failure_rate = 0.15},
   }};
 
   [[nodiscard]] const system_profile& profile(tacc_system system) const;
@@ -61,23 +70,23 @@ enum class cancel_point : std::uint8_t { never, while_submitted, while_queued };
 
 struct attempt_plan {
   sim_duration queue_wait{};
-  sim_duration run_time{};     // until completion, or until the failure
+  sim_duration run_time{};  // until completion, or until the failure
   bool fails = false;
-  std::string error_code{};    // when it fails
+  std::string error_code{};  // when it fails
   std::string error_message{};
   int exit_code = 0;
 };
 
 struct job_plan {
   cancel_point cancel = cancel_point::never;
-  double cancel_fraction = 0;  // how far into the wait the user cancels
+  double cancel_fraction = 0;          // how far into the wait the user cancels
   std::vector<attempt_plan> attempts;  // the last one succeeds unless every attempt fails
 };
 
 [[nodiscard]] job_plan plan_job(const simulation& sim, const job_submitted& job);
 
 /// One metrics sample of a running job: the pipeline's profile with noise, reproducible by (job, attempt, index).
-[[nodiscard]] job_metrics_recorded sample_metrics(const simulation& sim, const job_submitted& job, int attempt, int index,
-                                                  timestamp at);
+[[nodiscard]] job_metrics_recorded sample_metrics(const simulation& sim, const job_submitted& job, int attempt,
+                                                  int index, timestamp at);
 
 }  // namespace horizons::orchestrator

@@ -17,7 +17,8 @@ std::string avro_symbol(std::string_view name) {
   for (std::size_t i = 0; i < name.size(); ++i) {
     char c = name[i];
     if (c == '-' || c == ' ') c = '_';
-    bool boundary = i > 0 && std::isupper(static_cast<unsigned char>(c)) && std::islower(static_cast<unsigned char>(name[i - 1]));
+    bool boundary =
+        i > 0 && std::isupper(static_cast<unsigned char>(c)) && std::islower(static_cast<unsigned char>(name[i - 1]));
     if (boundary) symbol += '_';
     symbol += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
@@ -37,7 +38,8 @@ std::expected<Enum, std::string> enum_field(const nlohmann::json& body, const ch
 
 }  // namespace
 
-std::expected<event<job_submitted>, std::string> submission_from_json(std::string_view json, std::string_view default_user) {
+std::expected<event<job_submitted>, std::string> submission_from_json(std::string_view json,
+                                                                      std::string_view default_user) {
   auto body = nlohmann::json::parse(json, nullptr, false);
   if (body.is_discarded() || !body.is_object()) return std::unexpected("the submission is not a JSON object");
   job_submitted job;
@@ -65,9 +67,10 @@ std::expected<event<job_submitted>, std::string> submission_from_json(std::strin
   job.tacc_system = *system;
   job.priority = *priority;
   std::string user = body.contains("user_id") && body["user_id"].is_string() ? body["user_id"].get<std::string>()
-                                                                              : std::string(default_user);
+                                                                             : std::string(default_user);
   if (user.empty()) return std::unexpected("\"user_id\" is required (or the X-User header)");
-  if (job.resources.nodes < 1) return std::unexpected(fmt::format("\"resources.nodes\" must be >= 1, got {}", job.resources.nodes));
+  if (job.resources.nodes < 1)
+    return std::unexpected(fmt::format("\"resources.nodes\" must be >= 1, got {}", job.resources.nodes));
   auto built = make_event(std::move(job)).user_id(std::move(user)).build();
   if (!built) return std::unexpected(built.error().message);
   return std::move(*built);

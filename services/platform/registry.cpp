@@ -26,9 +26,7 @@ services::service_options service_options_of(const serve_options& o) {
 constexpr std::array<entry, services::platform_services.size()> entries{{
     {&orchestrator::descriptor,
      [](const serve_options& o, std::stop_token stop) {
-       return orchestrator::run({.service = service_options_of(o), .sim = o.sim,
-                                 .http_listen = o.http_listen},
-                                stop);
+       return orchestrator::run({.service = service_options_of(o), .sim = o.sim, .http_listen = o.http_listen}, stop);
      }},
     {&metrics_aggregator::descriptor,
      [](const serve_options& o, std::stop_token stop) {
@@ -68,7 +66,8 @@ const services::service_descriptor* find_service(std::string_view name) {
 
 std::string service_names() {
   std::string list;
-  for (const auto* service : services::platform_services) list += fmt::format("{}{}", list.empty() ? "" : ", ", service->name);
+  for (const auto* service : services::platform_services)
+    list += fmt::format("{}{}", list.empty() ? "" : ", ", service->name);
   return list;
 }
 

@@ -31,8 +31,8 @@ struct serve_options {
   client_config config{};
   std::filesystem::path data_dir{"horizons-data"};
   orchestrator::simulation sim{};
-  std::string http_listen{};   // the service's HTTP routes (its descriptor's); empty: the service's default
-  std::string webhook_url{};   // notification dispatcher
+  std::string http_listen{};  // the service's HTTP routes (its descriptor's); empty: the service's default
+  std::string webhook_url{};  // notification dispatcher
   /// Shared by the outbox relays of every service served in this process; null: each relay makes its own.
   std::shared_ptr<services::relay_producer> relay_producer{};
 };

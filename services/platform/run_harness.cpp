@@ -93,8 +93,13 @@ class observer {
   [[nodiscard]] bool at_end() const { return reader_->at_end(); }
 
   [[nodiscard]] progress snapshot(int submitted, int total) const {
-    progress p{.jobs_submitted = submitted, .jobs_total = total, .jobs_ended = static_cast<int>(ended_.size()),
-               .jobs_by_state = {}, .events = events_, .events_per_s = 0, .elapsed = {}};
+    progress p{.jobs_submitted = submitted,
+               .jobs_total = total,
+               .jobs_ended = static_cast<int>(ended_.size()),
+               .jobs_by_state = {},
+               .events = events_,
+               .events_per_s = 0,
+               .elapsed = {}};
     for (const auto& [job, status] : latest_) p.jobs_by_state[std::string(to_string(status))]++;
     return p;
   }
@@ -104,7 +109,8 @@ class observer {
     if (ended_.size() < jobs) return fmt::format("{} of {} jobs have not ended", jobs - ended_.size(), jobs);
     for (const auto& [job, source] : ended_) {
       if (!notifications_.contains(source)) return fmt::format("no notification yet for job {}", job);
-      if (ran_.contains(job) && !summaries_.contains(job)) return fmt::format("no performance summary yet for job {}", job);
+      if (ran_.contains(job) && !summaries_.contains(job))
+        return fmt::format("no performance summary yet for job {}", job);
     }
     return std::nullopt;
   }
@@ -119,8 +125,13 @@ class observer {
     out.events_per_topic = events_per_topic_;
     for (auto [topic, samples] : latencies_) {
       std::ranges::sort(samples);
-      auto at = [&](double q) { return samples[std::min(samples.size() - 1, static_cast<std::size_t>(q * static_cast<double>(samples.size())))]; };
-      out.latency_per_topic[topic] = {.count = samples.size(), .p50_ms = at(0.50), .p95_ms = at(0.95), .p99_ms = at(0.99),
+      auto at = [&](double q) {
+        return samples[std::min(samples.size() - 1, static_cast<std::size_t>(q * static_cast<double>(samples.size())))];
+      };
+      out.latency_per_topic[topic] = {.count = samples.size(),
+                                      .p50_ms = at(0.50),
+                                      .p95_ms = at(0.95),
+                                      .p99_ms = at(0.99),
                                       .max_ms = samples.back()};
     }
     out.dead_lettered = dead_lettered_;
@@ -161,12 +172,14 @@ class observer {
         latencies_[record.topic].push_back(std::chrono::duration<double, std::milli>(since_produced).count());
       }
     }
-    std::visit([&](const auto& e) {
-      // A record republished by a relay that died after Kafka's acknowledgement repeats an event id: its effects
-      // were taken at the first reading.
-      if (seen_[e.event_id]++ > 0) return;
-      std::visit([&](const auto& payload) { on(e, payload); }, e.payload);
-    }, *decoded);
+    std::visit(
+        [&](const auto& e) {
+          // A record republished by a relay that died after Kafka's acknowledgement repeats an event id: its effects
+          // were taken at the first reading.
+          if (seen_[e.event_id]++ > 0) return;
+          std::visit([&](const auto& payload) { on(e, payload); }, e.payload);
+        },
+        *decoded);
   }
 
   void on(const envelope&, const job_status_changed& p) {
@@ -216,7 +229,8 @@ class observer {
   std::map<std::string, uuid> ended_;  // job -> the event that ended it
   std::set<std::string> ran_;
   std::map<std::string, sample_fold> folds_;
-  std::map<std::string, std::pair<job_performance_summary, std::set<uuid>>> summaries_;  // job -> last, distinct event ids
+  std::map<std::string, std::pair<job_performance_summary, std::set<uuid>>>
+      summaries_;                                        // job -> last, distinct event ids
   std::map<uuid, std::set<std::string>> notifications_;  // source event -> distinct notification ids
   std::set<uuid> audit_ids_;
   std::map<std::string, std::uint64_t> events_per_topic_;
@@ -239,8 +253,10 @@ event<job_submitted> make_job(std::mt19937_64& rng, std::string_view run_tag, in
       .pipeline = pipe,
       .dataset_id = fmt::format("vla-{:04d}", rng() % 500),
       .tacc_system = pick(systems),
-      .resources = {.nodes = static_cast<std::int32_t>(nodes), .cores_per_node = 56,
-                    .gpus = pipe == pipeline::alpha_cal ? 0 : 4, .memory_gb = 192,
+      .resources = {.nodes = static_cast<std::int32_t>(nodes),
+                    .cores_per_node = 56,
+                    .gpus = pipe == pipeline::alpha_cal ? 0 : 4,
+                    .memory_gb = 192,
                     .wall_time_minutes = static_cast<std::int32_t>(60 + rng() % 600)},
       .estimated_cost_usd = static_cast<double>(nodes) * (1.0 + static_cast<double>(rng() % 100) / 10.0),
       .priority = static_cast<job_priority>(1 + rng() % 3),
@@ -353,8 +369,12 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
   // One producer for every service's outbox relay: their records to one broker share requests.
   auto relays = services::relay_producer::create(config, "horizons-run");
   if (!relays) return std::unexpected(fmt::format("the relays' producer: {}", relays.error()));
-  serve_options serving{.config = config, .data_dir = opts.data_dir, .sim = opts.sim, .http_listen = {},
-                        .webhook_url = opts.webhook_url, .relay_producer = std::move(*relays)};
+  serve_options serving{.config = config,
+                        .data_dir = opts.data_dir,
+                        .sim = opts.sim,
+                        .http_listen = {},
+                        .webhook_url = opts.webhook_url,
+                        .relay_producer = std::move(*relays)};
   for (const auto* service : opts.services) {
     running.emplace_back([&, service, serving] {
       auto mine = serving;
@@ -389,7 +409,9 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
   std::deque<std::pair<steady::time_point, std::uint64_t>> rate_window{{started, 0}};
   while (!stop.stop_requested() && steady::now() < deadline) {
     // Submit at the offered rate.
-    auto due = static_cast<std::size_t>(std::chrono::duration<double>(steady::now() - workload_started).count() * opts.submit_rate) + 1;
+    auto due = static_cast<std::size_t>(std::chrono::duration<double>(steady::now() - workload_started).count() *
+                                        opts.submit_rate) +
+               1;
     for (; next_job < jobs.size() && next_job < due; ++next_job) {
       if (auto queued = (*submitter)->publish(jobs[next_job]); !queued) {
         return std::unexpected(fmt::format("submitting {}: {}", jobs[next_job].payload.job_id, queued.error().message));
@@ -402,7 +424,8 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
       p.elapsed = now_steady - started;
       // The rate over the last two seconds: the observer reads in bursts.
       rate_window.emplace_back(now_steady, p.events);
-      while (rate_window.size() > 2 && now_steady - rate_window[1].first >= std::chrono::seconds(2)) rate_window.pop_front();
+      while (rate_window.size() > 2 && now_steady - rate_window[1].first >= std::chrono::seconds(2))
+        rate_window.pop_front();
       p.events_per_s = static_cast<double>(p.events - rate_window.front().second) /
                        std::max(1e-3, std::chrono::duration<double>(now_steady - rate_window.front().first).count());
       last_progress = now_steady;
@@ -410,7 +433,8 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
     }
     if (now_steady - last_check >= std::chrono::milliseconds(500)) {
       last_check = now_steady;
-      waiting = submitted.load() < opts.jobs ? std::optional<std::string>("the workload") : watch->waiting_for(jobs.size());
+      waiting =
+          submitted.load() < opts.jobs ? std::optional<std::string>("the workload") : watch->waiting_for(jobs.size());
       if (!waiting && missing_from_ledger(opts.data_dir, watch->audit_ids()) > 0) waiting = "the ledger to catch up";
       if (!waiting && !opts.webhook_url.empty() && webhooks_pending(opts.data_dir) > 0) waiting = "webhook deliveries";
       if (!waiting) break;
@@ -440,7 +464,8 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
   // last quiet stretch began may not have been read, and is not counted either way.
   auto quiet_since = steady::now();
   auto read_all_before = now();
-  while (steady::now() - quiet_since < std::chrono::milliseconds(1'500) && steady::now() < deadline + std::chrono::seconds(30)) {
+  while (steady::now() - quiet_since < std::chrono::milliseconds(1'500) &&
+         steady::now() < deadline + std::chrono::seconds(30)) {
     if (watch->poll(std::chrono::milliseconds(5)) > 0 || !watch->at_end()) {
       quiet_since = steady::now();
       read_all_before = now();
@@ -450,7 +475,8 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
   // An auditor running in another process goes on appending what it read last (one restarted mid-run
   // records its own start-up check): give it until the deadline to catch up before counting what is missing.
   if (out.complete && std::ranges::find(opts.services, &compliance::descriptor) == opts.services.end()) {
-    while (missing_from_ledger(opts.data_dir, watch->audit_ids()) > 0 && steady::now() < deadline + std::chrono::seconds(30)) {
+    while (missing_from_ledger(opts.data_dir, watch->audit_ids()) > 0 &&
+           steady::now() < deadline + std::chrono::seconds(30)) {
       (void)watch->poll(std::chrono::milliseconds(250));
     }
   }
@@ -476,7 +502,7 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
     if (auto n = ledger->count()) out.ledger_entries = *n;
     auto verified = ledger->verify();
     out.ledger_verified = verified && verified->ok();
-    out.ledger_detail = !verified ? verified.error().message
+    out.ledger_detail = !verified        ? verified.error().message
                         : verified->ok() ? fmt::format("{} entries, chain intact", verified->entries_checked)
                                          : verified->bad->explanation;
   } else {
@@ -514,8 +540,11 @@ std::string report::text() const {
   t += '\n';
   line("Jobs that ran: {}; performance summaries: {} ({} equal to the samples' fold)", jobs_that_ran, summaries,
        summaries_matching_samples);
-  line("Notifications for ended jobs: {} of {}", notifications_for_ended_jobs,
-       [&] { int n = 0; for (const auto& [s, c] : jobs_by_final_state) n += c; return n; }());
+  line("Notifications for ended jobs: {} of {}", notifications_for_ended_jobs, [&] {
+    int n = 0;
+    for (const auto& [s, c] : jobs_by_final_state) n += c;
+    return n;
+  }());
   line("Audit events: {}; missing from the ledger: {}; ledger: {} ({})", audit_events, audit_events_missing_from_ledger,
        ledger_verified ? "verified" : "NOT VERIFIED", ledger_detail);
   line("Dead-lettered records: {}", dead_lettered);
@@ -536,7 +565,8 @@ std::string report::json() const {
   j["jobs_by_final_state"] = jobs_by_final_state;
   j["events_per_topic"] = events_per_topic;
   for (const auto& [topic, l] : latency_per_topic) {
-    j["latency_ms"][topic] = {{"count", l.count}, {"p50", l.p50_ms}, {"p95", l.p95_ms}, {"p99", l.p99_ms}, {"max", l.max_ms}};
+    j["latency_ms"][topic] = {
+        {"count", l.count}, {"p50", l.p50_ms}, {"p95", l.p95_ms}, {"p99", l.p99_ms}, {"max", l.max_ms}};
   }
   j["lag"] = lag_per_group;
   j["dead_lettered"] = dead_lettered;

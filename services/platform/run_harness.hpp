@@ -59,7 +59,7 @@ struct report {
   std::string cluster;  // "embedded (3 brokers)" or the bootstrap list
   int jobs_submitted = 0;
   std::string job_prefix;  // every job id of this run starts with it
-  bool complete = false;  // every job ended and every consequence was seen before the deadline
+  bool complete = false;   // every job ended and every consequence was seen before the deadline
   std::string incomplete_reason;
   std::chrono::duration<double> duration{};
   std::map<std::string, int> jobs_by_final_state;
@@ -76,14 +76,14 @@ struct report {
   std::int64_t audit_events_missing_from_ledger = 0;
   bool ledger_verified = false;
   std::string ledger_detail;
-  std::uint64_t delivered = 0;        // events the services (and the workload) saw acknowledged
-  std::uint64_t lost = 0;             // acknowledged, never read
-  std::uint64_t duplicate_records = 0;  // the same event id read twice (a republished outbox row)
-  std::uint64_t duplicated_effects = 0; // a source with two notifications, a job with two summaries, ...
+  std::uint64_t delivered = 0;           // events the services (and the workload) saw acknowledged
+  std::uint64_t lost = 0;                // acknowledged, never read
+  std::uint64_t duplicate_records = 0;   // the same event id read twice (a republished outbox row)
+  std::uint64_t duplicated_effects = 0;  // a source with two notifications, a job with two summaries, ...
 
   [[nodiscard]] bool ok() const {
-    return complete && lost == 0 && duplicated_effects == 0 && ledger_verified && audit_events_missing_from_ledger == 0 &&
-           summaries_matching_samples == summaries;
+    return complete && lost == 0 && duplicated_effects == 0 && ledger_verified &&
+           audit_events_missing_from_ledger == 0 && summaries_matching_samples == summaries;
   }
   [[nodiscard]] std::string text() const;
   [[nodiscard]] std::string json() const;
@@ -97,7 +97,7 @@ struct options {
   orchestrator::simulation sim{};
   /// Run in this process (each a descriptor of services::platform_services); the others run elsewhere.
   std::vector<const services::service_descriptor*> services{services::platform_services.begin(),
-                                                             services::platform_services.end()};
+                                                            services::platform_services.end()};
   std::string webhook_url{};
   std::string health_listen{"127.0.0.1:0"};  // the health monitor's HTTP address
   std::chrono::seconds timeout{600};

@@ -70,8 +70,7 @@ std::string dump(const json& value) { return value.dump(-1, ' ', false, json::er
 /// The schema record name of the payload branch an event holds ("JobSubmitted").
 template <class... Records>
 std::string_view record_name_of(const std::variant<Records...>& payload) {
-  return std::visit(
-      []<class Record>(const Record&) { return horizons::record_traits<Record>::avro_name; }, payload);
+  return std::visit([]<class Record>(const Record&) { return horizons::record_traits<Record>::avro_name; }, payload);
 }
 
 /// Horizons' own JSON of the event under test, rendered once per sample.
@@ -102,8 +101,8 @@ std::optional<std::string> check_forward(oracle& o, const horizons::event<Payloa
   // Value equality as asked, and text equality, which also tells 1 from 1.0.
   auto converted_text = dump(converted->json);
   if (converted->json != expected || converted_text != expected_text) {
-    return fmt::format("avro-c reads other values than Horizons wrote\n  horizons: {}\n  avro-c:   {}",
-                       expected_text, converted_text);
+    return fmt::format("avro-c reads other values than Horizons wrote\n  horizons: {}\n  avro-c:   {}", expected_text,
+                       converted_text);
   }
   if (auto expected_record = record_name_of(e.payload); converted->payload_record != expected_record) {
     return fmt::format("avro-c read payload branch {} where Horizons wrote {}\n  horizons: {}\n  avro-c:   {}",
@@ -140,9 +139,10 @@ std::optional<std::string> check_reverse(oracle& o, const horizons::event<Payloa
                        expected_text, horizons::to_json(*decoded));
   }
   if (!std::ranges::equal(*written, body)) {
-    return fmt::format("avro-c writes other bytes than Horizons for the same JSON\n  horizons: {}\n  avro-c:   {}\n"
-                       "  json:     {}",
-                       hex(body), hex(*written), expected_text);
+    return fmt::format(
+        "avro-c writes other bytes than Horizons for the same JSON\n  horizons: {}\n  avro-c:   {}\n"
+        "  json:     {}",
+        hex(body), hex(*written), expected_text);
   }
   return std::nullopt;
 }
@@ -151,8 +151,7 @@ std::string_view range_name(horizons::sample_range range) {
   return range == horizons::sample_range::valid ? "valid" : "extreme";
 }
 
-class avro_c_differential
-    : public ::testing::TestWithParam<std::tuple<std::string_view, horizons::sample_range>> {};
+class avro_c_differential : public ::testing::TestWithParam<std::tuple<std::string_view, horizons::sample_range>> {};
 
 TEST_P(avro_c_differential, agrees_in_both_directions) {
   auto [event_type, range] = GetParam();
@@ -176,34 +175,42 @@ TEST_P(avro_c_differential, agrees_in_both_directions) {
           for (const auto& failure : {forward, reverse}) {
             if (!failure) continue;
             ++failures;
-            ADD_FAILURE() << event_type << " [" << range_name(range) << " seed " << seed
-                          << "; horizons::event_sampler(" << seed << ", sample_range::" << range_name(range)
-                          << ").next(\"" << event_type << "\")]: " << *failure;
+            ADD_FAILURE() << event_type << " [" << range_name(range) << " seed " << seed << "; horizons::event_sampler("
+                          << seed << ", sample_range::" << range_name(range) << ").next(\"" << event_type
+                          << "\")]: " << *failure;
           }
         },
         *sample);
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    every_event_type, avro_c_differential,
-    ::testing::Combine(::testing::ValuesIn(horizons::all_event_types),
-                       ::testing::Values(horizons::sample_range::valid, horizons::sample_range::extreme)),
-    [](const auto& info) {
-      auto name = std::string(std::get<0>(info.param));
-      std::ranges::replace(name, '.', '_');
-      return name + "_" + std::string(range_name(std::get<1>(info.param)));
-    });
+INSTANTIATE_TEST_SUITE_P(every_event_type, avro_c_differential,
+                         ::testing::Combine(::testing::ValuesIn(horizons::all_event_types),
+                                            ::testing::Values(horizons::sample_range::valid,
+                                                              horizons::sample_range::extreme)),
+                         [](const auto& info) {
+                           auto name = std::string(std::get<0>(info.param));
+                           std::ranges::replace(name, '.', '_');
+                           return name + "_" + std::string(range_name(std::get<1>(info.param)));
+                         });
 
 // The agreement above is worth what the samples reach: the extreme seeds used
 // there must hit the codec's corners (seen in Horizons' own JSON of them).
 TEST(avro_c_differential_inputs, extreme_seeds_reach_the_codec_corners) {
   // Doubles, enums, empty and multi-byte strings, null unions, empty maps and
   // arrays, int and long limits.
-  std::map<std::string_view, int> corners{
-      {"\"Infinity\"", 0}, {"-0.0", 0}, {"\"UNKNOWN\"", 0}, {":\"\"", 0}, {"🔭", 0}, {"é", 0},
-      {":null", 0}, {":{}", 0}, {":[]", 0}, {"-2147483648", 0}, {"-9223372036854775808", 0},
-      {"9223372036854775807", 0}};
+  std::map<std::string_view, int> corners{{"\"Infinity\"", 0},
+                                          {"-0.0", 0},
+                                          {"\"UNKNOWN\"", 0},
+                                          {":\"\"", 0},
+                                          {"🔭", 0},
+                                          {"é", 0},
+                                          {":null", 0},
+                                          {":{}", 0},
+                                          {":[]", 0},
+                                          {"-2147483648", 0},
+                                          {"-9223372036854775808", 0},
+                                          {"9223372036854775807", 0}};
   int integer_timestamps = 0;
   for (auto event_type : horizons::all_event_types) {
     for (std::uint64_t seed = 0; seed < 300; ++seed) {

@@ -43,8 +43,8 @@ class cli_bench : public testing::Test {
 
 TEST_F(cli_bench, every_scenario_runs_both_sides_and_accounts_for_every_record) {
   auto svg = dir_ / "bench.svg";
-  auto doc = bench(fmt::format("--events 20000 --repeat 1 --rate 2000 --duration 1 --reports thread --plot '{}'",
-                               svg.string()));
+  auto doc = bench(
+      fmt::format("--events 20000 --repeat 1 --rate 2000 --duration 1 --reports thread --plot '{}'", svg.string()));
   ASSERT_FALSE(doc.is_discarded()) << "stdout is not one JSON document";
   EXPECT_EQ(doc["settings"]["delivery_reports"], "thread");
 
@@ -62,8 +62,8 @@ TEST_F(cli_bench, every_scenario_runs_both_sides_and_accounts_for_every_record) 
         EXPECT_EQ(s[fmt::format("{}_runs_events_per_s", side)].size(), 1u) << side << ": --repeat 1";
       }
       EXPECT_EQ(s["events"], 20000);
-      for (const auto* ratio : {"horizons/raw", "horizons_view/raw", "raw_avro_c/raw", "horizons/raw_avro_c",
-                                "horizons_view/raw_avro_c"}) {
+      for (const auto* ratio :
+           {"horizons/raw", "horizons_view/raw", "raw_avro_c/raw", "horizons/raw_avro_c", "horizons_view/raw_avro_c"}) {
         ASSERT_TRUE(s["ratios"].contains(ratio)) << ratio;
         EXPECT_GT(s["ratios"][ratio].get<double>(), 0) << ratio;
       }
@@ -96,7 +96,8 @@ TEST_F(cli_bench, every_scenario_runs_both_sides_and_accounts_for_every_record) 
 
   // bench_table.py (make bench) reads this document and shows every side.
   testing_support::child_process table(
-      {"/bin/sh", "-c", fmt::format("/usr/bin/python3 '{}' '{}'", HORIZONS_BENCH_TABLE, (dir_ / "bench.json").string())});
+      {"/bin/sh", "-c",
+       fmt::format("/usr/bin/python3 '{}' '{}'", HORIZONS_BENCH_TABLE, (dir_ / "bench.json").string())});
   std::vector<std::string> printed;
   EXPECT_EQ(table.finish(printed), 0);
   auto tables = fmt::format("{}", fmt::join(printed, ""));
@@ -112,7 +113,8 @@ TEST_F(cli_bench, every_scenario_runs_both_sides_and_accounts_for_every_record) 
 }
 
 TEST_F(cli_bench, a_bad_option_is_refused_with_a_reason) {
-  testing_support::child_process run({"/bin/sh", "-c", fmt::format("'{}' bench --reports sometimes 2>&1", HORIZONS_CLI)});
+  testing_support::child_process run(
+      {"/bin/sh", "-c", fmt::format("'{}' bench --reports sometimes 2>&1", HORIZONS_CLI)});
   std::vector<std::string> said;
   EXPECT_NE(run.finish(said), 0);
   auto text = fmt::format("{}", fmt::join(said, ""));

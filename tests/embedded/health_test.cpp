@@ -62,9 +62,8 @@ TEST_F(admin_health, ensure_topics_on_the_mock_finds_all_topics_and_says_configs
   EXPECT_EQ(report.unverified.size(), 2 * catalogue.size() * config_settings_checked.size());
   for (const auto& name : catalogue_topic_names()) {
     for (std::string_view setting : config_settings_checked) {
-      auto it = std::ranges::find_if(report.unverified, [&](const unverified_setting& u) {
-        return u.topic == name && u.setting == setting;
-      });
+      auto it = std::ranges::find_if(
+          report.unverified, [&](const unverified_setting& u) { return u.topic == name && u.setting == setting; });
       ASSERT_NE(it, report.unverified.end()) << name << " " << setting;
       EXPECT_TRUE(it->reason.starts_with("not verifiable on this cluster: DescribeConfigs: ")) << it->reason;
       EXPECT_NE(it->reason.find("not supported by broker"), std::string::npos) << it->reason;
@@ -75,7 +74,8 @@ TEST_F(admin_health, ensure_topics_on_the_mock_finds_all_topics_and_says_configs
   ASSERT_TRUE(described) << described.error().message;
   ASSERT_EQ(described->size(), 2 * catalogue.size());
   for (const auto& d : *described) {
-    const auto& wanted = spec(*topic_from_name(d.name.ends_with(".dlq") ? d.name.substr(0, d.name.size() - 4) : d.name));
+    const auto& wanted =
+        spec(*topic_from_name(d.name.ends_with(".dlq") ? d.name.substr(0, d.name.size() - 4) : d.name));
     EXPECT_TRUE(d.exists) << d.name;
     EXPECT_EQ(d.partitions, wanted.partitions) << d.name;
     EXPECT_EQ(d.replication, 3) << d.name;
@@ -110,8 +110,8 @@ TEST(admin_health_own_cluster, ensure_topics_reports_partition_drift_and_fails_o
   ASSERT_FALSE(ensured);
   const auto& failure = ensured.error();
   std::printf("error %s (%d): %s\n", failure.error.name.c_str(), failure.error.code, failure.error.message.c_str());
-  std::printf("existing %zu, missing %zu, drifts %zu\n", failure.report.existing.size(),
-              failure.report.missing.size(), failure.report.drifts.size());
+  std::printf("existing %zu, missing %zu, drifts %zu\n", failure.report.existing.size(), failure.report.missing.size(),
+              failure.report.drifts.size());
   for (const auto& d : failure.report.drifts) {
     std::printf("drift: %s %s expected %s actual %s\n", d.topic.c_str(), d.setting.c_str(), d.expected.c_str(),
                 d.actual.c_str());
@@ -181,10 +181,11 @@ TEST_F(admin_health, check_cluster_sees_three_brokers_then_a_broker_down) {
   ASSERT_TRUE(before) << before.error().message;
   std::size_t partitions = 0;
   for (const auto& t : before->topics) partitions += static_cast<std::size_t>(t.partitions);
-  std::printf("before: %d/%d brokers up, %zu topics, %zu partitions, %zu leaderless, %zu unreachable leader, "
-              "%zu under-replicated\n",
-              before->brokers_up, before->expected_brokers, before->topics.size(), partitions,
-              before->leaderless.size(), before->leader_unreachable.size(), before->under_replicated.size());
+  std::printf(
+      "before: %d/%d brokers up, %zu topics, %zu partitions, %zu leaderless, %zu unreachable leader, "
+      "%zu under-replicated\n",
+      before->brokers_up, before->expected_brokers, before->topics.size(), partitions, before->leaderless.size(),
+      before->leader_unreachable.size(), before->under_replicated.size());
   EXPECT_EQ(before->expected_brokers, 3);
   EXPECT_EQ(before->brokers_up, 3);
   ASSERT_EQ(before->brokers.size(), 3u);
@@ -268,9 +269,8 @@ TEST_F(admin_health, consumer_lag_counts_messages_and_seconds_behind) {
   auto made = consumer::create({.config = config(), .topics = {topic_id::job_lifecycle}, .group = "lag-test"});
   ASSERT_TRUE(made) << made.error().message;
   auto& in = **made;
-  in.on<job_submitted>([](const envelope&, const job_submitted&, const message_context&) -> handler_result {
-    return {};
-  });
+  in.on<job_submitted>(
+      [](const envelope&, const job_submitted&, const message_context&) -> handler_result { return {}; });
   std::size_t done = 0;
   auto until = std::chrono::steady_clock::now() + 30s;
   while (done < consumed && std::chrono::steady_clock::now() < until) {

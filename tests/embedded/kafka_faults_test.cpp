@@ -215,8 +215,8 @@ TEST_F(kafka_faults, view_handlers_see_the_records_types_without_a_handler_are_s
     encode_framed(e, framed);
     const std::byte extra[] = {std::byte{2}, std::byte{4}};
     framed.append(extra);
-    ASSERT_TRUE(out->publish_encoded({topic_id::job_lifecycle, std::string_view("corrupt"), framed.bytes(), e,
-                                      event_type_of(e.payload)}, 0));
+    ASSERT_TRUE(out->publish_encoded(
+        {topic_id::job_lifecycle, std::string_view("corrupt"), framed.bytes(), e, event_type_of(e.payload)}, 0));
   };
   corrupt(sampler.next<job_submitted>());
   corrupt(sampler.next<job_cancelled>());
@@ -314,7 +314,8 @@ TEST_F(kafka_faults, a_broker_down_and_up_and_failing_requests_lose_nothing) {
     ++seen[meta.event_id];
     return {};
   });
-  poll_until(in, [&] { return seen.size() >= events.size(); }, 120s);
+  poll_until(
+      in, [&] { return seen.size() >= events.size(); }, 120s);
   ASSERT_TRUE(in.close());
   std::size_t duplicates = 0, lost = 0;
   for (const auto& [id, count] : seen) duplicates += count - 1;
@@ -339,17 +340,18 @@ TEST_F(kafka_faults, a_consumer_process_killed_mid_stream_resumes_and_dedup_appl
   testing_support::delivery_tally tally;
   auto consume = [&](std::size_t stop_after) {
     // A short session: the killed member leaves the group after 6 s instead of the default 45 s.
-    testing_support::consume_then_kill({HORIZONS_CLI, "consume", "job-lifecycle", "--group", "killed",
-                                        "--from-beginning", "--json", "--brokers", config().brokers,
-                                        "--session-timeout-ms", "6000"},
-                                       tally, stop_after, total, [](const std::string&) { return true; });
+    testing_support::consume_then_kill(
+        {HORIZONS_CLI, "consume", "job-lifecycle", "--group", "killed", "--from-beginning", "--json", "--brokers",
+         config().brokers, "--session-timeout-ms", "6000"},
+        tally, stop_after, total, [](const std::string&) { return true; });
   };
   consume(3'000);
   auto after_kill = tally.deliveries.size();
   consume(total * 2);
   auto effects = tally.deliveries.size();  // one per distinct event id
-  std::printf("produced %zu, processed before kill %zu, processed %zu, redelivered %zu, effects applied %zu, lost %zu\n",
-              total, after_kill, tally.deliveries.size(), tally.redelivered(), effects, total - effects);
+  std::printf(
+      "produced %zu, processed before kill %zu, processed %zu, redelivered %zu, effects applied %zu, lost %zu\n", total,
+      after_kill, tally.deliveries.size(), tally.redelivered(), effects, total - effects);
   EXPECT_GE(after_kill, 3'000u);
   EXPECT_EQ(effects, total) << "at least once, deduplicated by event id: each effect exactly once";
 }

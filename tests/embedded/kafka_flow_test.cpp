@@ -78,8 +78,7 @@ std::vector<any_event> make_events(std::size_t count, int keys, std::uint64_t se
     auto e = *sampler.next(all_event_types[i % all_event_types.size()]);
     std::visit(
         [&](auto& topic_event) {
-          std::visit([&](auto& payload) { set_key(payload, "key-" + std::to_string(i % keys)); },
-                     topic_event.payload);
+          std::visit([&](auto& payload) { set_key(payload, "key-" + std::to_string(i % keys)); }, topic_event.payload);
           auto key = partition_key(topic_event.payload);
           auto id = std::string(topic_name(topic_of(e))) + "/" + std::string(key.value_or(""));
           topic_event.tags = {{"seq", std::to_string(++next_seq[id])}};
@@ -179,11 +178,13 @@ TEST_F(kafka_flow, hundred_thousand_events_three_consumers_nothing_lost_or_dupli
     for (const auto& e : events) ASSERT_TRUE(out->publish(e));
     EXPECT_EQ(out->flush(60s), 0u);
   };
-  consume_until(config(), "flow-test", 3, seen, produce, [&] { return seen.unique() >= total; }, 180s);
-  std::printf("produced %zu, delivered %zu, delivery failures %zu, consumed %zu, lost %zu, duplicated %zu, "
-              "out-of-order %zu\n",
-              total, delivered.ok.load(), delivered.failed.load(), seen.unique(), total - seen.unique(),
-              seen.duplicates(), seen.out_of_order());
+  consume_until(
+      config(), "flow-test", 3, seen, produce, [&] { return seen.unique() >= total; }, 180s);
+  std::printf(
+      "produced %zu, delivered %zu, delivery failures %zu, consumed %zu, lost %zu, duplicated %zu, "
+      "out-of-order %zu\n",
+      total, delivered.ok.load(), delivered.failed.load(), seen.unique(), total - seen.unique(), seen.duplicates(),
+      seen.out_of_order());
   EXPECT_EQ(delivered.ok.load(), total);
   EXPECT_EQ(delivered.failed.load(), 0u);
   EXPECT_EQ(seen.unique(), total);

@@ -35,12 +35,27 @@ class platform_test : public horizons::testkit::cluster_fixture {
   }
 
   std::vector<std::string> run_args(int jobs, const std::string& services) {
-    return {HORIZONS_CLI, "run", "--brokers", config().brokers, "--jobs", std::to_string(jobs), "--rate", "400",
-            "--data-dir", data_dir_.string(), "--report-json", (data_dir_ / "report.json").string(),
-            "--services", services, "--session-timeout-ms", "6000", "--timeout", "400"};
+    return {HORIZONS_CLI,
+            "run",
+            "--brokers",
+            config().brokers,
+            "--jobs",
+            std::to_string(jobs),
+            "--rate",
+            "400",
+            "--data-dir",
+            data_dir_.string(),
+            "--report-json",
+            (data_dir_ / "report.json").string(),
+            "--services",
+            services,
+            "--session-timeout-ms",
+            "6000",
+            "--timeout",
+            "400"};
   }
   std::vector<std::string> serve_args(const std::string& service) {
-    return {HORIZONS_CLI, "serve", service, "--brokers", config().brokers, "--data-dir", data_dir_.string(),
+    return {HORIZONS_CLI,           "serve", service, "--brokers", config().brokers, "--data-dir", data_dir_.string(),
             "--session-timeout-ms", "6000"};
   }
 
@@ -50,7 +65,8 @@ class platform_test : public horizons::testkit::cluster_fixture {
 TEST_F(platform_test, a_thousand_jobs_match_an_independent_count_and_the_ledger_detects_tampering) {
   auto since = horizons::now();
   std::vector<std::string> output;
-  child_process run(run_args(1000, "orchestrator,metrics-aggregator,notification-dispatcher,compliance-auditor,health-monitor"));
+  child_process run(
+      run_args(1000, "orchestrator,metrics-aggregator,notification-dispatcher,compliance-auditor,health-monitor"));
   ASSERT_EQ(run.finish(output), 0) << fmt::format("{}", fmt::join(output, ""));
   auto report = testing_support::read_report(data_dir_ / "report.json");
   auto count = testing_support::read_platform(config(), since, report.value("job_prefix", std::string("?")));
@@ -70,7 +86,8 @@ TEST_F(platform_test, a_thousand_jobs_match_an_independent_count_and_the_ledger_
       // A forged entry slipped in at 100, the rest renumbered behind it.
       {"inserted",
        "UPDATE ledger_entries SET seq = -seq WHERE seq >= 100; UPDATE ledger_entries SET seq = 1 - seq WHERE seq < 0; "
-       "INSERT INTO ledger_entries SELECT 100, 'forged-entry', event_type, occurred_at, job_id, user_id, appended_at, body, "
+       "INSERT INTO ledger_entries SELECT 100, 'forged-entry', event_type, occurred_at, job_id, user_id, appended_at, "
+       "body, "
        "prev_hash, hash FROM ledger_entries WHERE seq = 99"},
       {"reordered",
        "UPDATE ledger_entries SET seq = -1 WHERE seq = 100; UPDATE ledger_entries SET seq = 100 WHERE seq = 101; "
@@ -86,7 +103,8 @@ TEST_F(platform_test, a_thousand_jobs_match_an_independent_count_and_the_ledger_
       ASSERT_TRUE(done) << t.kind << ": " << done.error().message;
     }
     std::vector<std::string> lines;
-    child_process verify({"/bin/sh", "-c", fmt::format("'{}' audit verify --ledger '{}' 2>&1", HORIZONS_CLI, copy.string())});
+    child_process verify(
+        {"/bin/sh", "-c", fmt::format("'{}' audit verify --ledger '{}' 2>&1", HORIZONS_CLI, copy.string())});
     EXPECT_EQ(verify.finish(lines), 1) << t.kind;
     auto said = fmt::format("{}", fmt::join(lines, ""));
     EXPECT_NE(said.find("100"), std::string::npos) << t.kind << " should name entry 100: " << said;
@@ -125,7 +143,8 @@ TEST_F(platform_test, services_killed_and_restarted_mid_run_change_nothing) {
   services.clear();
   auto report = testing_support::read_report(data_dir_ / "report.json");
   auto count = testing_support::read_platform(config(), since, report.value("job_prefix", std::string("?")));
-  testing_support::check_platform(report, count, data_dir_, HORIZONS_CLI, jobs, testing_support::topic_counts::at_least);
+  testing_support::check_platform(report, count, data_dir_, HORIZONS_CLI, jobs,
+                                  testing_support::topic_counts::at_least);
 }
 
 TEST_F(platform_test, every_ended_job_reaches_the_webhook_once_despite_failing_requests) {
@@ -144,7 +163,8 @@ TEST_F(platform_test, every_ended_job_reaches_the_webhook_once_despite_failing_r
   std::thread serving([&] { receiver.listen_after_bind(); });
 
   auto since = horizons::now();
-  auto args = run_args(150, "orchestrator,metrics-aggregator,notification-dispatcher,compliance-auditor,health-monitor");
+  auto args =
+      run_args(150, "orchestrator,metrics-aggregator,notification-dispatcher,compliance-auditor,health-monitor");
   args.insert(args.end(), {"--webhook", fmt::format("http://127.0.0.1:{}/hook", port)});
   std::vector<std::string> output;
   child_process run(args);

@@ -97,7 +97,8 @@ TEST_F(producer_channel, a_destroyed_channel_hears_nothing_more_and_the_others_g
   ASSERT_TRUE(made) << made.error().message;
   auto& shared = **made;
   // Slow brokers: the records of the channel below are still in flight when it goes.
-  for (int broker = 1; broker <= cluster().broker_count(); ++broker) ASSERT_TRUE(cluster().set_broker_rtt(broker, 300ms));
+  for (int broker = 1; broker <= cluster().broker_count(); ++broker)
+    ASSERT_TRUE(cluster().set_broker_rtt(broker, 300ms));
   auto gone_reports = std::make_shared<std::atomic<int>>(0);
   auto gone = shared.channel([gone_reports](const delivery_report&) { ++*gone_reports; });
   heard stays;

@@ -89,8 +89,8 @@ TEST_F(testkit_message_capture, a_missing_event_fails_and_says_what_was_captured
   EXPECT_FALSE(missing);
   std::optional<event<job_submitted>> unmatched;
   EXPECT_NONFATAL_FAILURE(
-      unmatched = seen->expect_event<job_submitted>([](const auto& e) { return e.payload.job_id == "job-absent"; },
-                                                    300ms),
+      unmatched =
+          seen->expect_event<job_submitted>([](const auto& e) { return e.payload.job_id == "job-absent"; }, 300ms),
       "1 event captured from job-lifecycle, job-metrics, notifications, audit-trail, system-health");
   EXPECT_FALSE(unmatched);
   // The failure shows the near misses as JSON.

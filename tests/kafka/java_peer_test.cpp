@@ -148,8 +148,8 @@ class java_peer : public testing::Test {
   // Runs the peer to its exit; its stdout lines in `lines`, the "peer kafka-clients <version>" line
   // taken out into `client_version`. Returns the exit code.
   int run_peer(const std::vector<std::string>& args, std::vector<std::string>& lines) {
-    std::vector<std::string> argv{HORIZONS_JAVA, "-XX:TieredStopAtLevel=1", "-cp",
-                                  clients_dir() + "/*", HORIZONS_JAVA_PEER_SOURCE};
+    std::vector<std::string> argv{HORIZONS_JAVA, "-XX:TieredStopAtLevel=1", "-cp", clients_dir() + "/*",
+                                  HORIZONS_JAVA_PEER_SOURCE};
     argv.insert(argv.end(), args.begin(), args.end());
     testing_support::child_process peer(argv);
     std::vector<std::string> raw;
@@ -256,30 +256,29 @@ TEST_F(java_peer, records_horizons_produced_are_read_by_the_java_consumer_as_sen
       if (it == headers.end() || it->second != value) {
         if (shown.report()) {
           ADD_FAILURE() << "header " << name << " at " << partition << "@" << offset << ": "
-                        << (it == headers.end() ? "missing" : "'" + it->second + "'") << ", expected '" << value
-                        << "'";
+                        << (it == headers.end() ? "missing" : "'" + it->second + "'") << ", expected '" << value << "'";
         }
         complete = false;
       }
     }
-    auto produced_at = headers.contains(std::string(header::produced_at))
-                           ? to_int(headers[std::string(header::produced_at)])
-                           : -1;
+    auto produced_at =
+        headers.contains(std::string(header::produced_at)) ? to_int(headers[std::string(header::produced_at)]) : -1;
     if (produced_at < started.time_since_epoch().count() || produced_at > finished.time_since_epoch().count()) {
       if (shown.report()) {
-        ADD_FAILURE() << "produced-at at " << partition << "@" << offset << " is not a time of this test: "
-                      << produced_at;
+        ADD_FAILURE() << "produced-at at " << partition << "@" << offset
+                      << " is not a time of this test: " << produced_at;
       }
       complete = false;
     }
     if (complete) ++headers_complete;
   }
   auto read_once = static_cast<std::size_t>(std::ranges::count(read, 1));
-  std::printf("java consumer (kafka-clients %s) read %zu/%zu once each, at the partition/offset Horizons "
-              "reported %zu, partitions as murmur2 predicts %zu, keys equal %zu, values identical %zu, headers "
-              "complete %zu, other records in the ranges %zu\n",
-              client_version.c_str(), read_once, events.size(), as_reported, as_murmur2, keys_equal,
-              values_identical, headers_complete, foreign);
+  std::printf(
+      "java consumer (kafka-clients %s) read %zu/%zu once each, at the partition/offset Horizons "
+      "reported %zu, partitions as murmur2 predicts %zu, keys equal %zu, values identical %zu, headers "
+      "complete %zu, other records in the ranges %zu\n",
+      client_version.c_str(), read_once, events.size(), as_reported, as_murmur2, keys_equal, values_identical,
+      headers_complete, foreign);
   EXPECT_EQ(read_once, events.size());
   EXPECT_EQ(as_reported, events.size());
   EXPECT_EQ(as_murmur2, events.size());
@@ -301,9 +300,9 @@ struct rdkafka_deleter {
 void commit_end_offsets(const std::string& group, topic_id topic) {
   char reason[512];
   auto* conf = rd_kafka_conf_new();
-  ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", testing_support::kafka_brokers().c_str(), reason,
-                              sizeof reason),
-            RD_KAFKA_CONF_OK);
+  ASSERT_EQ(
+      rd_kafka_conf_set(conf, "bootstrap.servers", testing_support::kafka_brokers().c_str(), reason, sizeof reason),
+      RD_KAFKA_CONF_OK);
   ASSERT_EQ(rd_kafka_conf_set(conf, "group.id", group.c_str(), reason, sizeof reason), RD_KAFKA_CONF_OK);
   std::unique_ptr<rd_kafka_t, rdkafka_deleter> client(rd_kafka_new(RD_KAFKA_CONSUMER, conf, reason, sizeof reason));
   if (!client) rd_kafka_conf_destroy(conf);
@@ -338,7 +337,8 @@ TEST_F(java_peer, records_the_java_producer_sent_land_where_murmur2_predicts_and
     ASSERT_TRUE(out.good()) << "writing " << input;
   }
   std::vector<std::string> lines;
-  int exit_code = run_peer({"produce", testing_support::kafka_brokers(), std::string(topic_name(topic)), input.string()}, lines);
+  int exit_code =
+      run_peer({"produce", testing_support::kafka_brokers(), std::string(topic_name(topic)), input.string()}, lines);
   std::filesystem::remove(input);
   ASSERT_EQ(exit_code, 0) << "the Java producer failed (its stderr is above)";
   ASSERT_EQ(lines.size(), events.size());
@@ -397,11 +397,12 @@ TEST_F(java_peer, records_the_java_producer_sent_land_where_murmur2_predicts_and
   ASSERT_TRUE(in.close());
   const auto stats = in.stats();
   auto redelivered = static_cast<std::size_t>(std::ranges::count_if(handled, [](int n) { return n > 1; }));
-  std::printf("java producer (kafka-clients %s, default partitioner) sent %zu, partitions as murmur2 predicts %zu; "
-              "horizons consumer handled %zu/%zu, at java's partition/offset %zu, fields equal %zu, redelivered %zu, "
-              "dead-lettered %zu, other events %zu\n",
-              client_version.c_str(), lines.size(), as_murmur2, distinct(), events.size(), at_java_position,
-              fields_equal, redelivered, static_cast<std::size_t>(stats.dead_lettered), foreign);
+  std::printf(
+      "java producer (kafka-clients %s, default partitioner) sent %zu, partitions as murmur2 predicts %zu; "
+      "horizons consumer handled %zu/%zu, at java's partition/offset %zu, fields equal %zu, redelivered %zu, "
+      "dead-lettered %zu, other events %zu\n",
+      client_version.c_str(), lines.size(), as_murmur2, distinct(), events.size(), at_java_position, fields_equal,
+      redelivered, static_cast<std::size_t>(stats.dead_lettered), foreign);
   EXPECT_EQ(as_murmur2, events.size());
   EXPECT_EQ(distinct(), events.size());
   EXPECT_EQ(at_java_position, events.size());

@@ -34,8 +34,9 @@ TEST(platform_on_real_kafka, five_services_each_killed_and_restarted_change_noth
   const std::vector<std::string> names{"notification-dispatcher", "metrics-aggregator", "compliance-auditor",
                                        "orchestrator", "health-monitor"};
   auto serve = [&](const std::string& name) {
-    std::vector<std::string> args{HORIZONS_CLI, "serve", name, "--brokers", config.brokers, "--data-dir", data_dir.string(),
-                                  "--session-timeout-ms", "6000"};
+    std::vector<std::string> args{
+        HORIZONS_CLI,           "serve", name, "--brokers", config.brokers, "--data-dir", data_dir.string(),
+        "--session-timeout-ms", "6000"};
     if (name == "health-monitor") args.insert(args.end(), {"--http", "127.0.0.1:0"});
     return std::make_unique<child_process>(args);
   };
@@ -43,9 +44,9 @@ TEST(platform_on_real_kafka, five_services_each_killed_and_restarted_change_noth
   for (const auto& name : names) services.push_back(serve(name));
 
   constexpr int jobs = 500;
-  child_process run({HORIZONS_CLI, "run", "--brokers", config.brokers, "--services", "none", "--jobs", std::to_string(jobs),
-                     "--rate", "100", "--data-dir", data_dir.string(), "--report-json", (data_dir / "report.json").string(),
-                     "--timeout", "600"});
+  child_process run({HORIZONS_CLI, "run", "--brokers", config.brokers, "--services", "none", "--jobs",
+                     std::to_string(jobs), "--rate", "100", "--data-dir", data_dir.string(), "--report-json",
+                     (data_dir / "report.json").string(), "--timeout", "600"});
 
   // Kill one service after every 60 notifications, and start it again at once.
   // Freshly created topics may take a moment to reach every broker's metadata.

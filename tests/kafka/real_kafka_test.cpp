@@ -125,7 +125,8 @@ TEST_F(real_kafka, ensure_topics_creates_the_catalogue_as_declared) {
   EXPECT_TRUE(ensured->unverified.empty()) << ensured->unverified.front().reason;
 
   auto all_there = [](const std::vector<topic_description>& topics) {
-    return std::ranges::all_of(topics, [](const auto& d) { return d.exists && d.partitions > 0 && !d.configs.empty(); });
+    return std::ranges::all_of(topics,
+                               [](const auto& d) { return d.exists && d.partitions > 0 && !d.configs.empty(); });
   };
   auto settled = describe_until(*client, all_there);
   auto* described = &settled;
@@ -153,9 +154,7 @@ TEST_F(real_kafka, ensure_topics_creates_the_catalogue_as_declared) {
 void alter_topic_config(const std::string& topic, const std::string& name, const std::string& value) {
   char reason[256];
   auto* conf = rd_kafka_conf_new();
-  ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", brokers().c_str(), reason,
-                              sizeof reason),
-            RD_KAFKA_CONF_OK);
+  ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", brokers().c_str(), reason, sizeof reason), RD_KAFKA_CONF_OK);
   auto* client = rd_kafka_new(RD_KAFKA_PRODUCER, conf, reason, sizeof reason);
   ASSERT_NE(client, nullptr) << reason;
   auto* queue = rd_kafka_queue_new(client);
@@ -234,7 +233,8 @@ TEST_F(real_kafka, scram_login_is_accepted_and_a_wrong_password_is_named) {
   setenv("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", 1);
   setenv("KAFKA_SASL_USERNAME", "horizons", 1);
   setenv("KAFKA_SASL_PASSWORD", "not-the-password", 1);
-  testing_support::child_process cli({HORIZONS_CLI, "--log-level", "off", "topics", "list", "--brokers", config.brokers});
+  testing_support::child_process cli(
+      {HORIZONS_CLI, "--log-level", "off", "topics", "list", "--brokers", config.brokers});
   std::vector<std::string> lines;
   int exit_code = cli.finish(lines);
   for (auto name : {"KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"}) {
@@ -333,16 +333,17 @@ TEST_F(real_kafka, a_broker_killed_mid_stream_loses_nothing_and_returns_to_the_i
   std::unordered_map<std::string, long> last_seq;
   std::size_t out_of_order = 0;
   std::unordered_set<uuid> ours(ids.begin(), ids.end());
-  (*in)->on<job_submitted>([&](const envelope& meta, const job_submitted& job, const message_context&) -> handler_result {
-    if (!ours.contains(meta.event_id)) return {};  // another test's event on the shared topic
-    if (++seen[meta.event_id] == 1) {
-      auto seq = std::stol(meta.tags.at("seq"));
-      auto& last = last_seq[job.job_id];
-      if (seq < last) ++out_of_order;
-      last = seq;
-    }
-    return {};
-  });
+  (*in)->on<job_submitted>(
+      [&](const envelope& meta, const job_submitted& job, const message_context&) -> handler_result {
+        if (!ours.contains(meta.event_id)) return {};  // another test's event on the shared topic
+        if (++seen[meta.event_id] == 1) {
+          auto seq = std::stol(meta.tags.at("seq"));
+          auto& last = last_seq[job.job_id];
+          if (seq < last) ++out_of_order;
+          last = seq;
+        }
+        return {};
+      });
   for (auto deadline = std::chrono::steady_clock::now() + 300s;
        seen.size() < total && std::chrono::steady_clock::now() < deadline;) {
     ASSERT_TRUE((*in)->poll(200ms, 5'000));
@@ -353,10 +354,11 @@ TEST_F(real_kafka, a_broker_killed_mid_stream_loses_nothing_and_returns_to_the_i
   for (const auto& [id, count] : seen) duplicated += count - 1;
   auto health = check_cluster(plaintext());
   ASSERT_TRUE(health) << health.error().message;
-  std::printf("produced %zu, delivered %zu, failed %zu, consumed %zu, lost %zu, duplicated %zu, out-of-order %zu, "
-              "brokers up %d, under-replicated %zu\n",
-              total, delivered.load(), failed.load(), seen.size(), lost, duplicated, out_of_order, health->brokers_up,
-              health->under_replicated.size());
+  std::printf(
+      "produced %zu, delivered %zu, failed %zu, consumed %zu, lost %zu, duplicated %zu, out-of-order %zu, "
+      "brokers up %d, under-replicated %zu\n",
+      total, delivered.load(), failed.load(), seen.size(), lost, duplicated, out_of_order, health->brokers_up,
+      health->under_replicated.size());
   EXPECT_EQ(delivered.load(), total);
   EXPECT_EQ(failed.load(), 0u);
   EXPECT_EQ(lost, 0u);
@@ -415,10 +417,11 @@ TEST_F(real_kafka, below_min_isr_nothing_is_reported_delivered_until_a_broker_re
   // The long one: records waited, and are delivered once a second in-sync replica is back.
   EXPECT_EQ((*patient)->flush(150s), 0u);
   ASSERT_EQ(kafka_tool("start 3"), 0);
-  std::printf("two brokers down: short timeout %zu delivered, %zu failed (%s); long timeout %zu delivered while "
-              "down, %zu delivered after one returned, %zu failed\n",
-              short_wait.delivered.load(), short_wait.failed.load(), short_errors.c_str(), waiting_delivered,
-              long_wait.delivered.load(), long_wait.failed.load());
+  std::printf(
+      "two brokers down: short timeout %zu delivered, %zu failed (%s); long timeout %zu delivered while "
+      "down, %zu delivered after one returned, %zu failed\n",
+      short_wait.delivered.load(), short_wait.failed.load(), short_errors.c_str(), waiting_delivered,
+      long_wait.delivered.load(), long_wait.failed.load());
   EXPECT_EQ(short_wait.delivered.load(), 0u) << "nothing may be reported delivered below min ISR";
   EXPECT_EQ(short_wait.failed.load(), count);
   for (const auto& e : short_wait.errors) {
@@ -452,10 +455,10 @@ TEST_F(real_kafka, a_consumer_process_killed_mid_stream_resumes_and_effects_happ
   // transactional consume-transform-produce would not cover effects outside Kafka (mail, ledger rows).
   testing_support::delivery_tally tally;
   auto consume = [&](std::size_t stop_after) {
-    testing_support::consume_then_kill({HORIZONS_CLI, "--log-level", "off", "consume", "notifications", "--group",
-                                        "killed-consumer", "--from-beginning", "--json", "--brokers",
-                                        brokers(), "--session-timeout-ms", "6000"},
-                                       tally, stop_after, total, [&](const std::string& id) { return ours.contains(id); });
+    testing_support::consume_then_kill(
+        {HORIZONS_CLI, "--log-level", "off", "consume", "notifications", "--group", "killed-consumer",
+         "--from-beginning", "--json", "--brokers", brokers(), "--session-timeout-ms", "6000"},
+        tally, stop_after, total, [&](const std::string& id) { return ours.contains(id); });
   };
   consume(7'000);
   auto before_kill = tally.deliveries.size();
@@ -525,9 +528,9 @@ void consumers_join_and_leave_under_load(group_protocol protocol, rebalance_outc
   auto out = producer::create({.config = plaintext()});
   ASSERT_TRUE(out) << out.error().message;
   for (std::size_t i = 0; i < total; ++i) {
-    if (i == total / 4) members[1].request_stop();    // one leaves ...
-    if (i == total / 2) members.emplace_back(member);  // ... another joins ...
-    if (i == total * 3 / 4) members[0].request_stop(); // ... and the first leaves too
+    if (i == total / 4) members[1].request_stop();      // one leaves ...
+    if (i == total / 2) members.emplace_back(member);   // ... another joins ...
+    if (i == total * 3 / 4) members[0].request_stop();  // ... and the first leaves too
     ASSERT_TRUE((*out)->publish(events[i]));
     if (i % 5'000 == 0) std::this_thread::sleep_for(200ms);  // spread the stream over the rebalances
   }

@@ -15,9 +15,9 @@ namespace {
 
 // A type node of the schema JSON after resolving names: what to expect in the avro-c value.
 struct schema_node {
-  const json* node;         // the object, array or string that defines the type
-  std::string_view type;    // "record", "enum", "map", "array", "union" or a primitive
-  std::string_view logical; // "uuid", "timestamp-micros" or empty
+  const json* node;          // the object, array or string that defines the type
+  std::string_view type;     // "record", "enum", "map", "array", "union" or a primitive
+  std::string_view logical;  // "uuid", "timestamp-micros" or empty
 };
 
 constexpr std::string_view primitives[] = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"};
@@ -186,8 +186,7 @@ class walker {
     std::size_t count = 0;
     if (avro_value_get_size(&value, &count) != 0) return fail(path, "avro_value_get_size");
     if (count != fields.size()) {
-      return std::unexpected(fmt::format("{}: avro-c record has {} fields, the schema {}", path, count,
-                                         fields.size()));
+      return std::unexpected(fmt::format("{}: avro-c record has {} fields, the schema {}", path, count, fields.size()));
     }
     for (std::size_t i = 0; i < fields.size(); ++i) {
       const auto& name = fields[i]["name"].get_ref<const std::string&>();
@@ -198,8 +197,8 @@ class walker {
         return fail(field_path, "avro_value_get_by_index");
       }
       if (avro_name == nullptr || name != avro_name) {
-        return std::unexpected(fmt::format("{}: avro-c names field {} '{}'", field_path, i,
-                                           avro_name ? avro_name : "(null)"));
+        return std::unexpected(
+            fmt::format("{}: avro-c names field {} '{}'", field_path, i, avro_name ? avro_name : "(null)"));
       }
       auto item = to_json(child, fields[i]["type"], field_path);
       if (!item) return item;
@@ -262,21 +261,22 @@ class walker {
       } else {
         return expect(false, "a number");
       }
-      if (s.type == "float") return call(avro_value_set_float(&into, static_cast<float>(d)), path, "avro_value_set_float");
+      if (s.type == "float")
+        return call(avro_value_set_float(&into, static_cast<float>(d)), path, "avro_value_set_float");
       return call(avro_value_set_double(&into, d), path, "avro_value_set_double");
     }
     if (s.type == "string") {
       if (auto ok = expect(value.is_string(), "a string"); !ok) return ok;
       const auto& text = value.get_ref<const std::string&>();
       // avro-c's length counts the NUL terminator that c_str() provides.
-      return call(avro_value_set_string_len(&into, text.c_str(), text.size() + 1), path,
-                  "avro_value_set_string_len");
+      return call(avro_value_set_string_len(&into, text.c_str(), text.size() + 1), path, "avro_value_set_string_len");
     }
     if (s.type == "enum") {
       if (auto ok = expect(value.is_string(), "an enum symbol"); !ok) return ok;
       const json& symbols = (*s.node)["symbols"];
       for (std::size_t i = 0; i < symbols.size(); ++i) {
-        if (symbols[i] == value) return call(avro_value_set_enum(&into, static_cast<int>(i)), path, "avro_value_set_enum");
+        if (symbols[i] == value)
+          return call(avro_value_set_enum(&into, static_cast<int>(i)), path, "avro_value_set_enum");
       }
       return expect(false, "a symbol of " + (*s.node)["name"].get<std::string>());
     }
@@ -350,8 +350,7 @@ class walker {
   }
 
   // null picks "null"; otherwise the only other branch, or the record the event type names.
-  std::expected<std::size_t, std::string> pick_branch(const json& value, const json& branches,
-                                                      const std::string& path,
+  std::expected<std::size_t, std::string> pick_branch(const json& value, const json& branches, const std::string& path,
                                                       std::string_view payload_record) const {
     std::optional<std::size_t> null_branch;
     std::vector<std::size_t> others;
@@ -487,7 +486,8 @@ std::expected<void, std::string> memory_reader::read(std::span<const std::byte> 
   if (avro_value_read(reader_.get(), &into) != 0) return std::unexpected(avro_error("avro_value_read"));
   // avro_reader_is_eof() is always 0 for memory readers: probe for one more byte instead.
   char extra = 0;
-  if (avro_read(reader_.get(), &extra, 1) == 0) return std::unexpected(std::string("avro_value_read left trailing bytes"));
+  if (avro_read(reader_.get(), &extra, 1) == 0)
+    return std::unexpected(std::string("avro_value_read left trailing bytes"));
   return {};
 }
 

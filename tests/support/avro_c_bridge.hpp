@@ -136,13 +136,12 @@ class memory_writer {
 };
 
 struct converted_event {
-  nlohmann::ordered_json json; // Horizons' convention, fields in schema order
-  std::string payload_record;  // record name of the payload branch, as avro-c's schema names it
+  nlohmann::ordered_json json;  // Horizons' convention, fields in schema order
+  std::string payload_record;   // record name of the payload branch, as avro-c's schema names it
 };
 
 /// (a) An avro-c value of the topic's record -> JSON exactly as horizons::to_json writes it.
-[[nodiscard]] std::expected<converted_event, std::string> to_json(const topic_schema& topic,
-                                                                  const avro_value_t& value);
+[[nodiscard]] std::expected<converted_event, std::string> to_json(const topic_schema& topic, const avro_value_t& value);
 
 /// (b) JSON in Horizons' convention -> the avro-c value (reset first). The
 /// payload branch is the record that event_type names; fields missing from

@@ -30,11 +30,11 @@ struct platform_count {
     double cpu_sum = 0, cpu_max = 0, gpu_sum = 0, memory_peak = 0, disk_read = 0;
   };
   std::map<std::string, std::uint64_t> records_per_topic;
-  std::map<std::string, horizons::job_status> final_state;         // job -> last status of an ended job
-  std::map<std::string, horizons::job_status> latest;              // job -> last status
-  std::map<std::string, horizons::uuid> ending_event;              // job -> the event that ended it
-  std::map<horizons::uuid, std::set<std::string>> notifications;   // source event -> distinct notification ids
-  std::map<std::string, std::set<horizons::uuid>> summary_ids;     // job -> distinct summary event ids
+  std::map<std::string, horizons::job_status> final_state;        // job -> last status of an ended job
+  std::map<std::string, horizons::job_status> latest;             // job -> last status
+  std::map<std::string, horizons::uuid> ending_event;             // job -> the event that ended it
+  std::map<horizons::uuid, std::set<std::string>> notifications;  // source event -> distinct notification ids
+  std::map<std::string, std::set<horizons::uuid>> summary_ids;    // job -> distinct summary event ids
   std::map<std::string, horizons::job_performance_summary> summaries;
   std::map<std::string, fold> folds;
   std::set<std::string> ran;
@@ -68,45 +68,49 @@ inline platform_count read_platform(const horizons::client_config& config, horiz
         auto decoded = decode_framed(std::as_bytes(std::span(record.value)));
         if (!decoded) continue;
         ++count.records_per_topic[topic];
-        std::visit([&](const auto& e) {
-          if (!count.seen.insert(e.event_id).second) return;  // a republished record: same event, read once
-          std::visit([&](const auto& p) {
-            using P = std::decay_t<decltype(p)>;
-            if constexpr (requires { p.job_id; }) {
-              if constexpr (std::is_same_v<decltype(p.job_id), std::string>) {
-                if (!p.job_id.starts_with(job_prefix)) return;
-              }
-            }
-            if constexpr (std::is_same_v<P, job_status_changed>) {
-              count.latest[p.job_id] = p.new_status;
-            } else if constexpr (std::is_same_v<P, job_completed> || std::is_same_v<P, job_cancelled>) {
-              count.ending_event[p.job_id] = e.event_id;
-            } else if constexpr (std::is_same_v<P, job_failed>) {
-              if (!p.next_retry_at) count.ending_event[p.job_id] = e.event_id;
-            } else if constexpr (std::is_same_v<P, job_metrics_recorded>) {
-              auto& f = count.folds[p.job_id];
-              double seconds = static_cast<double>(p.interval_ms) / 1000.0;
-              ++f.samples;
-              f.interval_ms += p.interval_ms;
-              f.cpu_sum += p.cpu_pct;
-              f.cpu_max = std::max(f.cpu_max, p.cpu_pct);
-              f.gpu_sum += p.gpu_pct;
-              f.memory_peak = std::max(f.memory_peak, p.memory_gb);
-              f.disk_read += p.disk_read_mb_per_s * seconds;
-            } else if constexpr (std::is_same_v<P, resource_allocation_changed>) {
-              if (p.change == allocation_change::allocated) count.ran.insert(p.job_id);
-            } else if constexpr (std::is_same_v<P, job_performance_summary>) {
-              count.summary_ids[p.job_id].insert(e.event_id);
-              count.summaries[p.job_id] = p;
-            } else if constexpr (std::is_same_v<P, notification_sent>) {
-              auto source = p.data.find("source_event_id");
-              if (source != p.data.end()) {
-                if (auto id = uuid::parse(source->second)) count.notifications[*id].insert(p.notification_id);
-              }
-            }
-            if constexpr (payload_traits<P>::topic == topic_id::audit_trail) count.audit_ids.insert(e.event_id);
-          }, e.payload);
-        }, *decoded);
+        std::visit(
+            [&](const auto& e) {
+              if (!count.seen.insert(e.event_id).second) return;  // a republished record: same event, read once
+              std::visit(
+                  [&](const auto& p) {
+                    using P = std::decay_t<decltype(p)>;
+                    if constexpr (requires { p.job_id; }) {
+                      if constexpr (std::is_same_v<decltype(p.job_id), std::string>) {
+                        if (!p.job_id.starts_with(job_prefix)) return;
+                      }
+                    }
+                    if constexpr (std::is_same_v<P, job_status_changed>) {
+                      count.latest[p.job_id] = p.new_status;
+                    } else if constexpr (std::is_same_v<P, job_completed> || std::is_same_v<P, job_cancelled>) {
+                      count.ending_event[p.job_id] = e.event_id;
+                    } else if constexpr (std::is_same_v<P, job_failed>) {
+                      if (!p.next_retry_at) count.ending_event[p.job_id] = e.event_id;
+                    } else if constexpr (std::is_same_v<P, job_metrics_recorded>) {
+                      auto& f = count.folds[p.job_id];
+                      double seconds = static_cast<double>(p.interval_ms) / 1000.0;
+                      ++f.samples;
+                      f.interval_ms += p.interval_ms;
+                      f.cpu_sum += p.cpu_pct;
+                      f.cpu_max = std::max(f.cpu_max, p.cpu_pct);
+                      f.gpu_sum += p.gpu_pct;
+                      f.memory_peak = std::max(f.memory_peak, p.memory_gb);
+                      f.disk_read += p.disk_read_mb_per_s * seconds;
+                    } else if constexpr (std::is_same_v<P, resource_allocation_changed>) {
+                      if (p.change == allocation_change::allocated) count.ran.insert(p.job_id);
+                    } else if constexpr (std::is_same_v<P, job_performance_summary>) {
+                      count.summary_ids[p.job_id].insert(e.event_id);
+                      count.summaries[p.job_id] = p;
+                    } else if constexpr (std::is_same_v<P, notification_sent>) {
+                      auto source = p.data.find("source_event_id");
+                      if (source != p.data.end()) {
+                        if (auto id = uuid::parse(source->second)) count.notifications[*id].insert(p.notification_id);
+                      }
+                    }
+                    if constexpr (payload_traits<P>::topic == topic_id::audit_trail) count.audit_ids.insert(e.event_id);
+                  },
+                  e.payload);
+            },
+            *decoded);
       }
     }
   }
@@ -126,8 +130,9 @@ inline nlohmann::json read_report(const std::filesystem::path& file) {
 /// services outlive the run (they may go on publishing health records, alerts and other jobs' events).
 enum class topic_counts : std::uint8_t { exact, at_least };
 
-inline void check_platform(const nlohmann::json& report, const platform_count& count, const std::filesystem::path& data_dir,
-                           const std::string& cli, int jobs, topic_counts counts = topic_counts::exact) {
+inline void check_platform(const nlohmann::json& report, const platform_count& count,
+                           const std::filesystem::path& data_dir, const std::string& cli, int jobs,
+                           topic_counts counts = topic_counts::exact) {
   const bool exact = counts == topic_counts::exact;
   using namespace horizons;
   ASSERT_TRUE(report.value("ok", false)) << report.dump(2);
@@ -168,7 +173,8 @@ inline void check_platform(const nlohmann::json& report, const platform_count& c
   for (const auto& [job, source] : count.ending_event) {
     auto n = in_inbox->bind(1, source.to_string()).single_int();
     if (!n || n->value_or(0) != 1) ++not_in_inbox;
-    if (!std::filesystem::exists(data_dir / "notification-dispatcher" / "outbox" / ("ntf-" + source.to_string() + ".eml"))) {
+    if (!std::filesystem::exists(data_dir / "notification-dispatcher" / "outbox" /
+                                 ("ntf-" + source.to_string() + ".eml"))) {
       ++not_in_outbox;
     }
   }

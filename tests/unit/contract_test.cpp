@@ -81,8 +81,8 @@ TEST(catalogue, partition_keys_follow_the_topic_rules) {
 
 TEST(status_machine, accepts_exactly_the_specified_transitions) {
   const std::set<std::pair<job_status, job_status>> legal{
-      {submitted, queued}, {queued, running},   {running, completed}, {running, failed},
-      {running, cancelled}, {submitted, cancelled}, {queued, cancelled}, {failed, queued}};
+      {submitted, queued},  {queued, running},      {running, completed}, {running, failed},
+      {running, cancelled}, {submitted, cancelled}, {queued, cancelled},  {failed, queued}};
   const job_status all[] = {unknown, submitted, queued, running, completed, failed, cancelled};
   for (auto from : all) {
     for (auto to : all) {
@@ -91,8 +91,8 @@ TEST(status_machine, accepts_exactly_the_specified_transitions) {
       auto checked = check_transition(from, to);
       EXPECT_EQ(checked.has_value(), expected);
       if (!expected) {
-        EXPECT_EQ(checked.error(),
-                  "illegal job status transition " + std::string(to_string(from)) + " -> " + std::string(to_string(to)));
+        EXPECT_EQ(checked.error(), "illegal job status transition " + std::string(to_string(from)) + " -> " +
+                                       std::string(to_string(to)));
       }
     }
   }
@@ -188,8 +188,12 @@ TEST(event_builder, refuses_missing_ids_unknown_symbols_and_bad_numbers) {
       make_event(a_submission()).traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").build();
   EXPECT_TRUE(good_trace) << good_trace.error().message;
 
-  auto over_budget = make_event(job_failed{.job_id = "job-1", .error_code = "OOM", .error_message = "killed",
-                                           .exit_code = 137, .retry_count = 4, .max_retries = 3})
+  auto over_budget = make_event(job_failed{.job_id = "job-1",
+                                           .error_code = "OOM",
+                                           .error_message = "killed",
+                                           .exit_code = 137,
+                                           .retry_count = 4,
+                                           .max_retries = 3})
                          .build();
   ASSERT_FALSE(over_budget);
   EXPECT_EQ(over_budget.error().message, "job.failed: payload.retry_count must be between 0 and max_retries");
@@ -248,7 +252,8 @@ TEST(rfc3339, formats_and_parses_to_the_microsecond) {
   EXPECT_EQ(format_rfc3339(timestamp{std::chrono::microseconds{-62'200'000'000'000'000}}), std::nullopt);
   EXPECT_EQ(format_rfc3339(timestamp{std::chrono::microseconds{4'162'374'839'975'734'535}}), std::nullopt)
       << "year 131,900 must not wrap into a plausible date";
-  EXPECT_EQ(format_rfc3339(timestamp{std::chrono::microseconds{253'402'300'799'999'999}}), "9999-12-31T23:59:59.999999Z");
+  EXPECT_EQ(format_rfc3339(timestamp{std::chrono::microseconds{253'402'300'799'999'999}}),
+            "9999-12-31T23:59:59.999999Z");
 }
 
 }  // namespace

@@ -106,7 +106,11 @@ TEST(malformed_bytes, optional_union_index_out_of_range) {
   event_sampler sampler(5);
   auto env = static_cast<envelope>(sampler.next<job_submitted>());
   // event_id, event_type, occurred_at, correlation_id, then causation_id's union index.
-  record.value(env.event_id).value(std::string("job.submitted")).value(env.occurred_at).value(env.correlation_id).varint(2);
+  record.value(env.event_id)
+      .value(std::string("job.submitted"))
+      .value(env.occurred_at)
+      .value(env.correlation_id)
+      .varint(2);
   expect_error(record.bytes(), codec_errc::bad_union_index, "causation_id");
 }
 
@@ -139,9 +143,16 @@ TEST(malformed_bytes, absurd_negative_map_block_is_refused) {
   // tags (a map) comes after schema_version: a block count of -2^40 with a block size.
   event_sampler sampler(5);
   auto env = static_cast<envelope>(sampler.next<job_submitted>());
-  record.value(env.event_id).value(std::string("job.submitted")).value(env.occurred_at).value(env.correlation_id)
-      .value(env.causation_id).value(env.user_id).value(env.idempotency_key).value(env.schema_version)
-      .varint(-(std::int64_t{1} << 40)).varint(100);
+  record.value(env.event_id)
+      .value(std::string("job.submitted"))
+      .value(env.occurred_at)
+      .value(env.correlation_id)
+      .value(env.causation_id)
+      .value(env.user_id)
+      .value(env.idempotency_key)
+      .value(env.schema_version)
+      .varint(-(std::int64_t{1} << 40))
+      .varint(100);
   expect_error(record.bytes(), codec_errc::bad_length, "tags");
 }
 
@@ -153,8 +164,12 @@ TEST(malformed_bytes, overlong_varint) {
 
 TEST(malformed_bytes, int_out_of_32_bit_range) {
   record_builder failed;
-  failed.envelope_of("job.failed").varint(3).value(std::string("job-1")).value(std::string("E1"))
-      .value(std::string("boom")).varint(std::int64_t{1} << 33);
+  failed.envelope_of("job.failed")
+      .varint(3)
+      .value(std::string("job-1"))
+      .value(std::string("E1"))
+      .value(std::string("boom"))
+      .varint(std::int64_t{1} << 33);
   expect_error(failed.bytes(), codec_errc::bad_varint, "exit_code");
 }
 
@@ -260,7 +275,8 @@ TEST(malformed_json, wrong_type_is_named_with_its_path) {
   auto text = valid_job_submitted_json();
   auto start = text.find("\"nodes\":") + 8;
   auto end = text.find(',', start);
-  expect_json_error(text.replace(start, end - start, "\"ten\""), "payload.resources.nodes: expected an integer, got string");
+  expect_json_error(text.replace(start, end - start, "\"ten\""),
+                    "payload.resources.nodes: expected an integer, got string");
 }
 
 TEST(malformed_json, integer_out_of_range) {
@@ -280,7 +296,8 @@ TEST(malformed_json, bad_uuid_timestamp_and_enum_symbol) {
   auto id_start = text.find("\"event_id\":\"") + 12;
   expect_json_error(std::string(text).replace(id_start, 36, "not-a-uuid"), "event_id: 'not-a-uuid' is not a uuid");
   auto ts_start = text.find("\"occurred_at\":\"") + 15;
-  expect_json_error(std::string(text).replace(ts_start, 27, "yesterday"), "occurred_at: 'yesterday' is not an RFC 3339");
+  expect_json_error(std::string(text).replace(ts_start, 27, "yesterday"),
+                    "occurred_at: 'yesterday' is not an RFC 3339");
   auto sym_start = text.find("\"pipeline\":\"") + 12;
   auto sym_end = text.find('"', sym_start);
   expect_json_error(std::string(text).replace(sym_start, sym_end - sym_start, "alpha-cal"),

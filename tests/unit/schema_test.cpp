@@ -119,7 +119,7 @@ class spec_walk {
     std::set<std::string> kinds;
     for (const auto& branch : branches) {
       if (branch.is_array()) problem(path, "a union may not directly contain a union");
-      auto kind = branch.is_string() ? branch.get<std::string>()
+      auto kind = branch.is_string()        ? branch.get<std::string>()
                   : branch.contains("name") ? branch["name"].get<std::string>()
                                             : branch["type"].get<std::string>();
       if (!kinds.insert(kind).second) problem(path, "union has two branches of type '" + kind + "'");
@@ -137,8 +137,10 @@ class spec_walk {
     // A union's default must match its first branch.
     const json& first = type.is_array() ? type[0] : type;
     if (first == "null" && !value.is_null()) problem(path, "default must be null (the union's first branch)");
-    if (first.is_object() && first.value("type", "") == "map" && !value.is_object()) problem(path, "map default must be an object");
-    if (first.is_object() && first.value("type", "") == "array" && !value.is_array()) problem(path, "array default must be an array");
+    if (first.is_object() && first.value("type", "") == "map" && !value.is_object())
+      problem(path, "map default must be an object");
+    if (first.is_object() && first.value("type", "") == "array" && !value.is_array())
+      problem(path, "array default must be an array");
   }
 };
 
@@ -179,12 +181,11 @@ TEST_P(topic_schema, payload_union_names_every_event_type_of_the_topic) {
   EXPECT_EQ(branches, of_topic);
 }
 
-INSTANTIATE_TEST_SUITE_P(every_topic, topic_schema, testing::ValuesIn(catalogue),
-                         [](const auto& info) {
-                           std::string name(info.param.name());
-                           for (auto& c : name) c = c == '-' ? '_' : c;
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(every_topic, topic_schema, testing::ValuesIn(catalogue), [](const auto& info) {
+  std::string name(info.param.name());
+  for (auto& c : name) c = c == '-' ? '_' : c;
+  return name;
+});
 
 TEST(schema_rules, catch_the_mistakes_of_the_first_contract) {
   auto hyphenated = spec_problems(

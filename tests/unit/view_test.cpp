@@ -31,10 +31,12 @@ decltype(auto) with_topic(topic_id topic, Fn&& fn) {
   return [&]<std::size_t... I>(std::index_sequence<I...>) {
     using result = decltype(fn(std::integral_constant<std::size_t, 0>{}));
     result out{};
-    (void)((static_cast<std::size_t>(topic) == I ? (out = fn(std::integral_constant<std::size_t, I>{}), true) : false) ||
+    (void)((static_cast<std::size_t>(topic) == I ? (out = fn(std::integral_constant<std::size_t, I>{}), true)
+                                                 : false) ||
            ...);
     return out;
-  }(std::make_index_sequence<topic_count>{});
+  }
+  (std::make_index_sequence<topic_count>{});
 }
 
 using decoded = std::expected<any_event, codec_error>;
@@ -67,7 +69,7 @@ decoded decode_framed_by_head(std::span<const std::byte> record) {
     event_view<topic_payload<index()>> view;
     static_cast<envelope_view&>(view) = head->meta;
     if (auto ok = decode_payload_view<topic_payload<index()>>(framed->body, head->payload, head->meta.event_type,
-                                                               view.payload);
+                                                              view.payload);
         !ok) {
       return std::unexpected(ok.error());
     }
@@ -93,7 +95,8 @@ decoded decode_framed_in_two_steps(std::span<const std::byte> record) {
   });
 }
 
-// The view paths and the two-step owning path give exactly what the owning decode gives: the event, or the error code and message.
+// The view paths and the two-step owning path give exactly what the owning decode gives: the event, or the error code
+// and message.
 void expect_same_as_owning(std::span<const std::byte> record, const std::string& what) {
   auto owning = decode_framed(record);
   for (auto [path, by_view] : {std::pair{"decode_view", decode_framed_by_view(record)},
@@ -107,8 +110,8 @@ void expect_same_as_owning(std::span<const std::byte> record, const std::string&
       byte_buffer owning_bytes, view_bytes;
       encode_framed(*owning, owning_bytes);
       encode_framed(*by_view, view_bytes);
-      ASSERT_EQ(view_bytes.view(), owning_bytes.view()) << what << " (" << path << ")\nowning: " << to_json(*owning)
-                                   << "\nview:   " << to_json(*by_view);
+      ASSERT_EQ(view_bytes.view(), owning_bytes.view())
+          << what << " (" << path << ")\nowning: " << to_json(*owning) << "\nview:   " << to_json(*by_view);
     } else {
       ASSERT_EQ(by_view.error().code, owning.error().code) << what << " (" << path << "): " << by_view.error().message;
       ASSERT_EQ(by_view.error().message, owning.error().message) << what << " (" << path << ")";
@@ -257,8 +260,13 @@ TEST(views, the_malformed_input_cases_fail_with_the_owning_decodes_errors) {
   cases[3].first = "event_type that disagrees with the payload";
   cases[3].second.envelope_of("job.failed").varint(4).value(cancelled.payload);
   cases[4].first = "int out of 32-bit range";
-  cases[4].second.envelope_of("job.failed").varint(3).value(std::string("j")).value(std::string("E1"))
-      .value(std::string("boom")).varint(std::int64_t{1} << 33);
+  cases[4]
+      .second.envelope_of("job.failed")
+      .varint(3)
+      .value(std::string("j"))
+      .value(std::string("E1"))
+      .value(std::string("boom"))
+      .varint(std::int64_t{1} << 33);
   cases[5].first = "invalid uuid text";
   cases[5].second.value(std::string("this-is-not-a-uuid-but-36-chars-long"));
   cases[6].first = "trailing bytes";
@@ -330,7 +338,10 @@ TEST(views, decoding_and_iterating_views_allocates_nothing) {
           [&](const auto& p) {
             for_each_field(p, [&](std::string_view, const auto& field) {
               using field_type = std::decay_t<decltype(field)>;
-              if constexpr (requires { field.begin(); field.size(); }) {
+              if constexpr (requires {
+                              field.begin();
+                              field.size();
+                            }) {
                 if constexpr (!std::is_same_v<field_type, std::string_view>) {
                   for (auto it = field.begin(); it != field.end(); ++it) ++entries;
                 }

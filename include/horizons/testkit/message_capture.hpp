@@ -83,10 +83,10 @@ class message_capture {
 
   /// Waits up to `timeout` for a `Payload` event for which `matches(event)` is true.
   template <payload_record Payload, class Predicate>
-    requires std::predicate<const Predicate&, const event<Payload>&>
-  std::optional<event<Payload>> expect_event(const Predicate& matches,
-                                             std::chrono::milliseconds timeout = default_timeout,
-                                             std::source_location where = std::source_location::current()) {
+  requires std::predicate < const Predicate&, const event<Payload>
+  & > std::optional<event<Payload>> expect_event(const Predicate& matches,
+                                                 std::chrono::milliseconds timeout = default_timeout,
+                                                 std::source_location where = std::source_location::current()) {
     auto found = wait_for(
         [&](const captured_event& c) {
           auto typed = event_as<Payload>(c.event);
@@ -149,7 +149,7 @@ class message_capture {
   std::optional<kafka_error> error_;
   bool stopped_ = false;
   std::atomic<std::uint64_t> undecodable_{0};  // copied from the consumer's stats after each poll
-  std::jthread thread_;  // last: stopped before the members it uses go
+  std::jthread thread_;                        // last: stopped before the members it uses go
 };
 
 }  // namespace horizons::testkit

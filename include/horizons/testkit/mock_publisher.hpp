@@ -91,7 +91,7 @@ struct published_record {
   any_event event;                     // `value` decoded with decode_framed()
   std::uint64_t tag = 0;
   timestamp published_at{};
-  std::int32_t partition = -1;          // the partition the real producer would pick
+  std::int32_t partition = -1;            // the partition the real producer would pick
   std::optional<delivery_report> report;  // set once the delivery was reported
 
   /// The last header of that name, as the consumer reads it.
@@ -196,9 +196,9 @@ class mock_publisher final : public publisher {
   std::chrono::microseconds latency_;
   std::deque<published_record> records_;
   std::uint64_t next_sequence_ = 1;
-  std::deque<pending_delivery> queue_;  // in publish order
+  std::deque<pending_delivery> queue_;                  // in publish order
   std::vector<std::vector<std::int64_t>> next_offset_;  // [topic][partition]
-  std::vector<std::uint32_t> round_robin_;               // [topic]
+  std::vector<std::uint32_t> round_robin_;              // [topic]
   mock_publisher_stats stats_;
   bool purging_ = false;
   bool closed_ = false;

@@ -49,9 +49,9 @@ class avro_raw_writer {
     auto n = (static_cast<std::uint64_t>(value) << 1) ^ static_cast<std::uint64_t>(value >> 63);
     // Most longs (lengths, counts, branches, enums) fit one byte and skip the loop.
     while (n >= 0x80) [[unlikely]] {
-      *cur_++ = static_cast<std::uint8_t>(n | 0x80);
-      n >>= 7;
-    }
+        *cur_++ = static_cast<std::uint8_t>(n | 0x80);
+        n >>= 7;
+      }
     *cur_++ = static_cast<std::uint8_t>(n);
   }
   [[gnu::always_inline]] void write_double(double value) {
@@ -250,7 +250,8 @@ class avro_reader {
 
   [[gnu::always_inline]] std::int64_t read_long() {
     // Most longs (lengths, counts, branches, enums) fit one byte.
-    if (cur_ != end_ && *cur_ < 0x80) [[likely]] return zigzag_decode(*cur_++);
+    if (cur_ != end_ && *cur_ < 0x80) [[likely]]
+      return zigzag_decode(*cur_++);
     return read_long_slow();
   }
   [[gnu::always_inline]] std::int32_t read_int() {
@@ -288,8 +289,8 @@ class avro_reader {
   }
   /// A length that runs past the end: a cut record if plausible, a corrupt one otherwise.
   void fail_past_end(std::int64_t n, std::string_view what) {
-    auto detail = std::string(what) + " " + std::to_string(n) + " runs past the " + std::to_string(remaining()) +
-                  " bytes left";
+    auto detail =
+        std::string(what) + " " + std::to_string(n) + " runs past the " + std::to_string(remaining()) + " bytes left";
     fail(n <= max_plausible_length ? codec_errc::truncated : codec_errc::bad_length, std::move(detail));
   }
   template <class T>
@@ -384,8 +385,7 @@ void decode_record(avro_reader& r, Record& record) {
 template <class Variant, std::size_t... I>
 void decode_variant_branch(avro_reader& r, Variant& value, std::size_t index, std::index_sequence<I...>) {
   // Reuse the held alternative when the branch is unchanged (keeps string capacity).
-  ((index == I ? (value.index() == I ? void() : void(value.template emplace<I>()),
-                  decode_record(r, std::get<I>(value)))
+  ((index == I ? (value.index() == I ? void() : void(value.template emplace<I>()), decode_record(r, std::get<I>(value)))
                : void()),
    ...);
 }

@@ -64,10 +64,10 @@ template <payload_record Payload>
 std::expected<void, codec_error> read_payload_branch(detail::avro_reader& r) {
   auto branch = r.read_long();
   if (!r.failed() && branch != static_cast<std::int64_t>(payload_traits<Payload>::union_index)) {
-    return std::unexpected(make_error(
-        codec_errc::wrong_event_type,
-        fmt::format("wrong event type: payload branch {} where {} (branch {}) was expected", branch,
-                    payload_traits<Payload>::event_type, payload_traits<Payload>::union_index)));
+    return std::unexpected(
+        make_error(codec_errc::wrong_event_type,
+                   fmt::format("wrong event type: payload branch {} where {} (branch {}) was expected", branch,
+                               payload_traits<Payload>::event_type, payload_traits<Payload>::union_index)));
   }
   return {};
 }
@@ -77,15 +77,14 @@ std::expected<void, codec_error> check_complete(const detail::avro_reader& r, st
                                                 std::string_view event_type, std::string_view expected_type) {
   if (r.failed()) return std::unexpected(reader_error(r, size));
   if (r.remaining() != 0) {
-    return std::unexpected(make_error(
-        codec_errc::trailing_bytes,
-        fmt::format("trailing bytes: {} bytes left after the record ({} bytes)", r.remaining(), size)));
+    return std::unexpected(
+        make_error(codec_errc::trailing_bytes,
+                   fmt::format("trailing bytes: {} bytes left after the record ({} bytes)", r.remaining(), size)));
   }
   if (event_type != expected_type) {
-    return std::unexpected(make_error(
-        codec_errc::event_type_mismatch,
-        fmt::format("event_type mismatch: envelope says '{}' but the payload is {}", event_type.substr(0, 64),
-                    expected_type)));
+    return std::unexpected(make_error(codec_errc::event_type_mismatch,
+                                      fmt::format("event_type mismatch: envelope says '{}' but the payload is {}",
+                                                  event_type.substr(0, 64), expected_type)));
   }
   return {};
 }
@@ -163,10 +162,12 @@ std::expected<void, codec_error> read_payload(std::span<const std::byte> body, p
   detail::avro_reader r(body, at.offset);
   r.set_field("payload");
   [&]<std::size_t... I>(std::index_sequence<I...>) {
-    ((at.branch == I ? (into.index() == I ? void() : void(into.template emplace<I>()), decode_branch(r, std::get<I>(into)))
-                     : void()),
+    ((at.branch == I
+          ? (into.index() == I ? void() : void(into.template emplace<I>()), decode_branch(r, std::get<I>(into)))
+          : void()),
      ...);
-  }(std::make_index_sequence<std::variant_size_v<Variant>>{});
+  }
+  (std::make_index_sequence<std::variant_size_v<Variant>>{});
   return check_complete(r, body.size(), event_type, event_type_of_payload(into));
 }
 
@@ -199,15 +200,13 @@ std::expected<void, codec_error> decode_payload(std::span<const std::byte> body,
 
 std::expected<frame, codec_error> parse_frame(std::span<const std::byte> record) {
   if (record.size() < frame_header_size) {
-    return std::unexpected(make_error(
-        codec_errc::truncated,
-        fmt::format("truncated record: {} bytes, shorter than the {}-byte frame header", record.size(),
-                    frame_header_size)));
+    return std::unexpected(make_error(codec_errc::truncated,
+                                      fmt::format("truncated record: {} bytes, shorter than the {}-byte frame header",
+                                                  record.size(), frame_header_size)));
   }
   if (record[0] != std::byte{0}) {
-    return std::unexpected(make_error(
-        codec_errc::bad_magic,
-        fmt::format("bad magic byte 0x{:02x} (expected 0x00)", static_cast<unsigned>(record[0]))));
+    return std::unexpected(make_error(codec_errc::bad_magic, fmt::format("bad magic byte 0x{:02x} (expected 0x00)",
+                                                                         static_cast<unsigned>(record[0]))));
   }
   std::uint32_t id = 0;
   for (int i = 1; i < 5; ++i) id = (id << 8) | static_cast<std::uint8_t>(record[i]);
@@ -221,14 +220,15 @@ std::expected<any_event, codec_error> decode_topic(topic_id topic, std::span<con
                                                    std::index_sequence<I...>) {
   std::expected<any_event, codec_error> result =
       std::unexpected(make_error(codec_errc::unknown_schema_id, "unknown topic"));
-  (void)((static_cast<std::size_t>(topic) == I
-              ? (result = [&]() -> std::expected<any_event, codec_error> {
-                   any_event e{std::in_place_index<I>};
-                   if (auto ok = decode_body(body, std::get<I>(e)); !ok) return std::unexpected(ok.error());
-                   return e;
-                 }(),
-                 true)
-              : false) ||
+  (void)((static_cast<std::size_t>(topic) == I ? (
+                                                     result = [&]() -> std::expected<any_event, codec_error> {
+                                                       any_event e{std::in_place_index<I>};
+                                                       if (auto ok = decode_body(body, std::get<I>(e)); !ok)
+                                                         return std::unexpected(ok.error());
+                                                       return e;
+                                                     }(),
+                                                     true)
+                                               : false) ||
          ...);
   return result;
 }
@@ -240,10 +240,9 @@ std::expected<any_event, codec_error> decode_framed(std::span<const std::byte> r
   if (!framed) return std::unexpected(std::move(framed.error()));
   auto topic = topic_from_schema_id(framed->schema_id);
   if (!topic) {
-    return std::unexpected(make_error(
-        codec_errc::unknown_schema_id,
-        fmt::format("unknown schema id {} (this build knows {}..{})", framed->schema_id,
-                    catalogue.front().schema_id, catalogue.back().schema_id)));
+    return std::unexpected(make_error(codec_errc::unknown_schema_id,
+                                      fmt::format("unknown schema id {} (this build knows {}..{})", framed->schema_id,
+                                                  catalogue.front().schema_id, catalogue.back().schema_id)));
   }
   return decode_topic(*topic, framed->body, std::make_index_sequence<topic_count>{});
 }
@@ -252,17 +251,17 @@ void encode_framed(const any_event& e, byte_buffer& out) {
   std::visit([&](const auto& topic_event) { encode_framed(topic_event, out); }, e);
 }
 
-#define HORIZONS_INSTANTIATE_CODEC(P)                                                        \
-  template void encode_body<P>(const event<P>&, byte_buffer&);                               \
-  template void encode_framed<P>(const event<P>&, byte_buffer&);                             \
+#define HORIZONS_INSTANTIATE_CODEC(P)                                                              \
+  template void encode_body<P>(const event<P>&, byte_buffer&);                                     \
+  template void encode_framed<P>(const event<P>&, byte_buffer&);                                   \
   template std::expected<void, codec_error> decode_body<P>(std::span<const std::byte>, event<P>&); \
   template std::expected<event_view<P>, codec_error> decode_view<P>(std::span<const std::byte>);
 HORIZONS_FOR_EACH_PAYLOAD(HORIZONS_INSTANTIATE_CODEC)
 HORIZONS_FOR_EACH_TOPIC_PAYLOAD(HORIZONS_INSTANTIATE_CODEC)
 #undef HORIZONS_INSTANTIATE_CODEC
-#define HORIZONS_INSTANTIATE_PAYLOAD_VIEW(P) \
+#define HORIZONS_INSTANTIATE_PAYLOAD_VIEW(P)                                                                     \
   template std::expected<void, codec_error> decode_payload_view<P>(std::span<const std::byte>, payload_position, \
-                                                                   std::string_view, view_of<P>&);           \
+                                                                   std::string_view, view_of<P>&);               \
   template std::expected<void, codec_error> decode_payload<P>(std::span<const std::byte>, payload_position,      \
                                                               std::string_view, P&);
 HORIZONS_FOR_EACH_TOPIC_PAYLOAD(HORIZONS_INSTANTIATE_PAYLOAD_VIEW)

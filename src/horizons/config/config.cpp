@@ -48,9 +48,9 @@ std::vector<std::pair<std::string, std::string>> rdkafka_properties(const client
                                          {"sasl.password", config.sasl_password}});
   }
   for (const auto& [name, value] : {std::pair{"ssl.ca.location", &config.ssl_ca_location},
-                                     std::pair{"ssl.certificate.location", &config.ssl_certificate_location},
-                                     std::pair{"ssl.key.location", &config.ssl_key_location},
-                                     std::pair{"ssl.key.password", &config.ssl_key_password}}) {
+                                    std::pair{"ssl.certificate.location", &config.ssl_certificate_location},
+                                    std::pair{"ssl.key.location", &config.ssl_key_location},
+                                    std::pair{"ssl.key.password", &config.ssl_key_password}}) {
     if (!value->empty()) properties.emplace_back(name, *value);
   }
   if (role == client_role::consumer) {
@@ -96,7 +96,8 @@ std::vector<std::pair<std::string, std::string>> client_properties(const client_
 }
 
 std::vector<std::pair<std::string, std::string>> topic_properties(const client_config& config, topic_id topic) {
-  return {{"compression.codec", std::string(to_string(config.compression_override.value_or(spec(topic).compression_type)))}};
+  return {{"compression.codec",
+           std::string(to_string(config.compression_override.value_or(spec(topic).compression_type)))}};
 }
 
 namespace {
@@ -444,8 +445,7 @@ step apply_file(client_config& config, given_names& given, const std::filesystem
     if (equals == std::string_view::npos) return refuse("{}: expected NAME=value, got a line without '='", source);
     const auto name = trim(text.substr(0, equals));
     if (name.empty()) return refuse("{}: expected NAME=value, got an empty NAME", source);
-    if (auto applied =
-            apply_named(config, given, name, trim(text.substr(equals + 1)), source, unknown_names::refuse);
+    if (auto applied = apply_named(config, given, name, trim(text.substr(equals + 1)), source, unknown_names::refuse);
         !applied) {
       return applied;
     }
@@ -456,9 +456,7 @@ step apply_file(client_config& config, given_names& given, const std::filesystem
 
 // Setting names are upper-case; a key with a '.' or without upper-case
 // letters is a librdkafka property ("-X linger.ms=5", "-X debug=all").
-bool is_rdkafka_property(std::string_view key) {
-  return key.contains('.') || std::ranges::none_of(key, is_upper);
-}
+bool is_rdkafka_property(std::string_view key) { return key.contains('.') || std::ranges::none_of(key, is_upper); }
 
 step apply_flags(client_config& config, given_names& given, const config_sources& sources) {
   for (const auto& [key, value] : sources.flags) {
@@ -528,8 +526,9 @@ std::expected<client_config, config_error> load_config(const config_sources& sou
   if (applied) applied = check_tls(config);
   if (applied) applied = check_credentials(config);
   if (applied && config.group_protocol == group_protocol::consumer && given.contains("KAFKA_SESSION_TIMEOUT_MS")) {
-    applied = refuse("KAFKA_SESSION_TIMEOUT_MS: not used when KAFKA_GROUP_PROTOCOL is consumer (the broker's "
-                     "group.consumer.session.timeout.ms decides); drop one of the two");
+    applied = refuse(
+        "KAFKA_SESSION_TIMEOUT_MS: not used when KAFKA_GROUP_PROTOCOL is consumer (the broker's "
+        "group.consumer.session.timeout.ms decides); drop one of the two");
   }
   if (!applied) return std::unexpected(std::move(applied).error());
   return config;

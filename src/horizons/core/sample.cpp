@@ -13,9 +13,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr std::array<std::string_view, 16> words{
-    "vlass", "calibration", "epoch", "tile", "frontera", "mosaic", "quicklook", "stokes",
-    "beam", "cube", "survey", "field", "anomaly", "pulsar", "transient", "image"};
+constexpr std::array<std::string_view, 16> words{"vlass",     "calibration", "epoch",     "tile", "frontera", "mosaic",
+                                                 "quicklook", "stokes",      "beam",      "cube", "survey",   "field",
+                                                 "anomaly",   "pulsar",      "transient", "image"};
 // Multi-byte UTF-8 pieces for the extreme range: 2-, 3- and 4-byte sequences.
 constexpr std::array<std::string_view, 4> unicode{"é", "✓", "🔭", "Ωμ"};
 
@@ -53,8 +53,7 @@ class generator {
   template <class Int>
   Int integer() {
     if (extreme() && chance(0.2)) {
-      constexpr std::array<Int, 5> corners{std::numeric_limits<Int>::min(), std::numeric_limits<Int>::max(),
-                                           -1, 0, 63};
+      constexpr std::array<Int, 5> corners{std::numeric_limits<Int>::min(), std::numeric_limits<Int>::max(), -1, 0, 63};
       return corners[between(0, corners.size() - 1)];
     }
     if (extreme()) return static_cast<Int>(between(std::numeric_limits<Int>::min(), std::numeric_limits<Int>::max()));
@@ -63,7 +62,8 @@ class generator {
 
   double real() {
     if (extreme() && chance(0.05)) return chance(0.5) ? std::numeric_limits<double>::infinity() : -0.0;
-    if (extreme() && chance(0.1)) return std::ldexp(std::uniform_real_distribution<double>(-1, 1)(rng_), between(-1000, 1000));
+    if (extreme() && chance(0.1))
+      return std::ldexp(std::uniform_real_distribution<double>(-1, 1)(rng_), between(-1000, 1000));
     return std::round(std::uniform_real_distribution<double>(0, 100)(rng_) * 100) / 100;
   }
 
@@ -86,8 +86,8 @@ void generator::fill(T& value, std::string_view name) {
   } else if constexpr (std::is_same_v<T, timestamp>) {
     // Around the end of 2026, to the microsecond.
     constexpr std::int64_t base = 1'795'000'000'000'000;
-    value = timestamp{std::chrono::microseconds{
-        extreme() && chance(0.1) ? integer<std::int64_t>() : base + between(0, 365LL * 86'400'000'000)}};
+    value = timestamp{std::chrono::microseconds{extreme() && chance(0.1) ? integer<std::int64_t>()
+                                                                         : base + between(0, 365LL * 86'400'000'000)}};
   } else if constexpr (avro_enum<T>) {
     constexpr auto count = static_cast<std::int64_t>(enum_traits<T>::symbols.size());
     do {
@@ -123,9 +123,15 @@ void make_valid(generator& g, job_submitted& p) {
 
 void make_valid(generator& g, job_status_changed& p) {
   using enum job_status;
-  constexpr std::array<std::pair<job_status, job_status>, 9> legal{{
-      {submitted, queued}, {submitted, cancelled}, {queued, running}, {queued, cancelled},
-      {running, completed}, {running, failed}, {running, cancelled}, {failed, queued}, {queued, running}}};
+  constexpr std::array<std::pair<job_status, job_status>, 9> legal{{{submitted, queued},
+                                                                    {submitted, cancelled},
+                                                                    {queued, running},
+                                                                    {queued, cancelled},
+                                                                    {running, completed},
+                                                                    {running, failed},
+                                                                    {running, cancelled},
+                                                                    {failed, queued},
+                                                                    {queued, running}}};
   auto [from, to] = legal[g.between(0, legal.size() - 1)];
   p.previous_status = from;
   p.new_status = to;

@@ -29,8 +29,9 @@ std::expected<void, std::string> check_transition(job_status from, job_status to
 
 std::expected<void, std::string> check_retry(int retry_count, int max_retries) {
   if (retry_count < max_retries) return {};
-  return std::unexpected(fmt::format("illegal job status transition FAILED -> QUEUED: retry {} of {} exhausts the budget",
-                                     retry_count + 1, max_retries));
+  return std::unexpected(
+      fmt::format("illegal job status transition FAILED -> QUEUED: retry {} of {} exhausts the budget", retry_count + 1,
+                  max_retries));
 }
 
 }  // namespace horizons

@@ -21,9 +21,8 @@ std::optional<std::string> format_rfc3339(timestamp t) {
   year_month_day date{day};
   hh_mm_ss time{t - day};
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", static_cast<int>(date.year()),
-                     static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
-                     time.hours().count(), time.minutes().count(), time.seconds().count(),
-                     time.subseconds().count());
+                     static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()), time.hours().count(),
+                     time.minutes().count(), time.seconds().count(), time.subseconds().count());
 }
 
 namespace {
@@ -42,8 +41,8 @@ int digits(std::string_view text, std::size_t pos, std::size_t width) {
 }  // namespace
 
 std::optional<timestamp> parse_rfc3339(std::string_view text) {
-  if (text.size() < 20 || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != 't') ||
-      text[13] != ':' || text[16] != ':') {
+  if (text.size() < 20 || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != 't') || text[13] != ':' ||
+      text[16] != ':') {
     return std::nullopt;
   }
   int y = digits(text, 0, 4), mo = digits(text, 5, 2), d = digits(text, 8, 2);

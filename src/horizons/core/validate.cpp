@@ -85,8 +85,8 @@ bool is_traceparent(std::string_view text) {
   auto version = text.substr(0, 2), trace = text.substr(3, 32), parent = text.substr(36, 16),
        flags = text.substr(53, 2);
   auto all_zero = [](std::string_view hex) { return hex.find_first_not_of('0') == std::string_view::npos; };
-  return version == "00" && is_lower_hex(trace) && is_lower_hex(parent) && is_lower_hex(flags) &&
-         !all_zero(trace) && !all_zero(parent);
+  return version == "00" && is_lower_hex(trace) && is_lower_hex(parent) && is_lower_hex(flags) && !all_zero(trace) &&
+         !all_zero(parent);
 }
 
 // Rules beyond the generic walk, one overload per payload that has any.
@@ -137,7 +137,12 @@ std::expected<void, validation_error> validate_event(const event<Payload>& e) {
   c.require(!e.traceparent || is_traceparent(*e.traceparent), "traceparent",
             "is not a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)");
   if constexpr (is_variant<Payload>::value) {
-    std::visit([&](const auto& p) { c.walk(p, path_node{.name = "payload"}, "payload"); check_payload(c, p); }, e.payload);
+    std::visit(
+        [&](const auto& p) {
+          c.walk(p, path_node{.name = "payload"}, "payload");
+          check_payload(c, p);
+        },
+        e.payload);
   } else {
     c.walk(e.payload, path_node{.name = "payload"}, "payload");
     check_payload(c, e.payload);
@@ -156,8 +161,7 @@ std::expected<void, validation_error> validate(const any_event& e) {
   return std::visit([](const auto& topic_event) { return validate_event(topic_event); }, e);
 }
 
-#define HORIZONS_INSTANTIATE_VALIDATE(P) \
-  template std::expected<void, validation_error> validate<P>(const event<P>&);
+#define HORIZONS_INSTANTIATE_VALIDATE(P) template std::expected<void, validation_error> validate<P>(const event<P>&);
 HORIZONS_FOR_EACH_PAYLOAD(HORIZONS_INSTANTIATE_VALIDATE)
 HORIZONS_FOR_EACH_TOPIC_PAYLOAD(HORIZONS_INSTANTIATE_VALIDATE)
 #undef HORIZONS_INSTANTIATE_VALIDATE

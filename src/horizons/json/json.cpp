@@ -21,16 +21,15 @@ json to_value(const T& value);
 template <avro_record Record>
 json record_to_value(const Record& record) {
   json object = json::object();
-  for_each_field(record, [&](std::string_view name, const auto& field) {
-    object[std::string(name)] = to_value(field);
-  });
+  for_each_field(record,
+                 [&](std::string_view name, const auto& field) { object[std::string(name)] = to_value(field); });
   return object;
 }
 
 template <class T>
 json to_value(const T& value) {
-  if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, std::int32_t> ||
-                std::is_same_v<T, std::int64_t> || std::is_same_v<T, std::string>) {
+  if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, std::int32_t> || std::is_same_v<T, std::int64_t> ||
+                std::is_same_v<T, std::string>) {
     return value;
   } else if constexpr (std::is_same_v<T, double> || std::is_same_v<T, float>) {
     // JSON has no NaN or infinities: spell them as strings so they survive.
@@ -91,8 +90,7 @@ template <class T>
 void from_value(const json& value, T& out, const std::string& path);
 
 template <avro_record Record>
-void record_from_value(const json& value, Record& record, const std::string& path,
-                       std::string_view skip = {}) {
+void record_from_value(const json& value, Record& record, const std::string& path, std::string_view skip = {}) {
   if (!value.is_object()) fail(path, fmt::format("expected an object, got {}", type_name(value)));
   std::size_t known = 0;
   auto prefix = path.empty() ? std::string() : path + ".";
@@ -218,8 +216,7 @@ bool try_branch(std::string_view event_type, const json& value, Variant& out) {
 }
 
 template <class Payload, std::size_t... I>
-void event_from_value(const json& value, event<Payload>& e, std::string_view event_type,
-                      std::index_sequence<I...>) {
+void event_from_value(const json& value, event<Payload>& e, std::string_view event_type, std::index_sequence<I...>) {
   record_from_value(value, static_cast<envelope&>(e), "", "payload");
   auto payload = value.find("payload");
   if (payload == value.end()) fail("payload", "missing field");
@@ -227,13 +224,13 @@ void event_from_value(const json& value, event<Payload>& e, std::string_view eve
 }
 
 template <std::size_t... I>
-any_event any_from_value(const json& value, topic_id topic, std::string_view event_type,
-                         std::index_sequence<I...>) {
+any_event any_from_value(const json& value, topic_id topic, std::string_view event_type, std::index_sequence<I...>) {
   any_event result;
   (void)((static_cast<std::size_t>(topic) == I
-              ? (event_from_value(value, result.emplace<I>(), event_type,
-                                  std::make_index_sequence<std::variant_size_v<
-                                      decltype(std::variant_alternative_t<I, any_event>::payload)>>{}),
+              ? (event_from_value(
+                     value, result.emplace<I>(), event_type,
+                     std::make_index_sequence<
+                         std::variant_size_v<decltype(std::variant_alternative_t<I, any_event>::payload)>>{}),
                  true)
               : false) ||
          ...);
@@ -262,8 +259,8 @@ std::expected<any_event, json_error> any_event_from_json(std::string_view text) 
   const auto& event_type = type->get_ref<const std::string&>();
   auto topic = topic_of_event_type(event_type);
   if (!topic) {
-    return std::unexpected(json_error{
-        fmt::format("event_type: unknown event type '{}' (see `horizons events types`)", event_type)});
+    return std::unexpected(
+        json_error{fmt::format("event_type: unknown event type '{}' (see `horizons events types`)", event_type)});
   }
   try {
     return any_from_value(value, *topic, event_type, std::make_index_sequence<topic_count>{});

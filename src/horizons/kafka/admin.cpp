@@ -53,8 +53,8 @@ std::expected<detail::event_ptr, kafka_error> run_admin_request(rd_kafka_t* clie
   start(options.get(), queue.get());
   detail::event_ptr event(rd_kafka_queue_poll(queue.get(), to_int_ms(timeout + 1s)));
   if (!event) {
-    return std::unexpected(error_with(RD_KAFKA_RESP_ERR__TIMED_OUT,
-                                      fmt::format("{}: no answer within {} ms", what, timeout.count())));
+    return std::unexpected(
+        error_with(RD_KAFKA_RESP_ERR__TIMED_OUT, fmt::format("{}: no answer within {} ms", what, timeout.count())));
   }
   if (auto err = rd_kafka_event_error(event.get())) {
     return std::unexpected(error_with(err, fmt::format("{}: {}", what, rd_kafka_event_error_string(event.get()))));
@@ -75,8 +75,8 @@ std::optional<std::int32_t> admin_target(rd_kafka_t* client, const cluster_metad
     return std::nullopt;
   }
   auto target = md.answered_by >= 0 ? md.answered_by : md.brokers.front().id;
-  detail::log().debug("admin: the metadata names controller {}, not one of its brokers; asking broker {}",
-                      controller, target);
+  detail::log().debug("admin: the metadata names controller {}, not one of its brokers; asking broker {}", controller,
+                      target);
   return target;
 }
 
@@ -115,7 +115,9 @@ const topic_info* find_topic(const cluster_metadata& md, std::string_view name) 
 }
 
 // Kafka's topic-level spelling of a compression codec.
-std::string_view kafka_compression_type(compression c) { return c == compression::none ? "uncompressed" : to_string(c); }
+std::string_view kafka_compression_type(compression c) {
+  return c == compression::none ? "uncompressed" : to_string(c);
+}
 
 // What one catalogue topic (or its .dlq twin) must look like on this cluster.
 struct wanted_topic {
@@ -136,9 +138,8 @@ struct wanted_topic {
 // "3", or "2..3" when partitions of one topic differ.
 std::string replication_of(const topic_info& topic) {
   if (topic.partitions.empty()) return "0";
-  auto [low, high] = std::ranges::minmax(topic.partitions | std::views::transform([](const partition_info& p) {
-                                           return p.replicas.size();
-                                         }));
+  auto [low, high] = std::ranges::minmax(
+      topic.partitions | std::views::transform([](const partition_info& p) { return p.replicas.size(); }));
   return low == high ? std::to_string(low) : fmt::format("{}..{}", low, high);
 }
 
@@ -161,8 +162,7 @@ std::unordered_map<std::string, described_configs> describe_configs(rd_kafka_t* 
   }
   auto event = run_admin_request(client, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, admin_target(client, md), timeout,
                                  "DescribeConfigs", [&](rd_kafka_AdminOptions_t* options, rd_kafka_queue_t* queue) {
-                                   rd_kafka_DescribeConfigs(client, resources.data(), resources.size(), options,
-                                                            queue);
+                                   rd_kafka_DescribeConfigs(client, resources.data(), resources.size(), options, queue);
                                  });
   if (!event) {
     for (const auto& name : names) out[name].unavailable = event.error().message;
@@ -262,7 +262,8 @@ std::expected<std::vector<topic_description>, kafka_error> admin::describe_topic
     if (!d.exists) continue;
     auto& described = configs[d.name];
     d.configs = std::move(described.values);
-    if (!described.unavailable.empty()) d.configs_unavailable = "not verifiable on this cluster: " + described.unavailable;
+    if (!described.unavailable.empty())
+      d.configs_unavailable = "not verifiable on this cluster: " + described.unavailable;
   }
   return out;
 }
@@ -287,14 +288,15 @@ std::expected<ensure_report, ensure_failure> admin::ensure_topics() {
     int min_isr = std::min(t.min_insync_replicas, replication);
     auto both = fmt::format("{} and {}", t.name(), t.dlq_name());
     if (replication < t.replication_factor) {
-      report.warnings.push_back(fmt::format("{}: replication lowered from {} to {}: the cluster has {} broker(s)",
-                                            both, t.replication_factor, replication, report.brokers));
+      report.warnings.push_back(fmt::format("{}: replication lowered from {} to {}: the cluster has {} broker(s)", both,
+                                            t.replication_factor, replication, report.brokers));
     }
     if (min_isr < t.min_insync_replicas) {
-      report.warnings.push_back(fmt::format("{}: min.insync.replicas lowered from {} to {} (replication is {})",
-                                            both, t.min_insync_replicas, min_isr, replication));
+      report.warnings.push_back(fmt::format("{}: min.insync.replicas lowered from {} to {} (replication is {})", both,
+                                            t.min_insync_replicas, min_isr, replication));
     }
-    for (auto name : {std::string(t.name()), t.dlq_name()}) wanted.push_back({std::move(name), &t, replication, min_isr});
+    for (auto name : {std::string(t.name()), t.dlq_name()})
+      wanted.push_back({std::move(name), &t, replication, min_isr});
   }
   for (const auto& w : report.warnings) detail::log().warn("ensure topics: {}", w);
 
@@ -351,16 +353,16 @@ std::expected<ensure_report, ensure_failure> admin::ensure_topics() {
     owned.emplace_back(
         rd_kafka_NewTopic_new(w->name.c_str(), w->spec->partitions, w->replication, reason, sizeof reason));
     if (!owned.back()) {
-      report.missing.push_back({w->name, error_with(RD_KAFKA_RESP_ERR__INVALID_ARG,
-                                                    fmt::format("create topic {}: {}", w->name, reason))});
+      report.missing.push_back(
+          {w->name, error_with(RD_KAFKA_RESP_ERR__INVALID_ARG, fmt::format("create topic {}: {}", w->name, reason))});
       owned.pop_back();
       continue;
     }
     bool configured = true;
     for (const auto& [setting, value] : w->configs()) {
       if (auto err = rd_kafka_NewTopic_set_config(owned.back().get(), setting.c_str(), value.c_str())) {
-        report.missing.push_back({w->name, detail::make_kafka_error(err, fmt::format("create topic {}: {}={}",
-                                                                                     w->name, setting, value))});
+        report.missing.push_back(
+            {w->name, detail::make_kafka_error(err, fmt::format("create topic {}: {}={}", w->name, setting, value))});
         configured = false;
         break;
       }
@@ -371,11 +373,11 @@ std::expected<ensure_report, ensure_failure> admin::ensure_topics() {
   }
   std::vector<std::string> created;
   if (!new_topics.empty()) {
-    auto event = run_admin_request(client, RD_KAFKA_ADMIN_OP_CREATETOPICS, admin_target(client, *md), timeout,
-                                   "CreateTopics", [&](rd_kafka_AdminOptions_t* options, rd_kafka_queue_t* queue) {
-                                     rd_kafka_CreateTopics(client, new_topics.data(), new_topics.size(), options,
-                                                           queue);
-                                   });
+    auto event =
+        run_admin_request(client, RD_KAFKA_ADMIN_OP_CREATETOPICS, admin_target(client, *md), timeout, "CreateTopics",
+                          [&](rd_kafka_AdminOptions_t* options, rd_kafka_queue_t* queue) {
+                            rd_kafka_CreateTopics(client, new_topics.data(), new_topics.size(), options, queue);
+                          });
     if (!event) {
       for (const auto* w : requested) {
         auto error = event.error();

@@ -51,7 +51,8 @@ namespace {
 template <std::size_t I>
 using topic_payload = decltype(std::variant_alternative_t<I, any_event>::payload);
 
-template <class Indices> struct payload_views;
+template <class Indices>
+struct payload_views;
 template <std::size_t... I>
 struct payload_views<std::index_sequence<I...>> {
   using type = std::variant<view_of<topic_payload<I>>...>;
@@ -68,7 +69,8 @@ auto with_topic(topic_id topic, Fn&& fn) {
                                                  : false) ||
            ...);
     return result;
-  }(std::make_index_sequence<topic_count>{});
+  }
+  (std::make_index_sequence<topic_count>{});
 }
 
 // A counter written by the polling thread alone and read by stats() from any thread: a relaxed
@@ -102,7 +104,8 @@ struct consumer::impl {
   impl() {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       ((decoded[I] = any_event(std::in_place_index<I>), views[I] = any_payload_view(std::in_place_index<I>)), ...);
-    }(std::make_index_sequence<topic_count>{});
+    }
+    (std::make_index_sequence<topic_count>{});
   }
 
   // Rebalance: commit finished work before giving partitions up. The classic protocol with the default
@@ -179,8 +182,8 @@ struct consumer::impl {
     auto framed = parse_frame(std::span(static_cast<const std::byte*>(message->payload), message->len));
     if (!framed) return std::unexpected(std::move(framed.error()));
     if (framed->schema_id != spec(*topic).schema_id) {
-      return std::unexpected(codec_error{
-          codec_errc::unknown_schema_id, fmt::format("unknown schema id {} for topic {} (its schema is {})",
+      return std::unexpected(codec_error{codec_errc::unknown_schema_id,
+                                         fmt::format("unknown schema id {} for topic {} (its schema is {})",
                                                      framed->schema_id, topic_name(*topic), spec(*topic).schema_id)});
     }
     if (has_view_handler(*topic)) {
@@ -293,8 +296,8 @@ struct consumer::impl {
       bump(handled);
       return finish(owned, {});
     }
-    return finish(owned, dead_letter(message, {.error_class = "handler", .message = result.error(),
-                                                 .attempts = at.attempt}));
+    return finish(owned,
+                  dead_letter(message, {.error_class = "handler", .message = result.error(), .attempts = at.attempt}));
   }
 
   // Marks the record finished once its fate is settled (`settled`); its offset is stored with its run's
@@ -320,8 +323,8 @@ struct consumer::impl {
 
 std::expected<std::unique_ptr<consumer>, kafka_error> consumer::create(options opts) {
   if (opts.topics.empty()) {
-    return std::unexpected(kafka_error{.code = RD_KAFKA_RESP_ERR__INVALID_ARG, .name = "_INVALID_ARG",
-                                       .message = "consumer: no topics to consume"});
+    return std::unexpected(kafka_error{
+        .code = RD_KAFKA_RESP_ERR__INVALID_ARG, .name = "_INVALID_ARG", .message = "consumer: no topics to consume"});
   }
   auto state = std::make_unique<impl>();
   state->opts = std::move(opts);
@@ -349,7 +352,8 @@ std::expected<std::unique_ptr<consumer>, kafka_error> consumer::create(options o
   state->dead_letters = std::move(*dead_letters);
 
   rd_kafka_poll_set_consumer(state->client.get());
-  detail::partition_list_ptr subscription(rd_kafka_topic_partition_list_new(static_cast<int>(state->opts.topics.size())));
+  detail::partition_list_ptr subscription(
+      rd_kafka_topic_partition_list_new(static_cast<int>(state->opts.topics.size())));
   for (auto t : state->opts.topics) {
     rd_kafka_topic_partition_list_add(subscription.get(), std::string(topic_name(t)).c_str(), RD_KAFKA_PARTITION_UA);
   }
@@ -363,14 +367,15 @@ consumer::consumer(std::unique_ptr<impl> state) : impl_(std::move(state)) { impl
 
 consumer::~consumer() {
   if (impl_ && !impl_->closed) {
-    if (auto closed = close(); !closed) detail::log().error("consumer {}: close: {}", impl_->group, closed.error().message);
+    if (auto closed = close(); !closed)
+      detail::log().error("consumer {}: close: {}", impl_->group, closed.error().message);
   }
 }
 
 const std::string& consumer::group() const { return impl_->group; }
 
 consumer_stats consumer::stats() const {
-  return {impl_->handled.load(), impl_->skipped.load(),       impl_->retries.load(),
+  return {impl_->handled.load(),       impl_->skipped.load(),     impl_->retries.load(),
           impl_->dead_lettered.load(), impl_->undecodable.load(), impl_->rebalances.load()};
 }
 

@@ -40,7 +40,7 @@ void dead_letter_writer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* mess
 }
 
 std::expected<std::string, kafka_error> dead_letter_writer::write(const rd_kafka_message_t* message,
-                                                           const dead_letter_reason& reason) {
+                                                                  const dead_letter_reason& reason) {
   std::string_view original_topic = rd_kafka_topic_name(message->rkt);
   auto topic = topic_from_name(original_topic);
   auto dlq_topic = topic ? spec(*topic).dlq_name() : std::string(original_topic) + ".dlq";
@@ -57,12 +57,10 @@ std::expected<std::string, kafka_error> dead_letter_writer::write(const rd_kafka
   auto producer = this->producer();
   if (!producer) return std::unexpected(producer.error());
   delivery_.store(RD_KAFKA_RESP_ERR__IN_PROGRESS);
-  auto err = rd_kafka_producev(*producer, RD_KAFKA_V_TOPIC(dlq_topic.c_str()),
-                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                               RD_KAFKA_V_VALUE(message->payload, message->len),
-                               RD_KAFKA_V_KEY(message->key, message->key_len),
-                               RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA), RD_KAFKA_V_HEADERS(headers.get()),
-                               RD_KAFKA_V_END);
+  auto err = rd_kafka_producev(
+      *producer, RD_KAFKA_V_TOPIC(dlq_topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_VALUE(message->payload, message->len), RD_KAFKA_V_KEY(message->key, message->key_len),
+      RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA), RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_END);
   if (err) return std::unexpected(make_kafka_error(err, fmt::format("dead-letter to {}", dlq_topic)));
   (void)headers.release();  // the letter's now
   rd_kafka_flush(*producer, static_cast<int>(wait_.count()));

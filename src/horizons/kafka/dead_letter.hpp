@@ -45,7 +45,7 @@ class dead_letter_writer {
   /// Writes `message` to its topic's .dlq and waits (up to the delivery timeout) for the
   /// acknowledgement; returns the topic written to.
   [[nodiscard]] std::expected<std::string, kafka_error> write(const rd_kafka_message_t* message,
-                                                       const dead_letter_reason& reason);
+                                                              const dead_letter_reason& reason);
 
  private:
   dead_letter_writer() = default;

@@ -26,9 +26,10 @@ struct embedded_cluster::impl {
 
 std::expected<std::unique_ptr<embedded_cluster>, kafka_error> embedded_cluster::start(options opts) {
   if (opts.brokers < 1 || opts.brokers > 16) {
-    return std::unexpected(kafka_error{.code = RD_KAFKA_RESP_ERR__INVALID_ARG, .name = "_INVALID_ARG",
-                                       .message = fmt::format("embedded cluster: brokers must be 1..16, got {}",
-                                                              opts.brokers)});
+    return std::unexpected(
+        kafka_error{.code = RD_KAFKA_RESP_ERR__INVALID_ARG,
+                    .name = "_INVALID_ARG",
+                    .message = fmt::format("embedded cluster: brokers must be 1..16, got {}", opts.brokers)});
   }
   auto state = std::make_unique<impl>();
   state->opts = opts;
@@ -43,7 +44,8 @@ std::expected<std::unique_ptr<embedded_cluster>, kafka_error> embedded_cluster::
   state->host = std::move(*host);
   state->cluster = rd_kafka_mock_cluster_new(state->host.get(), opts.brokers);
   if (!state->cluster) {
-    return std::unexpected(kafka_error{.code = RD_KAFKA_RESP_ERR__FAIL, .name = "_FAIL",
+    return std::unexpected(kafka_error{.code = RD_KAFKA_RESP_ERR__FAIL,
+                                       .name = "_FAIL",
                                        .message = "embedded cluster: the mock cluster did not start"});
   }
   state->bootstraps = rd_kafka_mock_cluster_bootstraps(state->cluster);
@@ -85,9 +87,10 @@ namespace {
 template <class Call>
 std::expected<void, kafka_error> on_broker(int broker_id, int brokers, std::string_view what, Call call) {
   if (broker_id < 1 || broker_id > brokers) {
-    return std::unexpected(kafka_error{.code = RD_KAFKA_RESP_ERR__INVALID_ARG, .name = "_INVALID_ARG",
-                                       .message = fmt::format("{}: no broker {} (brokers are 1..{})", what,
-                                                              broker_id, brokers)});
+    return std::unexpected(
+        kafka_error{.code = RD_KAFKA_RESP_ERR__INVALID_ARG,
+                    .name = "_INVALID_ARG",
+                    .message = fmt::format("{}: no broker {} (brokers are 1..{})", what, broker_id, brokers)});
   }
   if (auto err = call(); err) return std::unexpected(detail::make_kafka_error(err, what));
   return {};
@@ -114,8 +117,7 @@ std::expected<void, kafka_error> embedded_cluster::set_broker_rtt(int broker_id,
 void embedded_cluster::inject_request_errors(int api_key, int error_code, int count) {
   std::vector<rd_kafka_resp_err_t> errors(static_cast<std::size_t>(count),
                                           static_cast<rd_kafka_resp_err_t>(error_code));
-  rd_kafka_mock_push_request_errors_array(impl_->cluster, static_cast<int16_t>(api_key), errors.size(),
-                                          errors.data());
+  rd_kafka_mock_push_request_errors_array(impl_->cluster, static_cast<int16_t>(api_key), errors.size(), errors.data());
 }
 
 void embedded_cluster::clear_request_errors(int api_key) {

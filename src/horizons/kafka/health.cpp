@@ -44,8 +44,9 @@ std::string probe_broker(const client_config& config, const broker_info& broker,
   const rd_kafka_metadata_t* raw = nullptr;
   auto err = rd_kafka_metadata(client->get(), 0, nullptr, &raw, static_cast<int>(timeout.count()));
   detail::metadata_ptr md(raw);
-  if (err) return fmt::format("no metadata answer from {} within {} ms: {}", probe_config.brokers, timeout.count(),
-                              rd_kafka_err2str(err));
+  if (err)
+    return fmt::format("no metadata answer from {} within {} ms: {}", probe_config.brokers, timeout.count(),
+                       rd_kafka_err2str(err));
   return {};
 }
 
@@ -120,12 +121,13 @@ std::expected<cluster_health, kafka_error> check_cluster(admin& client, health_o
   for (const auto& b : health.brokers) {
     if (!b.up()) detail::log().warn("cluster health: broker {} is not up: {}", b.id, b.problem);
   }
-  if (health.brokers_up < health.expected_brokers || !health.leaderless.empty() ||
-      !health.leader_unreachable.empty() || !health.under_replicated.empty()) {
-    detail::log().warn("cluster health: {}/{} brokers up, {} partitions leaderless, {} with an unreachable leader, "
-                       "{} under-replicated",
-                       health.brokers_up, health.expected_brokers, health.leaderless.size(),
-                       health.leader_unreachable.size(), health.under_replicated.size());
+  if (health.brokers_up < health.expected_brokers || !health.leaderless.empty() || !health.leader_unreachable.empty() ||
+      !health.under_replicated.empty()) {
+    detail::log().warn(
+        "cluster health: {}/{} brokers up, {} partitions leaderless, {} with an unreachable leader, "
+        "{} under-replicated",
+        health.brokers_up, health.expected_brokers, health.leaderless.size(), health.leader_unreachable.size(),
+        health.under_replicated.size());
   }
   return health;
 }
@@ -142,8 +144,8 @@ using offsets_by_partition = std::map<std::pair<std::string, std::int32_t>, rd_k
 
 // Committed offsets through the admin API (OffsetFetch to the group coordinator): joins nothing.
 std::expected<detail::partition_list_ptr, kafka_error> list_group_offsets(rd_kafka_t* client, const std::string& group,
-                                                                         const rd_kafka_topic_partition_list_t* wanted,
-                                                                         clock::time_point deadline) {
+                                                                          const rd_kafka_topic_partition_list_t* wanted,
+                                                                          clock::time_point deadline) {
   std::unique_ptr<rd_kafka_ListConsumerGroupOffsets_t, decltype(&rd_kafka_ListConsumerGroupOffsets_destroy)> request(
       rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), wanted), &rd_kafka_ListConsumerGroupOffsets_destroy);
   detail::admin_options_ptr options(rd_kafka_AdminOptions_new(client, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS));
@@ -162,8 +164,8 @@ std::expected<detail::partition_list_ptr, kafka_error> list_group_offsets(rd_kaf
         error_with(err, fmt::format("ListConsumerGroupOffsets: {}", rd_kafka_event_error_string(event.get()))));
   }
   std::size_t count = 0;
-  const auto** groups =
-      rd_kafka_ListConsumerGroupOffsets_result_groups(rd_kafka_event_ListConsumerGroupOffsets_result(event.get()), &count);
+  const auto** groups = rd_kafka_ListConsumerGroupOffsets_result_groups(
+      rd_kafka_event_ListConsumerGroupOffsets_result(event.get()), &count);
   if (count != 1) {
     return std::unexpected(error_with(RD_KAFKA_RESP_ERR__BAD_MSG,
                                       fmt::format("ListConsumerGroupOffsets: {} group results, expected 1", count)));
@@ -177,9 +179,9 @@ std::expected<detail::partition_list_ptr, kafka_error> list_group_offsets(rd_kaf
 // Committed offsets through a consumer with the group's id that never subscribes: it joins nothing,
 // commits nothing (auto-commit off), and only sends OffsetFetch.
 std::expected<detail::partition_list_ptr, kafka_error> fetch_committed(const client_config& config,
-                                                                      const std::string& group,
-                                                                      const rd_kafka_topic_partition_list_t* wanted,
-                                                                      clock::time_point deadline) {
+                                                                       const std::string& group,
+                                                                       const rd_kafka_topic_partition_list_t* wanted,
+                                                                       clock::time_point deadline) {
   auto conf = detail::make_conf(config, detail::client_role::consumer);
   if (!conf) return std::unexpected(conf.error());
   for (auto [name, value] : std::initializer_list<std::pair<std::string_view, std::string_view>>{
@@ -246,8 +248,9 @@ void measure_record_age(rd_kafka_t* client, std::vector<pending_record>& pending
     if (ms < 0) {
       it->lag->error = fmt::format("record at offset {} has no timestamp", message->offset);
     } else {
-      auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::system_clock::now().time_since_epoch()).count();
+      auto now_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+              .count();
       it->lag->lag_seconds = std::chrono::milliseconds{std::max<std::int64_t>(now_ms - ms, 0)};
     }
     it->done = true;
@@ -284,8 +287,8 @@ std::expected<lag_report, kafka_error> consumer_lag(const client_config& config,
   auto err = rd_kafka_metadata(client, 1, nullptr, &raw, std::max(remaining_ms(deadline), 1));
   detail::metadata_ptr md(raw);
   if (err) {
-    return std::unexpected(detail::make_kafka_error(err, fmt::format("consumer lag: no metadata from '{}' within {} ms",
-                                                                     config.brokers, query.timeout.count())));
+    return std::unexpected(detail::make_kafka_error(
+        err, fmt::format("consumer lag: no metadata from '{}' within {} ms", config.brokers, query.timeout.count())));
   }
 
   lag_report report{.group = query.group};
@@ -317,8 +320,8 @@ std::expected<lag_report, kafka_error> consumer_lag(const client_config& config,
     auto fallback = fetch_committed(config, query.group, wanted.get(), deadline);
     if (!fallback) {
       auto error = fallback.error();
-      error.message = fmt::format("consumer lag of group {}: {} (and {})", query.group, error.message,
-                                  committed.error().message);
+      error.message =
+          fmt::format("consumer lag of group {}: {} (and {})", query.group, error.message, committed.error().message);
       return std::unexpected(error);
     }
     committed = std::move(fallback);

@@ -99,8 +99,8 @@ std::expected<std::unique_ptr<producer>, kafka_error> producer::create(options o
   auto state = std::make_unique<impl>();
   state->opts = std::move(opts);
   const auto& config = state->opts.config;
-  auto conf = detail::make_client_conf(config, client_role::producer,
-                                      {.max_queued_messages = state->opts.max_queued_messages});
+  auto conf =
+      detail::make_client_conf(config, client_role::producer, {.max_queued_messages = state->opts.max_queued_messages});
   if (!conf) return std::unexpected(conf.error());
   rd_kafka_conf_set_opaque(conf->get(), state.get());
   rd_kafka_conf_set_dr_msg_cb(conf->get(), impl::on_delivery);
@@ -120,8 +120,7 @@ std::expected<std::unique_ptr<producer>, kafka_error> producer::create(options o
         return std::unexpected(error);
       }
     }
-    rd_kafka_topic_conf_set_opaque(topic_conf.get(),
-                                   reinterpret_cast<void*>(static_cast<std::uintptr_t>(t.id)));
+    rd_kafka_topic_conf_set_opaque(topic_conf.get(), reinterpret_cast<void*>(static_cast<std::uintptr_t>(t.id)));
     detail::topic_ptr topic(rd_kafka_topic_new(state->client.get(), std::string(t.name()).c_str(), topic_conf.get()));
     if (!topic) return std::unexpected(detail::make_kafka_error(rd_kafka_last_error(), t.name()));
     (void)topic_conf.release();  // owned by the topic handle now
@@ -164,9 +163,9 @@ class producer::channel_publisher final : public publisher {
   std::size_t flush(std::chrono::milliseconds timeout) override { return owner_.flush(timeout); }
 
   static kafka_error tag_out_of_range(std::uint64_t tag) {
-    return detail::make_kafka_error(RD_KAFKA_RESP_ERR__INVALID_ARG,
-                                    fmt::format("tag {} above {}, the largest a producer with channels takes", tag,
-                                                max_channel_tag));
+    return detail::make_kafka_error(
+        RD_KAFKA_RESP_ERR__INVALID_ARG,
+        fmt::format("tag {} above {}, the largest a producer with channels takes", tag, max_channel_tag));
   }
 
  private:
@@ -202,13 +201,12 @@ std::expected<void, kafka_error> producer::enqueue(const outgoing_record& record
   std::size_t key_size = record.key ? record.key->size() : 0;
   std::optional<std::chrono::steady_clock::time_point> deadline;  // from the first full queue on
   for (;;) {
-    auto err = rd_kafka_producev(
-        impl_->client.get(), RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_VALUE(const_cast<std::byte*>(record.value.data()), record.value.size()),
-        RD_KAFKA_V_KEY(key_data, key_size),
-        RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(tag))),
-        RD_KAFKA_V_END);
+    auto err =
+        rd_kafka_producev(impl_->client.get(), RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_VALUE(const_cast<std::byte*>(record.value.data()), record.value.size()),
+                          RD_KAFKA_V_KEY(key_data, key_size), RD_KAFKA_V_HEADERS(headers.get()),
+                          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(tag))), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       (void)headers.release();
       impl_->queued.fetch_add(1, std::memory_order_relaxed);
@@ -218,8 +216,8 @@ std::expected<void, kafka_error> producer::enqueue(const outgoing_record& record
     auto now_steady = std::chrono::steady_clock::now();
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !deadline) deadline = now_steady + impl_->opts.enqueue_timeout;
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || now_steady >= *deadline) {
-      return std::unexpected(detail::make_kafka_error(
-          err, fmt::format("publish {} to {}", record.event_type, topic_name(record.topic))));
+      return std::unexpected(
+          detail::make_kafka_error(err, fmt::format("publish {} to {}", record.event_type, topic_name(record.topic))));
     }
     // Back-pressure: wait for room rather than drop, serving reports meanwhile when that is ours to do.
     impl_->queue_full_waits.fetch_add(1, std::memory_order_relaxed);
@@ -243,7 +241,8 @@ std::size_t producer::flush(std::chrono::milliseconds timeout) {
   auto pending = [&] { return static_cast<std::size_t>(rd_kafka_outq_len(impl_->client.get())); };
   while (pending() > 0 && std::chrono::steady_clock::now() < deadline) {
     if (impl_->caller_serves()) {
-      (void)poll(std::min(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()), 100ms));
+      (void)poll(std::min(
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()), 100ms));
     } else {
       std::this_thread::sleep_for(1ms);
     }

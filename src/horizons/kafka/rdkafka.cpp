@@ -47,7 +47,7 @@ spdlog::logger& rdkafka_log() {
 void route_log(const rd_kafka_t* client, int level, const char* facility, const char* message) noexcept {
   try {
     // syslog levels: 0-3 error, 4 warning, 5-6 info, 7 debug.
-    auto lvl = level <= 3 ? spdlog::level::err
+    auto lvl = level <= 3   ? spdlog::level::err
                : level == 4 ? spdlog::level::warn
                : level <= 6 ? spdlog::level::info
                             : spdlog::level::debug;
@@ -69,20 +69,19 @@ std::map<const rd_kafka_t*, connect_errors> awaiting;
 void default_error_cb(rd_kafka_t* client, int code, const char* reason, void*) noexcept {
   note_client_error(client, code, reason);
   try {
-    log().warn("[{}] {}: {}", rd_kafka_name(client), rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(code)),
-               reason);
+    log().warn("[{}] {}: {}", rd_kafka_name(client), rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(code)), reason);
   } catch (...) {
   }
 }
 
 // What the client presented, for a TLS failure's message: which CA it trusts, whether it sent a certificate.
 std::string tls_setup(const client_config& config) {
-  return fmt::format("{}, trusting {}, {}", to_string(config.security),
-                     config.ssl_ca_location.empty() ? "the system's CA store"
-                                                    : fmt::format("the CA in '{}'", config.ssl_ca_location),
-                     config.ssl_certificate_location.empty()
-                         ? std::string("no client certificate")
-                         : fmt::format("client certificate '{}'", config.ssl_certificate_location));
+  return fmt::format(
+      "{}, trusting {}, {}", to_string(config.security),
+      config.ssl_ca_location.empty() ? "the system's CA store" : fmt::format("the CA in '{}'", config.ssl_ca_location),
+      config.ssl_certificate_location.empty()
+          ? std::string("no client certificate")
+          : fmt::format("client certificate '{}'", config.ssl_certificate_location));
 }
 
 }  // namespace
@@ -97,8 +96,8 @@ void note_client_error(const rd_kafka_t* client, int code, const char* reason) n
     // alert from the broker (it refused our certificate, or the lack of one) arrives as a transport
     // error carrying OpenSSL's "SSL alert number". Other errors (a broker not up yet) are kept to
     // explain a timeout.
-    const bool tls_alert =
-        code == RD_KAFKA_RESP_ERR__TRANSPORT && std::string_view(reason).find("SSL alert number") != std::string_view::npos;
+    const bool tls_alert = code == RD_KAFKA_RESP_ERR__TRANSPORT &&
+                           std::string_view(reason).find("SSL alert number") != std::string_view::npos;
     if ((code == RD_KAFKA_RESP_ERR__AUTHENTICATION || code == RD_KAFKA_RESP_ERR__SSL || tls_alert) && !refused) {
       const auto kind = tls_alert ? RD_KAFKA_RESP_ERR__SSL : static_cast<rd_kafka_resp_err_t>(code);
       refused = kafka_error{.code = kind, .name = rd_kafka_err2name(kind), .message = reason};
@@ -171,8 +170,9 @@ std::expected<kafka_ptr, kafka_error> make_client(rd_kafka_type_t type, conf_ptr
   if (!client) {
     // librdkafka loads the TLS files here and names only its own property and OpenSSL's error.
     constexpr std::array<std::pair<std::string_view, std::string_view>, 3> tls_files{{
-        {"ssl.key.location", " (KAFKA_SSL_KEY_LOCATION: not a PEM private key, or KAFKA_SSL_KEY_PASSWORD does "
-                             "not open it)"},
+        {"ssl.key.location",
+         " (KAFKA_SSL_KEY_LOCATION: not a PEM private key, or KAFKA_SSL_KEY_PASSWORD does "
+         "not open it)"},
         {"ssl.certificate.location", " (KAFKA_SSL_CERTIFICATE_LOCATION: not a PEM certificate)"},
         {"ssl.ca.location", " (KAFKA_SSL_CA_LOCATION: not a PEM certificate)"},
     }};
@@ -214,21 +214,22 @@ std::expected<void, kafka_error> await_brokers(rd_kafka_t* client, const client_
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a refused connection returns at once
     std::scoped_lock lock(awaiting_mutex);
     if (auto& refused = awaiting[client].refused) {
-      refused->message = refused->code == RD_KAFKA_RESP_ERR__SSL
-                             ? fmt::format("TLS connection to brokers '{}' failed ({}): {}", config.brokers,
-                                           tls_setup(config), refused->message)
-                             : fmt::format("brokers '{}' refused {} login of user '{}': authentication failed: {}",
-                                           config.brokers, to_string(config.mechanism), config.sasl_username,
-                                           refused->message);
+      refused->message =
+          refused->code == RD_KAFKA_RESP_ERR__SSL
+              ? fmt::format("TLS connection to brokers '{}' failed ({}): {}", config.brokers, tls_setup(config),
+                            refused->message)
+              : fmt::format("brokers '{}' refused {} login of user '{}': authentication failed: {}", config.brokers,
+                            to_string(config.mechanism), config.sasl_username, refused->message);
       return std::unexpected(*refused);
     }
   }
-  auto error = make_kafka_error(err == RD_KAFKA_RESP_ERR_NO_ERROR ? RD_KAFKA_RESP_ERR__TRANSPORT : err,
-                                fmt::format("no broker of '{}' answered within {} ms", config.brokers,
-                                            config.connect_timeout.count()));
+  auto error = make_kafka_error(
+      err == RD_KAFKA_RESP_ERR_NO_ERROR ? RD_KAFKA_RESP_ERR__TRANSPORT : err,
+      fmt::format("no broker of '{}' answered within {} ms", config.brokers, config.connect_timeout.count()));
   {
     std::scoped_lock lock(awaiting_mutex);
-    if (const auto& last = awaiting[client].last; !last.empty()) error.message += fmt::format(" (last error: {})", last);
+    if (const auto& last = awaiting[client].last; !last.empty())
+      error.message += fmt::format(" (last error: {})", last);
   }
   error.retriable = true;
   return std::unexpected(error);

@@ -26,15 +26,16 @@ struct topic_reader::impl {
 namespace {
 
 // The partition count of `topic`, or the error that names it.
-std::expected<int, kafka_error> partitions_of(rd_kafka_t* client, const client_config& config, const std::string& topic) {
+std::expected<int, kafka_error> partitions_of(rd_kafka_t* client, const client_config& config,
+                                              const std::string& topic) {
   detail::topic_ptr handle(rd_kafka_topic_new(client, topic.c_str(), nullptr));
   const rd_kafka_metadata_t* raw = nullptr;
   auto err = rd_kafka_metadata(client, 0, handle.get(), &raw, static_cast<int>(config.connect_timeout.count()));
   detail::metadata_ptr metadata(raw);
   if (err) {
-    return std::unexpected(detail::make_kafka_error(
-        err, fmt::format("read {}: no metadata from '{}' within {} ms", topic, config.brokers,
-                         config.connect_timeout.count())));
+    return std::unexpected(
+        detail::make_kafka_error(err, fmt::format("read {}: no metadata from '{}' within {} ms", topic, config.brokers,
+                                                  config.connect_timeout.count())));
   }
   if (metadata->topic_cnt != 1 || metadata->topics[0].err || metadata->topics[0].partition_cnt == 0) {
     auto topic_err = metadata->topic_cnt == 1 ? metadata->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
@@ -47,28 +48,29 @@ std::expected<int, kafka_error> partitions_of(rd_kafka_t* client, const client_c
 }  // namespace
 
 std::expected<std::unique_ptr<topic_reader>, kafka_error> topic_reader::open(const client_config& config,
-                                                                          const std::string& topic, read_from start,
-                                                                          const std::string& group) {
+                                                                             const std::string& topic, read_from start,
+                                                                             const std::string& group) {
   return open(config, std::vector<std::string>{topic}, start, group);
 }
 
 std::expected<std::unique_ptr<topic_reader>, kafka_error> topic_reader::open(const client_config& config,
-                                                                          const std::vector<std::string>& topics,
-                                                                          read_from start, const std::string& group) {
+                                                                             const std::vector<std::string>& topics,
+                                                                             read_from start,
+                                                                             const std::string& group) {
   if (topics.empty()) {
-    return std::unexpected(kafka_error{.code = RD_KAFKA_RESP_ERR__INVALID_ARG, .name = "_INVALID_ARG",
-                                       .message = "topic reader: no topics to read"});
+    return std::unexpected(kafka_error{
+        .code = RD_KAFKA_RESP_ERR__INVALID_ARG, .name = "_INVALID_ARG", .message = "topic reader: no topics to read"});
   }
   auto state = std::make_unique<impl>();
   state->topics = fmt::format("{}", fmt::join(topics, ", "));
   auto conf = detail::make_conf(config, detail::client_role::consumer);
   if (!conf) return std::unexpected(conf.error());
   // Partitions are assigned, not subscribed: the group id only names whose offsets commit() writes.
-  for (auto [name, value] : std::initializer_list<std::pair<std::string_view, std::string_view>>{
-           {"group.id", group},
-           {"enable.auto.commit", "false"},
-           {"enable.partition.eof", "true"},
-           {"auto.offset.reset", "earliest"}}) {
+  for (auto [name, value] :
+       std::initializer_list<std::pair<std::string_view, std::string_view>>{{"group.id", group},
+                                                                            {"enable.auto.commit", "false"},
+                                                                            {"enable.partition.eof", "true"},
+                                                                            {"auto.offset.reset", "earliest"}}) {
     if (auto ok = detail::set_property(conf->get(), name, value); !ok) return std::unexpected(ok.error());
   }
   auto client = detail::make_client(RD_KAFKA_CONSUMER, *conf);
@@ -103,8 +105,8 @@ std::expected<void, kafka_error> topic_reader::commit(const raw_record& record) 
   detail::partition_list_ptr offsets(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(offsets.get(), record.topic.c_str(), record.partition)->offset = record.offset + 1;
   if (auto err = rd_kafka_commit(impl_->client.get(), offsets.get(), 0)) {
-    return std::unexpected(detail::make_kafka_error(err, fmt::format("commit {}[{}]@{}", record.topic,
-                                                                     record.partition, record.offset)));
+    return std::unexpected(
+        detail::make_kafka_error(err, fmt::format("commit {}[{}]@{}", record.topic, record.partition, record.offset)));
   }
   return {};
 }
@@ -116,7 +118,8 @@ std::expected<std::optional<raw_record>, kafka_error> topic_reader::next(std::ch
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    detail::message_ptr message(rd_kafka_consumer_poll(impl_->client.get(), static_cast<int>(std::max(left.count(), 0L))));
+    detail::message_ptr message(
+        rd_kafka_consumer_poll(impl_->client.get(), static_cast<int>(std::max(left.count(), 0L))));
     if (!message) return std::nullopt;
     std::string topic = message->rkt ? rd_kafka_topic_name(message->rkt) : "";
     if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -146,7 +149,8 @@ std::expected<std::optional<raw_record>, kafka_error> topic_reader::next(std::ch
       const char* name = nullptr;
       const void* value = nullptr;
       std::size_t size = 0;
-      for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+      for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+           ++i) {
         record.headers.emplace_back(name, value ? std::string(static_cast<const char*>(value), size) : std::string());
       }
     }

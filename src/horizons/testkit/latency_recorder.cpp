@@ -121,8 +121,8 @@ std::chrono::microseconds latency_recorder::percentile(double percent) const {
 std::chrono::microseconds latency_recorder::percentile_of(const state& s, double percent) {
   if (s.count == 0) return std::chrono::microseconds{0};
   // Nearest rank: the smallest value with at least percent% of all values at or below it.
-  auto rank = static_cast<std::uint64_t>(std::ceil(std::clamp(percent, 0.0, 100.0) / 100.0 *
-                                                   static_cast<double>(s.count)));
+  auto rank =
+      static_cast<std::uint64_t>(std::ceil(std::clamp(percent, 0.0, 100.0) / 100.0 * static_cast<double>(s.count)));
   rank = std::clamp<std::uint64_t>(rank, 1, s.count);
   std::uint64_t seen = 0;
   for (std::size_t b = 0; b < bucket_count; ++b) {
@@ -154,8 +154,7 @@ latency_summary latency_recorder::summary() const {
         static_cast<double>(std::sqrt(static_cast<long double>(numerator)) / static_cast<long double>(s.count));
   } else {
     auto mean = static_cast<long double>(s.sum) / static_cast<long double>(s.count);
-    auto variance =
-        static_cast<long double>(s.sum_of_squares) / static_cast<long double>(s.count) - mean * mean;
+    auto variance = static_cast<long double>(s.sum_of_squares) / static_cast<long double>(s.count) - mean * mean;
     out.stddev_us = static_cast<double>(std::sqrt(std::max(variance, 0.0L)));
   }
   out.p50 = percentile_of(s, 50);

@@ -25,8 +25,7 @@ std::string topic_list(const std::vector<topic_id>& topics) {
 std::size_t payload_index_of(const any_event& e) {
   return std::visit(
       [](const auto& topic_event) {
-        return std::visit([](const auto& p) { return payload_index<std::decay_t<decltype(p)>>; },
-                          topic_event.payload);
+        return std::visit([](const auto& p) { return payload_index<std::decay_t<decltype(p)>>; }, topic_event.payload);
       },
       e);
 }
@@ -43,9 +42,8 @@ std::expected<std::unique_ptr<message_capture>, kafka_error> message_capture::st
   // the outcome of create() back here. The thread owns the promise, so it outlives set_value().
   std::promise<std::expected<void, kafka_error>> created;
   auto outcome = created.get_future();
-  capture->thread_ = std::jthread([raw = capture.get(), created = std::move(created)](std::stop_token stop) mutable {
-    raw->run(stop, created);
-  });
+  capture->thread_ = std::jthread(
+      [raw = capture.get(), created = std::move(created)](std::stop_token stop) mutable { raw->run(stop, created); });
   if (auto ok = outcome.get(); !ok) return std::unexpected(std::move(ok.error()));
   return capture;
 }

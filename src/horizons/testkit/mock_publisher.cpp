@@ -20,16 +20,15 @@ constexpr int err_not_enough_replicas = 19;
 
 kafka_error default_error(failure_stage stage, std::string_view event_type, topic_id topic) {
   if (stage == failure_stage::publish) {
-    return {.code = err_queue_full,
-            .name = "_QUEUE_FULL",
-            .message = fmt::format("publish {} to {}: simulated failure (mock_publisher)", event_type,
-                                   topic_name(topic)),
-            .retriable = true};
+    return {
+        .code = err_queue_full,
+        .name = "_QUEUE_FULL",
+        .message = fmt::format("publish {} to {}: simulated failure (mock_publisher)", event_type, topic_name(topic)),
+        .retriable = true};
   }
   return {.code = err_not_enough_replicas,
           .name = "NOT_ENOUGH_REPLICAS",
-          .message = fmt::format("deliver {} to {}: simulated failure (mock_publisher)", event_type,
-                                 topic_name(topic)),
+          .message = fmt::format("deliver {} to {}: simulated failure (mock_publisher)", event_type, topic_name(topic)),
           .retriable = true};
 }
 
@@ -135,14 +134,14 @@ std::expected<void, kafka_error> mock_publisher::publish_encoded(const outgoing_
     std::scoped_lock lock(mutex_);
     if (closed_) {
       ++stats_.rejected;
-      return std::unexpected(kafka_error{.code = err_destroy, .name = "_DESTROY",
-                                         .message = "mock_publisher: publish after close"});
+      return std::unexpected(
+          kafka_error{.code = err_destroy, .name = "_DESTROY", .message = "mock_publisher: publish after close"});
     }
   }
   // The bytes must be what the real producer would send: decode them back and compare.
   auto decoded = decode_framed(record.value);
-  std::string problem = decoded ? mismatch(record, *decoded)
-                                : fmt::format("the value does not decode: {}", decoded.error().message);
+  std::string problem =
+      decoded ? mismatch(record, *decoded) : fmt::format("the value does not decode: {}", decoded.error().message);
   if (!problem.empty()) {
     ADD_FAILURE() << "mock_publisher: bad record for " << topic_name(record.topic) << " (" << record.event_type
                   << "): " << problem;
@@ -180,14 +179,19 @@ std::expected<void, kafka_error> mock_publisher::publish_encoded(const outgoing_
   std::scoped_lock lock(mutex_);
   if (closed_) {
     ++stats_.rejected;
-    return std::unexpected(kafka_error{.code = err_destroy, .name = "_DESTROY",
-                                       .message = "mock_publisher: publish after close"});
+    return std::unexpected(
+        kafka_error{.code = err_destroy, .name = "_DESTROY", .message = "mock_publisher: publish after close"});
   }
   kept.sequence = next_sequence_++;
-  if (!kept.key) kept.partition = static_cast<std::int32_t>(round_robin_[static_cast<std::size_t>(record.topic)]++ %
-                                                            static_cast<std::uint32_t>(partitions));
-  delivery_report report{.topic = record.topic, .partition = kept.partition, .offset = -1,
-                         .event_id = record.meta.event_id, .tag = tag, .error = std::nullopt};
+  if (!kept.key)
+    kept.partition = static_cast<std::int32_t>(round_robin_[static_cast<std::size_t>(record.topic)]++ %
+                                               static_cast<std::uint32_t>(partitions));
+  delivery_report report{.topic = record.topic,
+                         .partition = kept.partition,
+                         .offset = -1,
+                         .event_id = record.meta.event_id,
+                         .tag = tag,
+                         .error = std::nullopt};
   if (failing) {
     report.error = failing->error.value_or(default_error(failure_stage::delivery, record.event_type, record.topic));
   }
@@ -218,7 +222,8 @@ void mock_publisher::deliver(std::stop_token stop) {
     queue_.pop_front();
     auto& r = item.report;
     if (purge && !r.error) {
-      r.error = kafka_error{.code = err_purge_queue, .name = "_PURGE_QUEUE",
+      r.error = kafka_error{.code = err_purge_queue,
+                            .name = "_PURGE_QUEUE",
                             .message = "mock_publisher: closed before the delivery was due"};
     }
     if (!r.error) r.offset = next_offset_[static_cast<std::size_t>(r.topic)][static_cast<std::size_t>(r.partition)]++;

@@ -53,7 +53,8 @@ std::vector<any_event> make_events(std::size_t count, int keys, std::uint64_t se
     auto e = *sampler.next(all_event_types[i % all_event_types.size()]);
     std::visit(
         [&](auto& topic_event) {
-          std::visit([&](auto& payload) { set_key(payload, key_prefix + std::to_string(i % keys)); }, topic_event.payload);
+          std::visit([&](auto& payload) { set_key(payload, key_prefix + std::to_string(i % keys)); },
+                     topic_event.payload);
           auto id = std::string(topic_name(topic_of(e))) + "/" + std::string(partition_key(topic_event).value_or(""));
           topic_event.tags = {{"seq", std::to_string(++next_seq[id])}};
         },
@@ -363,8 +364,8 @@ TEST_F(common_outbox_relay, two_relays_on_one_outbox_publish_every_row) {
   auto seen = read_back();
   auto duplicates = expect_all_published(events, seen);
   std::printf("two relays: first published %llu, second %llu; %zu records, %zu duplicates\n",
-              static_cast<unsigned long long>(a.published), static_cast<unsigned long long>(b.published),
-              seen.records, duplicates);
+              static_cast<unsigned long long>(a.published), static_cast<unsigned long long>(b.published), seen.records,
+              duplicates);
   // Neither relay claims past the other's rows (order first), so one may well do all the work.
   EXPECT_EQ(a.published + b.published, seen.records);
   EXPECT_EQ(seen.records, events.size() + duplicates);
@@ -438,8 +439,8 @@ TEST_F(common_outbox_relay, a_fatal_error_of_the_shared_producer_is_recovered_on
   std::vector<std::vector<any_event>> events{make_events(300, 10, 19, "a-key-"), make_events(300, 10, 20, "b-key-")};
   std::vector<std::unique_ptr<outbox_relay>> relays;
   for (const auto& path : paths) {
-    auto relay = outbox_relay::start({.database = path, .config = config(), .service = path.parent_path().filename(),
-                                      .producer = *shared});
+    auto relay = outbox_relay::start(
+        {.database = path, .config = config(), .service = path.parent_path().filename(), .producer = *shared});
     ASSERT_TRUE(relay) << relay.error();
     relays.push_back(std::move(*relay));
   }

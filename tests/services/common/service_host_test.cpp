@@ -47,28 +47,30 @@ std::expected<void, std::string> run_queuer(const service_options& options, cons
   if (!host) return std::unexpected(host.error());
   auto in = (*host)->subscribe();
   if (!in) return std::unexpected(in.error());
-  if ((*in)->group() != group) return std::unexpected(fmt::format("subscribed in group {}, not {}", (*in)->group(), group));
+  if ((*in)->group() != group)
+    return std::unexpected(fmt::format("subscribed in group {}, not {}", (*in)->group(), group));
   auto& store = (*host)->store();
-  (*in)->on<job_submitted>([&](const envelope& meta, const job_submitted& job, const message_context&) -> handler_result {
-    auto done = store.handle_once(meta.event_id, [&](outbox& out) -> step_result {
-      auto queued = make_event(job_status_changed{.job_id = job.job_id,
-                                                  .previous_status = job_status::submitted,
-                                                  .new_status = job_status::queued,
-                                                  .reason = "accepted",
-                                                  .transitioned_at = now()})
-                        .caused_by(meta)
-                        .build();
-      if (!queued) return std::unexpected(queued.error().message);
-      return out.emit(*queued);
-    });
-    if (!done) return std::unexpected(done.error());
-    if (*done) {
-      on_handled(++counts.handled);
-    } else {
-      ++counts.duplicates;
-    }
-    return {};
-  });
+  (*in)->on<job_submitted>(
+      [&](const envelope& meta, const job_submitted& job, const message_context&) -> handler_result {
+        auto done = store.handle_once(meta.event_id, [&](outbox& out) -> step_result {
+          auto queued = make_event(job_status_changed{.job_id = job.job_id,
+                                                      .previous_status = job_status::submitted,
+                                                      .new_status = job_status::queued,
+                                                      .reason = "accepted",
+                                                      .transitioned_at = now()})
+                            .caused_by(meta)
+                            .build();
+          if (!queued) return std::unexpected(queued.error().message);
+          return out.emit(*queued);
+        });
+        if (!done) return std::unexpected(done.error());
+        if (*done) {
+          on_handled(++counts.handled);
+        } else {
+          ++counts.duplicates;
+        }
+        return {};
+      });
   return (*host)->run(**in, stop);
 }
 

@@ -201,7 +201,8 @@ TEST(common_sqlite, errors_name_the_statement_and_the_file) {
   auto refused = insert->bind_null(1).run();
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("INSERT INTO t(k)"), std::string::npos) << refused.error().message;
-  EXPECT_NE(refused.error().message.find("NOT NULL constraint failed: t.k"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("NOT NULL constraint failed: t.k"), std::string::npos)
+      << refused.error().message;
   EXPECT_NE(refused.error().message.find(path.string()), std::string::npos) << refused.error().message;
   // The failure is the statement's, not the connection's: the next run succeeds.
   ASSERT_TRUE(insert->bind(1, std::int64_t{5}).run());

@@ -247,7 +247,7 @@ TEST_F(common_state_store, on_emit_fires_only_after_a_commit_that_emitted) {
   EXPECT_EQ(fired, 1);
   EXPECT_EQ(visible_at_fire, 2);
 
-  ASSERT_TRUE(watched.handle_once(source, emit_two));  // duplicate
+  ASSERT_TRUE(watched.handle_once(source, emit_two));                                           // duplicate
   ASSERT_TRUE(watched.handle_once(uuid::random(), [](outbox&) -> step_result { return {}; }));  // emits nothing
   EXPECT_FALSE(watched.handle_once(uuid::random(), [&](outbox& out) -> step_result {
     (void)emit_two(out);

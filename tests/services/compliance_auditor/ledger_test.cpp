@@ -99,9 +99,10 @@ class audit_ledger_test : public ::testing::Test {
 
   // Moves entries seq >= from up by `by` (or down, negative): SQLite checks the key per row.
   void renumber_from(std::int64_t from, std::int64_t by) {
-    tamper(fmt::format("UPDATE ledger_entries SET seq = -(seq + {}) WHERE seq >= {};"
-                       "UPDATE ledger_entries SET seq = -seq WHERE seq < 0;",
-                       by, from));
+    tamper(
+        fmt::format("UPDATE ledger_entries SET seq = -(seq + {}) WHERE seq >= {};"
+                    "UPDATE ledger_entries SET seq = -seq WHERE seq < 0;",
+                    by, from));
   }
 
   // An event to forge: about no job, by one named user, so its indexed columns are easy to fake.
@@ -339,10 +340,11 @@ TEST_F(audit_ledger_tampering_test, a_forged_entry_with_a_correct_hash_is_found_
 TEST_F(audit_ledger_tampering_test, swapped_entries_are_found_as_reordered) {
   for (auto [a, b] : {std::pair{4, 7}, std::pair{4, 5}}) {
     SCOPED_TRACE(fmt::format("swap {} and {}", a, b));
-    tamper(fmt::format("UPDATE ledger_entries SET seq = -1 WHERE seq = {0};"
-                       "UPDATE ledger_entries SET seq = {0} WHERE seq = {1};"
-                       "UPDATE ledger_entries SET seq = {1} WHERE seq = -1;",
-                       a, b));
+    tamper(
+        fmt::format("UPDATE ledger_entries SET seq = -1 WHERE seq = {0};"
+                    "UPDATE ledger_entries SET seq = {0} WHERE seq = {1};"
+                    "UPDATE ledger_entries SET seq = {1} WHERE seq = -1;",
+                    a, b));
     auto l = open();
     auto bad = expect_bad(l);
     EXPECT_EQ(bad.seq, a);

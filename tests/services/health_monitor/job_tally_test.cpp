@@ -18,8 +18,8 @@ job_lifecycle_event lifecycle(job_lifecycle_payload payload, timestamp when) {
 }
 
 job_lifecycle_event changed(const std::string& job, job_status from, job_status to, timestamp when) {
-  return lifecycle(job_status_changed{.job_id = job, .previous_status = from, .new_status = to, .transitioned_at = when},
-                   when);
+  return lifecycle(
+      job_status_changed{.job_id = job, .previous_status = from, .new_status = to, .transitioned_at = when}, when);
 }
 
 TEST(job_tally, counts_each_job_by_its_latest_status) {

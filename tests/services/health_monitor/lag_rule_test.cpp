@@ -39,8 +39,7 @@ lag_report report(std::vector<partition_lag> partitions) {
 }
 
 // One observation of one partition at t0 + step * `second` seconds; returns the topic verdict.
-topic_verdict observe(lag_evaluator& evaluator, int second, std::optional<std::int64_t> committed,
-                      std::int64_t high) {
+topic_verdict observe(lag_evaluator& evaluator, int second, std::optional<std::int64_t> committed, std::int64_t high) {
   auto verdicts = evaluator.evaluate(report({part(0, committed, high)}), t0 + std::chrono::seconds(second));
   EXPECT_EQ(verdicts.size(), 1u);
   return verdicts.at(0);
@@ -173,8 +172,8 @@ TEST(lag_rule, a_measurement_error_is_error_and_stays_out_of_the_window) {
 TEST(lag_rule, a_topic_is_as_bad_as_its_worst_partition_and_names_it) {
   lag_evaluator evaluator({.window_size = 2, .stop_after = 60s});
   auto round = [&](int second, std::string error) {
-    return evaluator.evaluate(report({part(0, 10 + second, 10 + second),      // caught up
-                                      part(1, 20, 30 + second),               // stuck
+    return evaluator.evaluate(report({part(0, 10 + second, 10 + second),          // caught up
+                                      part(1, 20, 30 + second),                   // stuck
                                       part(2, 5 + second, 10 + second, error)}),  // moving, or unmeasured
                               t0 + std::chrono::seconds(second));
   };
@@ -193,9 +192,9 @@ TEST(lag_rule, a_topic_is_as_bad_as_its_worst_partition_and_names_it) {
 TEST(lag_rule, the_reason_counts_the_other_partitions_as_bad_as_the_first) {
   lag_evaluator evaluator({.window_size = 2, .stop_after = 60s});
   auto round = [&](int second) {
-    return evaluator.evaluate(report({part(0, 5, 5), part(1, std::nullopt, 4), part(2, std::nullopt, 9),
-                                      part(3, std::nullopt, 2)}),
-                              t0 + std::chrono::seconds(second));
+    return evaluator.evaluate(
+        report({part(0, 5, 5), part(1, std::nullopt, 4), part(2, std::nullopt, 9), part(3, std::nullopt, 2)}),
+        t0 + std::chrono::seconds(second));
   };
   round(0);
   auto verdicts = round(1);

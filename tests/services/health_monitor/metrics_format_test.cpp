@@ -35,7 +35,10 @@ snapshot sample_snapshot() {
                   .lag_messages = 40,
                   .lag_seconds = 3.25,
                   .reason = "job-metrics[3]: the group never committed while 40 records wait"},
-                 {.group = "job-processor", .topic = "job-lifecycle", .status = lag_status::ok, .reason = "all 10 partitions ok"},
+                 {.group = "job-processor",
+                  .topic = "job-lifecycle",
+                  .status = lag_status::ok,
+                  .reason = "all 10 partitions ok"},
                  {.group = "we\"ird\\group\nx", .topic = "t", .status = lag_status::warning, .lag_messages = 7}},
       .jobs = {.active = 3, .pending = 5, .failed_24h = 1},
       .queue_depth = 17,
@@ -131,8 +134,12 @@ TEST(metrics_format, gauges_and_counters_carry_the_snapshot) {
   EXPECT_EQ(value_of(samples, "horizons_partitions_leader_unreachable"), 12);
   EXPECT_EQ(value_of(samples, "horizons_partitions_under_replicated"), 1);
   EXPECT_EQ(value_of(samples, "horizons_partitions_leaderless"), 0);
-  EXPECT_EQ(value_of(samples, "horizons_consumer_lag_messages", {{"group", "metrics-aggregator"}, {"topic", "job-metrics"}}), 40);
-  EXPECT_EQ(value_of(samples, "horizons_consumer_lag_seconds", {{"group", "metrics-aggregator"}, {"topic", "job-metrics"}}), 3.25);
+  EXPECT_EQ(
+      value_of(samples, "horizons_consumer_lag_messages", {{"group", "metrics-aggregator"}, {"topic", "job-metrics"}}),
+      40);
+  EXPECT_EQ(
+      value_of(samples, "horizons_consumer_lag_seconds", {{"group", "metrics-aggregator"}, {"topic", "job-metrics"}}),
+      3.25);
   EXPECT_EQ(value_of(samples, "horizons_jobs", {{"state", "active"}}), 3);
   EXPECT_EQ(value_of(samples, "horizons_jobs", {{"state", "pending"}}), 5);
   EXPECT_EQ(value_of(samples, "horizons_jobs", {{"state", "failed_24h"}}), 1);
@@ -158,7 +165,8 @@ TEST(metrics_format, the_lag_status_is_one_hot_per_group_and_topic) {
   for (const auto& g : snap.groups) {
     double sum = 0;
     for (auto status : {"ok", "warning", "stalled", "stopped", "error"}) {
-      double v = value_of(samples, "horizons_consumer_lag_status", {{"group", g.group}, {"topic", g.topic}, {"status", status}});
+      double v = value_of(samples, "horizons_consumer_lag_status",
+                          {{"group", g.group}, {"topic", g.topic}, {"status", status}});
       EXPECT_EQ(v, status == status_name(g.status) ? 1 : 0) << g.group << " " << status;
       sum += v;
     }

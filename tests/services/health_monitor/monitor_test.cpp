@@ -99,7 +99,9 @@ lag_status status_of(const snapshot& s, std::string_view group, std::string_view
   return v ? v->status : lag_status::unknown;
 }
 
-bool alert_open(const snapshot& s, const std::string& id) { return std::ranges::find(s.open_alerts, id) != s.open_alerts.end(); }
+bool alert_open(const snapshot& s, const std::string& id) {
+  return std::ranges::find(s.open_alerts, id) != s.open_alerts.end();
+}
 
 // Every event on the notifications topic so far.
 std::vector<notification_event> read_notifications(const client_config& config) {
@@ -139,9 +141,9 @@ std::vector<event<Payload>> alerts_of(const std::vector<notification_event>& eve
 
 // Reads notifications until `wanted` holds for them (events are published by the outbox relay shortly
 // after each evaluation commits).
-std::vector<notification_event> wait_for_notifications(const client_config& config,
-                                                       const std::function<bool(const std::vector<notification_event>&)>& wanted,
-                                                       std::chrono::seconds timeout = 30s) {
+std::vector<notification_event> wait_for_notifications(
+    const client_config& config, const std::function<bool(const std::vector<notification_event>&)>& wanted,
+    std::chrono::seconds timeout = 30s) {
   auto until = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto events = read_notifications(config);
@@ -202,7 +204,8 @@ class health_monitor_service : public testkit::cluster_fixture {
   std::filesystem::path data_dir_;
 };
 
-TEST_F(health_monitor_service, judges_lag_raises_and_resolves_alerts_serves_http_and_survives_restarts_and_broker_loss) {
+TEST_F(health_monitor_service,
+       judges_lag_raises_and_resolves_alerts_serves_http_and_survives_restarts_and_broker_loss) {
   event_sampler sampler(11);
   std::vector<event<job_metrics_recorded>> samples;
   for (int i = 0; i < 40; ++i) samples.push_back(sampler.next<job_metrics_recorded>());
@@ -254,7 +257,8 @@ TEST_F(health_monitor_service, judges_lag_raises_and_resolves_alerts_serves_http
   EXPECT_EQ(status_of(*stopped, "compliance-auditor", "audit-trail"), lag_status::ok);
 
   auto raised = wait_for_notifications(config(), [](const auto& events) {
-    return !alerts_of<alert_raised>(events, metrics_alert).empty() && !alerts_of<alert_raised>(events, lifecycle_alert).empty();
+    return !alerts_of<alert_raised>(events, metrics_alert).empty() &&
+           !alerts_of<alert_raised>(events, lifecycle_alert).empty();
   });
   auto metrics_raised = alerts_of<alert_raised>(raised, metrics_alert);
   ASSERT_EQ(metrics_raised.size(), 1u);
@@ -288,12 +292,14 @@ TEST_F(health_monitor_service, judges_lag_raises_and_resolves_alerts_serves_http
   auto metrics = http.Get("/metrics");
   ASSERT_TRUE(metrics) << httplib::to_string(metrics.error());
   EXPECT_EQ(metrics->status, 200);
-  EXPECT_NE(metrics->body.find(
-                "horizons_consumer_lag_status{group=\"metrics-aggregator\",topic=\"job-metrics\",status=\"stopped\"} 1\n"),
-            std::string::npos)
+  EXPECT_NE(
+      metrics->body.find(
+          "horizons_consumer_lag_status{group=\"metrics-aggregator\",topic=\"job-metrics\",status=\"stopped\"} 1\n"),
+      std::string::npos)
       << metrics->body;
-  EXPECT_NE(metrics->body.find("horizons_consumer_lag_messages{group=\"metrics-aggregator\",topic=\"job-metrics\"} 40\n"),
-            std::string::npos);
+  EXPECT_NE(
+      metrics->body.find("horizons_consumer_lag_messages{group=\"metrics-aggregator\",topic=\"job-metrics\"} 40\n"),
+      std::string::npos);
   EXPECT_NE(metrics->body.find("\nhorizons_brokers_up 3\n"), std::string::npos);
   EXPECT_NE(metrics->body.find("\nhorizons_jobs{state=\"active\"} 1\n"), std::string::npos);
 
@@ -356,9 +362,8 @@ TEST_F(health_monitor_service, judges_lag_raises_and_resolves_alerts_serves_http
       [](const snapshot& s) { return s.brokers.status == health_status::healthy && !alert_open(s, broker_alert); }, 60s,
       second->evaluations());
   ASSERT_TRUE(recovered);
-  auto broker_events = wait_for_notifications(config(), [](const auto& events) {
-    return !alerts_of<alert_resolved>(events, broker_alert).empty();
-  });
+  auto broker_events = wait_for_notifications(
+      config(), [](const auto& events) { return !alerts_of<alert_resolved>(events, broker_alert).empty(); });
   auto broker_raised = alerts_of<alert_raised>(broker_events, broker_alert);
   ASSERT_FALSE(broker_raised.empty());
   EXPECT_EQ(broker_raised[0].payload.severity, alert_severity::critical);

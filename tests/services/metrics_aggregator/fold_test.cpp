@@ -18,7 +18,8 @@ namespace {
 using services::state_store;
 using namespace services::testing_common;
 
-event<job_metrics_recorded> sample(const std::string& job_id, double cpu, double gpu, double memory, std::int64_t interval_ms) {
+event<job_metrics_recorded> sample(const std::string& job_id, double cpu, double gpu, double memory,
+                                   std::int64_t interval_ms) {
   return *make_event(job_metrics_recorded{.job_id = job_id,
                                           .sampled_at = now(),
                                           .interval_ms = interval_ms,
@@ -145,7 +146,7 @@ TEST_F(fold_test, a_second_release_emits_nothing_and_a_late_sample_is_not_folded
   fold(f, {sample("job-4", 30, 0, 1, 1'000)});
   release(f, "job-4");
   fold(f, {sample("job-4", 100, 100, 100, 1'000)});  // late: acknowledged (not an error), not folded
-  release(f, "job-4");                              // a second deallocation event
+  release(f, "job-4");                               // a second deallocation event
 
   auto summary = only_summary();
   EXPECT_EQ(summary.sample_count, 1);

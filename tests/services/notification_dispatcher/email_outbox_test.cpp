@@ -55,8 +55,8 @@ class notification_dispatcher_email : public ::testing::Test {
                             {"date_epoch", 1795957397}};
     auto expected_path = dir_.path() / "expected.json";
     std::ofstream(expected_path) << expected.dump();
-    auto command = fmt::format("/usr/bin/python3 {} '{}' '{}' 2>&1", CHECK_EMAIL_SCRIPT, file.string(),
-                               expected_path.string());
+    auto command =
+        fmt::format("/usr/bin/python3 {} '{}' '{}' 2>&1", CHECK_EMAIL_SCRIPT, file.string(), expected_path.string());
     std::string output;
     FILE* pipe = ::popen(command.c_str(), "r");
     ASSERT_NE(pipe, nullptr);
@@ -93,8 +93,8 @@ TEST_F(notification_dispatcher_email, writes_one_rfc5322_message_named_after_the
 }
 
 TEST_F(notification_dispatcher_email, non_ascii_subject_becomes_encoded_words_and_reads_back) {
-  auto sent = notification(
-      "Résultat prêt ✓ — l'image de job-5 est disponible, téléchargez-la avant dimanche 🌌", "Données: 1.2 GB\n");
+  auto sent = notification("Résultat prêt ✓ — l'image de job-5 est disponible, téléchargez-la avant dimanche 🌌",
+                           "Données: 1.2 GB\n");
   auto file = outbox_.write(sent, date_);
   ASSERT_TRUE(file) << file.error();
   auto headers = header_lines(read_file(*file));

@@ -39,7 +39,7 @@ TEST_F(notification_dispatcher_inbox, rolled_back_insert_leaves_nothing_committe
     ASSERT_TRUE(tx);
     EXPECT_EQ(inbox->insert(sent, source.event_id, t0_), true);
     EXPECT_EQ(inbox->count_for_source(source.event_id), 1);  // visible inside the transaction
-  }  // not committed: rolled back
+  }                                                          // not committed: rolled back
   EXPECT_EQ(inbox->count(), 0);
   EXPECT_EQ(inbox->count_for_source(source.event_id), 0);
 

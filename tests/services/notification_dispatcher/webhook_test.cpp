@@ -36,8 +36,8 @@ class receiver {
   explicit receiver(std::vector<int> statuses) : statuses_(std::move(statuses)) {
     server_.Post("/hook", [this](const httplib::Request& request, httplib::Response& response) {
       std::unique_lock lock(mutex_);
-      seen_.push_back({request.get_header_value("Idempotency-Key"), request.get_header_value("Content-Type"),
-                       request.body});
+      seen_.push_back(
+          {request.get_header_value("Idempotency-Key"), request.get_header_value("Content-Type"), request.body});
       auto status = statuses_[std::min(seen_.size(), statuses_.size()) - 1];
       if (status == 0) {
         released_.wait_for(lock, 30s, [this] { return release_; });

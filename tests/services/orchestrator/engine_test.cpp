@@ -33,21 +33,23 @@ simulation quiet() {
 }
 
 event<job_submitted> submission(const std::string& job_id) {
-  return *make_event(job_submitted{.job_id = job_id,
-                                   .job_name = "m87-cal",
-                                   .pipeline = pipeline::alpha_cal,
-                                   .dataset_id = "vla-0001",
-                                   .tacc_system = tacc_system::frontera,
-                                   .resources = {.nodes = 4, .cores_per_node = 56, .gpus = 0, .memory_gb = 192,
-                                                 .wall_time_minutes = 120},
-                                   .estimated_cost_usd = 12.5,
-                                   .priority = job_priority::normal})
+  return *make_event(job_submitted{
+                         .job_id = job_id,
+                         .job_name = "m87-cal",
+                         .pipeline = pipeline::alpha_cal,
+                         .dataset_id = "vla-0001",
+                         .tacc_system = tacc_system::frontera,
+                         .resources =
+                             {.nodes = 4, .cores_per_node = 56, .gpus = 0, .memory_gb = 192, .wall_time_minutes = 120},
+                         .estimated_cost_usd = 12.5,
+                         .priority = job_priority::normal})
               .user_id("alice")
               .build();
 }
 
 // The first job id (job-<prefix>-N) whose plan `wanted` accepts.
-std::string job_where(const simulation& sim, std::string_view prefix, const std::function<bool(const job_plan&)>& wanted) {
+std::string job_where(const simulation& sim, std::string_view prefix,
+                      const std::function<bool(const job_plan&)>& wanted) {
   for (int i = 0; i < 10'000; ++i) {
     auto id = fmt::format("job-{}-{}", prefix, i);
     auto e = submission(id);
@@ -155,13 +157,15 @@ TEST_F(engine_test, a_job_is_queued_runs_and_completes_with_samples_allocation_a
   // Every event is of the job's flow, by its submitter; the job's own events chain one to the next.
   std::optional<uuid> previous = job.event_id;
   for (const auto& e : events) {
-    std::visit([&](const auto& topic_event) {
-      EXPECT_EQ(topic_event.correlation_id, job.correlation_id);
-      EXPECT_EQ(topic_event.user_id, std::optional<std::string>("alice"));
-      if (topic_of(e) != topic_id::job_lifecycle) return;
-      EXPECT_EQ(topic_event.causation_id, previous) << topic_event.event_type;
-      previous = topic_event.event_id;
-    }, e);
+    std::visit(
+        [&](const auto& topic_event) {
+          EXPECT_EQ(topic_event.correlation_id, job.correlation_id);
+          EXPECT_EQ(topic_event.user_id, std::optional<std::string>("alice"));
+          if (topic_of(e) != topic_id::job_lifecycle) return;
+          EXPECT_EQ(topic_event.causation_id, previous) << topic_event.event_type;
+          previous = topic_event.event_id;
+        },
+        e);
   }
 }
 
@@ -234,8 +238,8 @@ TEST_F(engine_test, a_job_cancelled_while_queued_never_runs) {
 TEST_F(engine_test, a_redelivered_submission_and_a_second_submission_of_a_job_change_nothing) {
   auto job = submission("job-once");
   admit(job);
-  admit(job);                         // the same record again
-  admit(submission("job-once"));      // another event for a job id already known
+  admit(job);                     // the same record again
+  admit(submission("job-once"));  // another event for a job id already known
   EXPECT_EQ(payloads_of<audit_job_lifecycle>(emitted(*store_)).size(), 1u);
   run_to_end("job-once");
   EXPECT_EQ(statuses(), (std::vector{queued, running, completed}));

@@ -40,7 +40,8 @@ TEST(platform_registry, the_groups_are_those_the_services_have_always_used) {
     if (topic.id == topic_id::system_health) continue;
     bool read_in_its_group = false;
     for (const auto* service : platform_services) {
-      if (service->group == topic.consumer_group && std::ranges::find(service->topics, topic.id) != service->topics.end()) {
+      if (service->group == topic.consumer_group &&
+          std::ranges::find(service->topics, topic.id) != service->topics.end()) {
         read_in_its_group = true;
       }
     }

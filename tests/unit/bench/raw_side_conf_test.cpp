@@ -148,7 +148,9 @@ TEST(bench_raw_side_conf, pass_through_properties_win_on_both_sides) {
     const client_settings settings{.group = "g"};
     const auto raw = raw_side(config, role, settings);
     expect_same(raw, typed_side(config, role, settings));
-    expect_includes(raw, {{"queue.buffering.max.ms", "9"}, {"topic.request.required.acks", "1"}, {"enable.auto.offset.store", "true"}});
+    expect_includes(
+        raw,
+        {{"queue.buffering.max.ms", "9"}, {"topic.request.required.acks", "1"}, {"enable.auto.offset.store", "true"}});
   }
 }
 

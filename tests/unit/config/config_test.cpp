@@ -176,8 +176,8 @@ TEST(config_precedence, settings_from_different_sources_combine) {
 }
 
 TEST(config_precedence, a_bad_value_is_refused_even_where_a_later_source_overrides_it) {
-  EXPECT_EQ(load_error({.environment = {{"KAFKA_PRODUCER_LINGER_MS", "soon"}},
-                        .flags = {{"KAFKA_PRODUCER_LINGER_MS", "10"}}}),
+  EXPECT_EQ(load_error(
+                {.environment = {{"KAFKA_PRODUCER_LINGER_MS", "soon"}}, .flags = {{"KAFKA_PRODUCER_LINGER_MS", "10"}}}),
             "KAFKA_PRODUCER_LINGER_MS (from environment): expected an integer of milliseconds in 0..900000, "
             "got 'soon'");
 }
@@ -249,8 +249,10 @@ TEST(config_values, each_setting_lands_in_its_own_field) {
   // Settings that are refused alone (a client certificate without its key or without TLS) come with
   // what they need.
   const std::map<std::string, string_map> companions{
-      {"KAFKA_SSL_CERTIFICATE_LOCATION", {{"KAFKA_SECURITY_PROTOCOL", "ssl"}, {"KAFKA_SSL_KEY_LOCATION", key.string()}}},
-      {"KAFKA_SSL_KEY_LOCATION", {{"KAFKA_SECURITY_PROTOCOL", "ssl"}, {"KAFKA_SSL_CERTIFICATE_LOCATION", cert.string()}}},
+      {"KAFKA_SSL_CERTIFICATE_LOCATION",
+       {{"KAFKA_SECURITY_PROTOCOL", "ssl"}, {"KAFKA_SSL_KEY_LOCATION", key.string()}}},
+      {"KAFKA_SSL_KEY_LOCATION",
+       {{"KAFKA_SECURITY_PROTOCOL", "ssl"}, {"KAFKA_SSL_CERTIFICATE_LOCATION", cert.string()}}},
       {"KAFKA_SSL_KEY_PASSWORD",
        {{"KAFKA_SECURITY_PROTOCOL", "ssl"},
         {"KAFKA_SSL_CERTIFICATE_LOCATION", cert.string()},
@@ -272,9 +274,9 @@ TEST(config_values, each_setting_lands_in_its_own_field) {
 }
 
 TEST(config_values, sasl_ssl_in_upper_case_is_accepted) {
-  const auto config = load_ok({.environment = {{"KAFKA_SECURITY_PROTOCOL", "SASL_SSL"},
-                                               {"KAFKA_SASL_USERNAME", "u"},
-                                               {"KAFKA_SASL_PASSWORD", "p"}}});
+  const auto config = load_ok(
+      {.environment = {
+           {"KAFKA_SECURITY_PROTOCOL", "SASL_SSL"}, {"KAFKA_SASL_USERNAME", "u"}, {"KAFKA_SASL_PASSWORD", "p"}}});
   EXPECT_EQ(config.security, security_protocol::sasl_ssl);
 }
 
@@ -287,17 +289,17 @@ struct bad_case {
 
 const std::vector<bad_case>& bad_cases() {
   static const std::vector<bad_case> cases{
-      {"KAFKA_BROKERS", "localhost"},             // no port
-      {"KAFKA_BROKERS", "localhost:0"},           // port out of range
-      {"KAFKA_BROKERS", "localhost:65536"},       // port out of range
-      {"KAFKA_BROKERS", "localhost:-1"},          // negative port
-      {"KAFKA_BROKERS", "localhost:http"},        // non-numeric port
-      {"KAFKA_BROKERS", ":9092"},                 // no host
-      {"KAFKA_BROKERS", "a:1,,b:2"},              // empty entry
-      {"KAFKA_BROKERS", "a:1,"},                  // trailing comma
-      {"KAFKA_BROKERS", "ho st:1"},               // not a host
-      {"KAFKA_BROKERS", "::1:9092"},              // IPv6 without brackets
-      {"KAFKA_BROKERS", "PLAINTEXT://a:9092"},    // a URL is not host:port
+      {"KAFKA_BROKERS", "localhost"},           // no port
+      {"KAFKA_BROKERS", "localhost:0"},         // port out of range
+      {"KAFKA_BROKERS", "localhost:65536"},     // port out of range
+      {"KAFKA_BROKERS", "localhost:-1"},        // negative port
+      {"KAFKA_BROKERS", "localhost:http"},      // non-numeric port
+      {"KAFKA_BROKERS", ":9092"},               // no host
+      {"KAFKA_BROKERS", "a:1,,b:2"},            // empty entry
+      {"KAFKA_BROKERS", "a:1,"},                // trailing comma
+      {"KAFKA_BROKERS", "ho st:1"},             // not a host
+      {"KAFKA_BROKERS", "::1:9092"},            // IPv6 without brackets
+      {"KAFKA_BROKERS", "PLAINTEXT://a:9092"},  // a URL is not host:port
       {"KAFKA_CLIENT_ID", ""},
       {"KAFKA_CLIENT_ID", "line\nbreak"},
       {"KAFKA_CONSUMER_GROUP_ID", ""},
@@ -306,7 +308,7 @@ const std::vector<bad_case>& bad_cases() {
       {"KAFKA_SESSION_TIMEOUT_MS", "soon"},
       {"KAFKA_SESSION_TIMEOUT_MS", "999"},
       {"KAFKA_SESSION_TIMEOUT_MS", "3600001"},
-      {"KAFKA_SESSION_TIMEOUT_MS", "1099511627776"},  // 2^40
+      {"KAFKA_SESSION_TIMEOUT_MS", "1099511627776"},            // 2^40
       {"KAFKA_SESSION_TIMEOUT_MS", "99999999999999999999999"},  // beyond 64 bits
       {"KAFKA_CONSUMER_FETCH_WAIT_MS", "300001"},
       {"KAFKA_CONSUMER_FETCH_WAIT_MS", "fast"},
@@ -461,10 +463,10 @@ TEST(config_file, comments_blank_lines_and_whitespace_are_ignored) {
                               "   \n"
                               "\t# indented comment\n"
                               "  KAFKA_CLIENT_ID  =  svc  \n"
-                              "KAFKA_BROKERS=a:1,b:2\r\n"          // written on Windows
-                              "KAFKA_SASL_PASSWORD=p#ss=word\n"    // '#' and '=' in a value are data
+                              "KAFKA_BROKERS=a:1,b:2\r\n"        // written on Windows
+                              "KAFKA_SASL_PASSWORD=p#ss=word\n"  // '#' and '=' in a value are data
                               "KAFKA_PRODUCER_LINGER_MS=1\n"
-                              "KAFKA_PRODUCER_LINGER_MS=2");       // the later line wins; no final newline
+                              "KAFKA_PRODUCER_LINGER_MS=2");  // the later line wins; no final newline
   const auto config = load_ok({.file = file});
   EXPECT_EQ(config.client_id, "svc");
   EXPECT_EQ(config.brokers, "a:1,b:2");
@@ -524,12 +526,12 @@ TEST(config_rdkafka, properties_pass_through_from_every_source) {
                 {"KAFKA_RDKAFKA_FETCH_WAIT_MAX_MS", "50"}},
   });
   const string_map expected{
-      {"statistics.interval.ms", "1000"},         // environment
-      {"socket.keepalive.enable", "true"},        // file
-      {"message.max.bytes", "2000000"},           // file beats environment
-      {"queue.buffering.max.messages", "1000"},   // flag with a '.'
-      {"debug", "broker,protocol"},               // lower-case flag
-      {"fetch.wait.max.ms", "50"},                // flag spelt like the environment
+      {"statistics.interval.ms", "1000"},        // environment
+      {"socket.keepalive.enable", "true"},       // file
+      {"message.max.bytes", "2000000"},          // file beats environment
+      {"queue.buffering.max.messages", "1000"},  // flag with a '.'
+      {"debug", "broker,protocol"},              // lower-case flag
+      {"fetch.wait.max.ms", "50"},               // flag spelt like the environment
   };
   EXPECT_EQ(config.rdkafka, expected);
 }
@@ -537,9 +539,8 @@ TEST(config_rdkafka, properties_pass_through_from_every_source) {
 TEST(config_rdkafka, a_flag_beats_the_file_for_the_same_property) {
   temp_dir dir;
   const auto file = dir.write("h.conf", "KAFKA_RDKAFKA_LINGER_MS=7\n");
-  const auto config = load_ok({.environment = {{"KAFKA_RDKAFKA_LINGER_MS", "3"}},
-                               .file = file,
-                               .flags = {{"linger.ms", "9"}}});
+  const auto config =
+      load_ok({.environment = {{"KAFKA_RDKAFKA_LINGER_MS", "3"}}, .file = file, .flags = {{"linger.ms", "9"}}});
   EXPECT_EQ(config.rdkafka, (string_map{{"linger.ms", "9"}}));
 }
 
@@ -619,9 +620,9 @@ TEST(config_group_protocol, the_session_timeout_belongs_to_the_broker_under_kip_
             "KAFKA_SESSION_TIMEOUT_MS: not used when KAFKA_GROUP_PROTOCOL is consumer (the broker's "
             "group.consumer.session.timeout.ms decides); drop one of the two");
   EXPECT_EQ(load_ok({.flags = {{"KAFKA_GROUP_PROTOCOL", "consumer"}}}).group_protocol, group_protocol::consumer);
-  EXPECT_EQ(load_ok({.flags = {{"KAFKA_GROUP_PROTOCOL", "classic"}, {"KAFKA_SESSION_TIMEOUT_MS", "6000"}}})
-                .session_timeout,
-            6000ms);
+  EXPECT_EQ(
+      load_ok({.flags = {{"KAFKA_GROUP_PROTOCOL", "classic"}, {"KAFKA_SESSION_TIMEOUT_MS", "6000"}}}).session_timeout,
+      6000ms);
   EXPECT_EQ(load_ok({}).group_protocol, group_protocol::classic);
 }
 
@@ -638,11 +639,10 @@ TEST(config_rdkafka_properties, map_each_setting_to_its_property_for_the_role) {
   };
 
   const auto plain = load_ok({.flags = {{"KAFKA_BROKERS", "a:1"}, {"KAFKA_CLIENT_ID", "svc"}}});
-  EXPECT_EQ(as_map(plain, client_role::producer),
-            (properties{{"bootstrap.servers", "a:1"},
-                        {"client.id", "svc"},
-                        {"socket.connection.setup.timeout.ms", "10000"},
-                        {"security.protocol", "plaintext"}}));
+  EXPECT_EQ(as_map(plain, client_role::producer), (properties{{"bootstrap.servers", "a:1"},
+                                                              {"client.id", "svc"},
+                                                              {"socket.connection.setup.timeout.ms", "10000"},
+                                                              {"security.protocol", "plaintext"}}));
   EXPECT_EQ(as_map(plain, client_role::admin), as_map(plain, client_role::producer));
   const auto consumer = as_map(plain, client_role::consumer);
   EXPECT_EQ(consumer.at("group.protocol"), "classic");
@@ -718,7 +718,8 @@ TEST(config_client_properties, the_shared_list_then_the_roles_own_then_pass_thro
                            {"auto.offset.reset", "latest"},
                            {"fetch.wait.max.ms", "500"}});
   EXPECT_EQ(index_of(consumer, "enable.idempotence"), -1);
-  EXPECT_EQ(value_of(client_properties(config, client_role::consumer, {.group = "g"}), "auto.offset.reset"), "earliest");
+  EXPECT_EQ(value_of(client_properties(config, client_role::consumer, {.group = "g"}), "auto.offset.reset"),
+            "earliest");
   EXPECT_EQ(index_of(client_properties(config, client_role::consumer), "group.id"), -1);
 
   // An admin client: the shared list and the pass-through properties, nothing of a producer or consumer.

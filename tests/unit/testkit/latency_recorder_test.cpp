@@ -204,8 +204,8 @@ TEST(testkit_latency_recorder, summary_line_names_every_statistic) {
   latency_recorder recorder;
   for (int v = 1; v <= 2'000; ++v) recorder.record(us{v});
   auto line = recorder.summary().to_string();
-  for (const char* part : {"count=2000", "min=1us", "p50=", "p95=", "p99=", "p99.9=", "max=2.00ms", "mean=1.00ms",
-                           "stddev="}) {
+  for (const char* part :
+       {"count=2000", "min=1us", "p50=", "p95=", "p99=", "p99.9=", "max=2.00ms", "mean=1.00ms", "stddev="}) {
     EXPECT_NE(line.find(part), std::string::npos) << part << " missing from: " << line;
   }
 }

@@ -304,8 +304,7 @@ TEST(testkit_mock_publisher, fails_every_nth_delivery_with_the_error_in_the_repo
 
 TEST(testkit_mock_publisher, fails_every_nth_publish_with_a_returned_error_and_no_report) {
   report_log log;
-  mock_publisher out({.on_delivery = log.handler(),
-                      .failures = {{.every_nth = 3, .stage = failure_stage::publish}}});
+  mock_publisher out({.on_delivery = log.handler(), .failures = {{.every_nth = 3, .stage = failure_stage::publish}}});
   std::vector<std::uint64_t> refused;
   for (std::uint64_t tag = 1; tag <= 9; ++tag) {
     auto sent = out.publish(submitted("job"), tag);
@@ -344,8 +343,8 @@ TEST(testkit_mock_publisher, fails_what_a_predicate_picks_with_a_chosen_error) {
     }
   }
   // Rules can change mid-test: a publish-time predicate, then none.
-  out.set_failures({{.when = [](const published_record& r) { return r.key == "job-x"; },
-                     .stage = failure_stage::publish}});
+  out.set_failures(
+      {{.when = [](const published_record& r) { return r.key == "job-x"; }, .stage = failure_stage::publish}});
   EXPECT_FALSE(out.publish(submitted("job-x")));
   EXPECT_TRUE(out.publish(submitted("job-y")));
   out.set_failures({});
@@ -355,11 +354,11 @@ TEST(testkit_mock_publisher, fails_what_a_predicate_picks_with_a_chosen_error) {
 TEST(testkit_mock_publisher, the_first_matching_rule_decides_and_every_rule_keeps_counting) {
   report_log log;
   kafka_error first_error{.code = -195, .name = "_TRANSPORT", .message = "first rule"};
-  mock_publisher out({.on_delivery = log.handler(),
-                      .failures = {{.every_nth = 2, .error = first_error},
-                                   {.every_nth = 1, .stage = failure_stage::publish}}});
-  auto one = out.publish(submitted("job"), 1);   // rule 1 sees #1: no; rule 2 sees #1: yes -> refused
-  auto two = out.publish(submitted("job"), 2);   // rule 1 sees #2: yes, and wins over rule 2
+  mock_publisher out(
+      {.on_delivery = log.handler(),
+       .failures = {{.every_nth = 2, .error = first_error}, {.every_nth = 1, .stage = failure_stage::publish}}});
+  auto one = out.publish(submitted("job"), 1);  // rule 1 sees #1: no; rule 2 sees #1: yes -> refused
+  auto two = out.publish(submitted("job"), 2);  // rule 1 sees #2: yes, and wins over rule 2
   ASSERT_FALSE(one);
   EXPECT_EQ(one.error().name, "_QUEUE_FULL");
   ASSERT_TRUE(two);
@@ -378,7 +377,9 @@ TEST(testkit_mock_publisher, refuses_bytes_that_do_not_decode_or_disagree_with_t
   mock_publisher out;
   auto e = submitted("job-1");
   auto record = [&](std::span<const std::byte> value, std::string_view key, const envelope& meta,
-                    std::string_view type) { return outgoing_record{topic_id::job_lifecycle, key, value, meta, type}; };
+                    std::string_view type) {
+    return outgoing_record{topic_id::job_lifecycle, key, value, meta, type};
+  };
   const std::byte garbage[] = {std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{1}, std::byte{0xff}};
   std::expected<void, kafka_error> sent;
   EXPECT_NONFATAL_FAILURE(sent = out.publish_encoded(record(garbage, "job-1", e, "job.submitted"), 0),
