@@ -47,7 +47,7 @@ struct delivery_report {
 
 using delivery_handler = std::function<void(const delivery_report&)>;
 
-/// Headers every Horizons record carries (SPEC §3).
+/// Headers every Horizons record carries.
 namespace header {
 inline constexpr std::string_view event_type = "event-type";
 inline constexpr std::string_view event_id = "event-id";
