@@ -115,7 +115,6 @@ struct consumer::impl {
                            void* opaque) noexcept {
     auto* self = static_cast<impl*>(opaque);
     self->rebalances.fetch_add(1, std::memory_order_relaxed);
-    self->store_finished();
     const bool incremental = std::string_view(rd_kafka_rebalance_protocol(client)) == "COOPERATIVE";
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       detail::log().debug("consumer {}: assigned {} partitions", self->group, partitions->cnt);
@@ -127,6 +126,7 @@ struct consumer::impl {
       }
       return;
     }
+    self->store_finished();
     auto commit = rd_kafka_commit(client, nullptr, 0);
     if (commit && commit != RD_KAFKA_RESP_ERR__NO_OFFSET) {
       detail::log().warn("consumer {}: commit on revoke: {}", self->group, rd_kafka_err2str(commit));
@@ -380,22 +380,23 @@ consumer_stats consumer::stats() const {
 }
 
 std::expected<std::size_t, kafka_error> consumer::poll(std::chrono::milliseconds timeout, std::size_t max_records) {
-  std::size_t finished = 0;
+  std::expected<std::size_t, kafka_error> finished = 0;
   // Only the first record is waited for; the clock is read for it alone.
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (finished < max_records) {
-    auto message = impl_->next_record(deadline, finished == 0);
+  while (*finished < max_records) {
+    auto message = impl_->next_record(deadline, *finished == 0);
     if (!message) {
-      impl_->store_finished();
-      return std::unexpected(message.error());
+      finished = std::unexpected(message.error());
+      break;
     }
     if (!*message) break;
     if (auto handled = impl_->handle(*message); !handled) {
-      impl_->store_finished();
-      return std::unexpected(handled.error());
+      finished = std::unexpected(handled.error());
+      break;
     }
-    ++finished;
+    ++*finished;
   }
+  // What finished is stored, whether the poll ended or failed.
   impl_->store_finished();
   return finished;
 }
