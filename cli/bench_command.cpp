@@ -67,6 +67,11 @@ void add_bench_commands(CLI::App& app, int& result) {
   bench->add_option("--platform-rate", options->platform.rate, "Jobs per second the platform scenario submits")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  bench
+      ->add_option("--platform-warmup-jobs", options->platform.warmup_jobs,
+                   "On a real cluster, jobs of an unmeasured run before the measured one (0: none)")
+      ->check(CLI::Range(0, 1'000'000))
+      ->capture_default_str();
   add_kafka_options(bench, connection);
   bench->footer(
       "Each scenario runs in this process through Horizons' typed API and through raw librdkafka\n"

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include <horizons/admin.hpp>
 #include <horizons/embedded_cluster.hpp>
@@ -232,7 +233,15 @@ std::expected<void, bench_error> run(const client_config& config, const bench_op
     if (options.scenarios.size() > 1) return usage("the platform scenario runs alone (--scenario platform)");
     auto report = run_platform(config, options.platform, stop);
     if (!report) return std::unexpected(bench_error{report.error()});
-    fmt::print("{}", options.json ? report->json() + "\n" : report->text());
+    const int warmup = config.brokers.empty() ? 0 : options.platform.warmup_jobs;
+    if (options.json) {
+      auto out = nlohmann::json::parse(report->json());
+      out["warmup_jobs"] = warmup;
+      fmt::print("{}\n", out.dump());
+    } else {
+      fmt::print("{}{}", report->text(),
+                 warmup > 0 ? fmt::format("(after a warm-up run of {} jobs, not measured)\n", warmup) : "");
+    }
     return {};
   }
   auto runner = runner_of(options.event_type);

@@ -24,9 +24,14 @@ namespace horizons::kafka_bench {
 struct platform_workload {
   int jobs = 300;
   double rate = 200;  // jobs submitted per second
+  /// On a real cluster, a run of this many jobs (same rate) comes first and is not measured: a cluster
+  /// just started pays once for its JVMs' compilation, its first producer ids and its group coordinators.
+  /// The embedded cluster is new for every run, so it is not warmed.
+  int warmup_jobs = 100;
 };
 
-/// Runs the platform on `config.brokers` (the embedded cluster when empty) with `workload`.
+/// Runs the platform on `config.brokers` (the embedded cluster when empty) with `workload`, after the
+/// warm-up run on a real cluster. Errors of the warm-up run say so.
 [[nodiscard]] std::expected<platform::report, std::string> run_platform(const client_config& config,
                                                                         const platform_workload& workload,
                                                                         std::stop_token stop);

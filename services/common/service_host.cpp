@@ -1,5 +1,7 @@
 #include "services/common/service_host.hpp"
 
+#include <utility>
+
 #include <spdlog/spdlog.h>
 
 namespace horizons::services {
@@ -15,8 +17,7 @@ std::expected<std::unique_ptr<service_host>, std::string> service_host::start(co
   auto* wake = relay->get();
   auto store = state_store::open(path, [wake] { wake->wake(); });
   if (!store) return std::unexpected(fmt::format("{}: {}", descriptor.name, store.error()));
-  return std::unique_ptr<service_host>(
-      new service_host(descriptor, options.config, std::move(*relay), std::move(*store)));
+  return std::unique_ptr<service_host>(new service_host(descriptor, options, std::move(*relay), std::move(*store)));
 }
 
 std::expected<std::unique_ptr<consumer>, std::string> service_host::subscribe() const {
@@ -46,6 +47,8 @@ std::expected<void, std::string> service_host::run(consumer& source, std::stop_t
       result = std::unexpected(fmt::format("{}: {}", name(), polled.error().message));
       break;
     }
+    // The rebalance callback ran inside poll(): the partitions are assigned by now.
+    if (on_ready_ && source.stats().rebalances > 0) std::exchange(on_ready_, nullptr)();
     if (tick && std::chrono::steady_clock::now() >= next_tick) {
       tick();
       next_tick = std::chrono::steady_clock::now() + tick_every;

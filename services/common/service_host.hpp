@@ -40,6 +40,9 @@ struct service_options {
   std::filesystem::path data_dir{"horizons-data"};
   /// The producer every outbox relay of the process shares; null: the service's relay makes its own.
   std::shared_ptr<services::relay_producer> relay_producer{};
+  /// Called once by run(), on the service's thread, when its consumer first holds its partitions: from
+  /// then on the service reads what is published (`horizons run` starts its workload after that).
+  std::function<void()> on_ready{};
 };
 
 class service_host {
@@ -67,11 +70,16 @@ class service_host {
   std::size_t finish(std::chrono::milliseconds timeout);
 
  private:
-  service_host(const service_descriptor& descriptor, client_config config, std::unique_ptr<outbox_relay> relay,
-               state_store store)
-      : descriptor_(descriptor), config_(std::move(config)), relay_(std::move(relay)), store_(std::move(store)) {}
+  service_host(const service_descriptor& descriptor, const service_options& options,
+               std::unique_ptr<outbox_relay> relay, state_store store)
+      : descriptor_(descriptor),
+        config_(options.config),
+        on_ready_(options.on_ready),
+        relay_(std::move(relay)),
+        store_(std::move(store)) {}
   service_descriptor descriptor_;
   client_config config_;
+  std::function<void()> on_ready_;
   std::unique_ptr<outbox_relay> relay_;
   state_store store_;
 };

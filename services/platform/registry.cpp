@@ -18,7 +18,7 @@ struct entry {
 };
 
 services::service_options service_options_of(const serve_options& o) {
-  return {.config = o.config, .data_dir = o.data_dir, .relay_producer = o.relay_producer};
+  return {.config = o.config, .data_dir = o.data_dir, .relay_producer = o.relay_producer, .on_ready = o.on_ready};
 }
 
 // How each service of services::platform_services is started from serve_options. The health monitor's

@@ -13,6 +13,7 @@
 
 #include <expected>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <stop_token>
 #include <string>
@@ -35,6 +36,9 @@ struct serve_options {
   std::string webhook_url{};  // notification dispatcher
   /// Shared by the outbox relays of every service served in this process; null: each relay makes its own.
   std::shared_ptr<services::relay_producer> relay_producer{};
+  /// Called once, on the service's thread, when its consumer first holds its partitions (services with
+  /// a consumer group; the health monitor never calls it).
+  std::function<void()> on_ready{};
 };
 
 /// The service of that name (a descriptor of services::platform_services); null if none.

@@ -341,6 +341,10 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
     watch = observer::open(config, since);
   }
   if (!watch) return std::unexpected(watch.error());
+  // Caught up before anything is published: on a cluster with history the reader first reads through
+  // earlier runs (their records are passed over), and that must not delay this run's first records.
+  for (auto until = steady::now() + std::chrono::seconds(60); !watch->at_end() && steady::now() < until;)
+    (void)watch->poll(std::chrono::milliseconds(50));
 
   // The workload's producer, connected before the services start: from then on the observer must be
   // polling, or what the services publish first waits for it and counts as latency.
@@ -363,6 +367,7 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
 
   // The services, each on its own thread, stopped together.
   std::stop_source services_stop;
+  std::atomic<std::size_t> ready{0};  // services whose consumer holds its partitions
   std::vector<std::jthread> running;
   std::mutex failures_mutex;
   std::vector<std::string> failures;
@@ -379,12 +384,23 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
     running.emplace_back([&, service, serving] {
       auto mine = serving;
       if (service == &health_monitor::descriptor) mine.http_listen = opts.health_listen;
+      mine.on_ready = [&ready] { ++ready; };
       if (auto ran = serve(*service, mine, services_stop.get_token()); !ran) {
         std::lock_guard lock(failures_mutex);
         failures.push_back(ran.error());
         spdlog::error("{}", ran.error());
       }
     });
+  }
+
+  // The workload starts once every service reads its topics: jobs submitted while a consumer is still
+  // joining its group would wait for it, then come as one burst.
+  auto in_groups = std::ranges::count_if(opts.services, [](const auto* s) { return !s->group.empty(); });
+  for (auto until = steady::now() + std::chrono::seconds(60);
+       ready.load() < static_cast<std::size_t>(in_groups) && steady::now() < until;) {
+    (void)watch->poll(std::chrono::milliseconds(20));
+    std::lock_guard lock(failures_mutex);
+    if (!failures.empty()) break;
   }
 
   // The workload, acknowledged before it counts as submitted.

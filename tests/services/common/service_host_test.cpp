@@ -205,5 +205,39 @@ TEST_F(common_service_host, a_stopped_and_restarted_service_emits_one_event_per_
   EXPECT_EQ(unknown, 0u);
 }
 
+TEST_F(common_service_host, on_ready_is_called_once_on_the_services_thread_when_its_consumer_holds_its_partitions) {
+  std::atomic<int> calls{0};
+  std::thread::id ready_on, service_on;
+  auto opts = options();
+  opts.on_ready = [&] {
+    ++calls;
+    ready_on = std::this_thread::get_id();
+  };
+  run_counts counts;
+  std::stop_source stop;
+  std::expected<void, std::string> result;
+  std::thread service([&] {
+    service_on = std::this_thread::get_id();
+    result = run_queuer(opts, "ready-check", stop.get_token(), counts, [](int) {});
+  });
+  bool ready = wait_until([&] { return calls.load() > 0; }, 30s);
+  // The service goes on reading after the call, and no later rebalance or poll calls it again.
+  if (ready) {
+    auto out = producer::create({.config = config()});
+    ASSERT_TRUE(out) << out.error().message;
+    event_sampler sampler(5);
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE((*out)->publish(sampler.next<job_submitted>()));
+    ASSERT_EQ((*out)->flush(30s), 0u);
+  }
+  bool handled = ready && wait_until([&] { return counts.handled.load() == 20; }, 30s);
+  stop.request_stop();
+  service.join();
+  ASSERT_TRUE(result) << result.error();
+  ASSERT_TRUE(ready) << "on_ready was not called within 30 s";
+  EXPECT_TRUE(handled) << "handled " << counts.handled.load() << " of 20";
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(ready_on, service_on);
+}
+
 }  // namespace
 }  // namespace horizons::services
