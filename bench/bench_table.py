@@ -18,6 +18,7 @@ import sys
 SIDE_LABELS = {
     "horizons_view": "Horizons, view handler (on_view: views into the record)",
     "raw_avro_c": "raw+avro-c (raw librdkafka, avro-c generic decode)",
+    "raw_batched": "raw librdkafka, batched (rd_kafka_consume_batch_queue, no decode)",
 }
 
 

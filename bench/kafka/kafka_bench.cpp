@@ -63,8 +63,10 @@ std::vector<throughput_side> sides_of(std::string_view scenario, bench_context& 
     return {{raw_side, [&ctx] { return raw_produce(ctx, ctx.options.events, "produce raw"); }},
             {horizons_side, [&typed] { return typed.produce(); }}};
   }
-  std::vector<throughput_side> sides{{raw_side, [&ctx] { return raw_consume(ctx, raw_decode::none); }},
-                                     {raw_avro_c_side, [&ctx] { return raw_consume(ctx, raw_decode::avro_c); }}};
+  std::vector<throughput_side> sides{
+      {raw_side, [&ctx] { return raw_consume(ctx, raw_decode::none); }},
+      {raw_batched_side, [&ctx] { return raw_consume(ctx, raw_decode::none, raw_take::batched); }},
+      {raw_avro_c_side, [&ctx] { return raw_consume(ctx, raw_decode::avro_c); }}};
   for (auto kind : {typed_handler::owning, typed_handler::view}) {
     sides.push_back({side_of(kind), [&typed, kind] { return typed.consume(kind); }});
   }

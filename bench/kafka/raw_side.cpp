@@ -3,6 +3,7 @@
 #include "raw_side.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <memory>
@@ -166,13 +167,15 @@ class raw_producer {
   std::jthread delivery_thread_;  // destroyed first: stops polling before the client goes
 };
 
-// The raw consumer: every partition assigned (no group membership), records polled one by one.
+// The raw consumer: every partition assigned (no group membership), records polled one by one or taken
+// in batches of what has arrived.
 class raw_consumer {
  public:
   enum class from : std::uint8_t { beginning, end };
 
   static std::expected<std::unique_ptr<raw_consumer>, std::string> open(const bench_context& ctx,
-                                                                        const client_config& base, from start) {
+                                                                        const client_config& base, from start,
+                                                                        raw_take take = raw_take::one_by_one) {
     auto config = ctx.raw_config(base);
     auto conf = raw_conf(config, client_role::consumer, {.group = ctx.group("raw"), .start = offset_reset::earliest});
     if (!conf) return std::unexpected(conf.error());
@@ -181,6 +184,7 @@ class raw_consumer {
     std::unique_ptr<raw_consumer> made(new raw_consumer);
     made->client_ = std::move(*client);
     rd_kafka_poll_set_consumer(made->client_.get());
+    if (take == raw_take::batched) made->queue_.reset(rd_kafka_queue_get_consumer(made->client_.get()));
     auto partitions = partition_count(made->client_.get(), ctx.topic_name, config.connect_timeout);
     if (!partitions) return std::unexpected(partitions.error());
     // Starting at the end: the high watermarks now, so that nothing produced from here on is skipped.
@@ -201,6 +205,8 @@ class raw_consumer {
     return made;
   }
   ~raw_consumer() {
+    while (arrived_next_ < arrived_count_) rd_kafka_message_destroy(arrived_[arrived_next_++]);
+    queue_.reset();
     if (client_) rd_kafka_consumer_close(client_.get());
   }
   raw_consumer(const raw_consumer&) = delete;
@@ -209,7 +215,7 @@ class raw_consumer {
   // The next record, or null when none arrived within `timeout` (errors are logged by librdkafka and skipped).
   detail::message_ptr next(std::chrono::milliseconds timeout) {
     for (;;) {
-      detail::message_ptr message(rd_kafka_consumer_poll(client_.get(), static_cast<int>(timeout.count())));
+      detail::message_ptr message(take(static_cast<int>(timeout.count())));
       if (!message || !message->err) return message;
       timeout = 0ms;
     }
@@ -217,7 +223,21 @@ class raw_consumer {
 
  private:
   raw_consumer() = default;
+  // Batched: what has arrived, in one call (a batch call with a timeout would wait for a full batch);
+  // when nothing has, one poll that waits.
+  rd_kafka_message_t* take(int timeout_ms) {
+    if (queue_ && arrived_next_ == arrived_count_) {
+      auto taken = rd_kafka_consume_batch_queue(queue_.get(), 0, arrived_.data(), arrived_.size());
+      arrived_next_ = 0;
+      arrived_count_ = taken > 0 ? static_cast<std::size_t>(taken) : 0;
+    }
+    if (arrived_next_ < arrived_count_) return arrived_[arrived_next_++];
+    return rd_kafka_consumer_poll(client_.get(), timeout_ms);
+  }
   detail::kafka_ptr client_;
+  detail::queue_ptr queue_;  // batched only: the consumer queue
+  std::array<rd_kafka_message_t*, 512> arrived_{};
+  std::size_t arrived_next_ = 0, arrived_count_ = 0;
 };
 
 // The due time the raw producer wrote into the produced-at header (decimal microseconds).
@@ -292,15 +312,17 @@ std::expected<side_result, std::string> raw_produce(bench_context& ctx, std::uin
   return r;
 }
 
-std::expected<side_result, std::string> raw_consume(bench_context& ctx, raw_decode decode) {
-  const auto label = decode == raw_decode::avro_c ? raw_avro_c_side.label : std::string_view("raw");
+std::expected<side_result, std::string> raw_consume(bench_context& ctx, raw_decode decode, raw_take take) {
+  const auto label = decode == raw_decode::avro_c ? raw_avro_c_side.label
+                     : take == raw_take::batched  ? raw_batched_side.label
+                                                  : std::string_view("raw");
   std::unique_ptr<avro_c_reader> reader;
   if (decode == raw_decode::avro_c) {
     auto made = avro_c_reader::create(ctx.topic);
     if (!made) return std::unexpected(made.error());
     reader = std::move(*made);
   }
-  auto in = raw_consumer::open(ctx, ctx.config, raw_consumer::from::beginning);
+  auto in = raw_consumer::open(ctx, ctx.config, raw_consumer::from::beginning, take);
   if (!in) return std::unexpected(in.error());
   std::atomic<std::uint64_t> consumed{0};
   progress bar(fmt::format("consume {}", label), ctx.consume_events, consumed, ctx.tty);

@@ -5,6 +5,7 @@
 //   auto conf = raw_conf(config, client_role::producer, {.max_queued_messages = 500'000});
 //   auto produced = raw_produce(ctx, 100'000, "produce raw");      // rd_kafka_producev, same headers
 //   auto consumed = raw_consume(ctx, raw_decode::avro_c);           // rd_kafka_consumer_poll + avro-c
+//   auto batched = raw_consume(ctx, raw_decode::none, raw_take::batched);
 //
 // Handles are the library's own RAII owners (detail::kafka_ptr, ...). The functions taking a
 // bench_context block the calling thread for the run and return its figures; raw_e2e starts a
@@ -42,10 +43,14 @@ namespace horizons::kafka_bench {
 
 /// What the raw consumer does with each record besides touching its bytes.
 enum class raw_decode : std::uint8_t { none, avro_c };
+/// How the raw consumer takes records: one rd_kafka_consumer_poll() per record (librdkafka's own example),
+/// or what has arrived in one rd_kafka_consume_batch_queue() call, as Horizons' consumer does.
+enum class raw_take : std::uint8_t { one_by_one, batched };
 
 [[nodiscard]] std::expected<side_result, std::string> raw_produce(bench_context& ctx, std::uint64_t events,
                                                                   std::string_view label);
-[[nodiscard]] std::expected<side_result, std::string> raw_consume(bench_context& ctx, raw_decode decode);
+[[nodiscard]] std::expected<side_result, std::string> raw_consume(bench_context& ctx, raw_decode decode,
+                                                                  raw_take take = raw_take::one_by_one);
 [[nodiscard]] std::expected<side_result, std::string> raw_e2e(bench_context& ctx, int rate, double duration_s);
 
 /// Tops the topic up to `events` records (raw, fast) so that consume reads a pre-filled topic; returns how

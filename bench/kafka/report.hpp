@@ -36,6 +36,7 @@ inline constexpr side_name horizons_side{"horizons", "Horizons"};
 inline constexpr side_name horizons_view_side{"horizons_view", "Horizons view"};
 inline constexpr side_name raw_side{"raw", "raw librdkafka"};
 inline constexpr side_name raw_avro_c_side{"raw_avro_c", "raw+avro-c"};
+inline constexpr side_name raw_batched_side{"raw_batched", "raw librdkafka, batched"};
 
 struct side_outcome {
   side_name name;

@@ -34,6 +34,10 @@
 // record again after a crash: deduplicate by meta.event_id where effects
 // must happen once.
 //
+// Records that have arrived are taken from librdkafka in batches (one call for
+// up to 512, where librdkafka's own poll takes one) and handled one at a time;
+// a poll waits only while nothing has arrived.
+//
 // Threads: create(), on(), on_view() and run()/poll() from one thread; handlers run on
 // that thread. stats() from any thread.
 #pragma once

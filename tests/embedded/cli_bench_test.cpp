@@ -57,13 +57,14 @@ TEST_F(cli_bench, every_scenario_runs_both_sides_and_accounts_for_every_record) 
       EXPECT_EQ(s["raw"]["events"], 20000);
     } else if (name == "consume") {
       // The topic holds what both produce runs wrote: consume reads --events of it on each side.
-      for (const auto* side : {"horizons", "horizons_view", "raw", "raw_avro_c"}) {
+      for (const auto* side : {"horizons", "horizons_view", "raw", "raw_batched", "raw_avro_c"}) {
         EXPECT_EQ(s[side]["events"], s["events"]) << side;
         EXPECT_EQ(s[fmt::format("{}_runs_events_per_s", side)].size(), 1u) << side << ": --repeat 1";
       }
       EXPECT_EQ(s["events"], 20000);
       for (const auto* ratio :
-           {"horizons/raw", "horizons_view/raw", "raw_avro_c/raw", "horizons/raw_avro_c", "horizons_view/raw_avro_c"}) {
+           {"horizons/raw", "horizons_view/raw", "raw_avro_c/raw", "raw_batched/raw", "horizons/raw_avro_c",
+            "horizons_view/raw_avro_c", "horizons/raw_batched", "horizons_view/raw_batched"}) {
         ASSERT_TRUE(s["ratios"].contains(ratio)) << ratio;
         EXPECT_GT(s["ratios"][ratio].get<double>(), 0) << ratio;
       }
