@@ -345,6 +345,7 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
   // earlier runs (their records are passed over), and that must not delay this run's first records.
   for (auto until = steady::now() + std::chrono::seconds(60); !watch->at_end() && steady::now() < until;)
     (void)watch->poll(std::chrono::milliseconds(50));
+  if (!watch->at_end()) spdlog::warn("the run's reader has not caught up with the topics in 60 s; starting anyway");
 
   // The workload's producer, connected before the services start: from then on the observer must be
   // polling, or what the services publish first waits for it and counts as latency.
@@ -401,6 +402,9 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
     (void)watch->poll(std::chrono::milliseconds(20));
     std::lock_guard lock(failures_mutex);
     if (!failures.empty()) break;
+  }
+  if (auto joined = ready.load(); joined < static_cast<std::size_t>(in_groups)) {
+    spdlog::warn("{} of {} services hold their partitions after 60 s; the workload starts anyway", joined, in_groups);
   }
 
   // The workload, acknowledged before it counts as submitted.
