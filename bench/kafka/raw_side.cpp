@@ -3,7 +3,6 @@
 #include "raw_side.hpp"
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <charconv>
 #include <memory>
@@ -18,6 +17,7 @@
 #include <horizons/producer.hpp>
 #include <horizons/publisher.hpp>
 
+#include "arrived_records.hpp"  // src/horizons/kafka: how Horizons takes records, the same calls
 #include "avro_c_reader.hpp"
 #include "pacing.hpp"
 #include "report.hpp"
@@ -184,7 +184,7 @@ class raw_consumer {
     std::unique_ptr<raw_consumer> made(new raw_consumer);
     made->client_ = std::move(*client);
     rd_kafka_poll_set_consumer(made->client_.get());
-    if (take == raw_take::batched) made->queue_.reset(rd_kafka_queue_get_consumer(made->client_.get()));
+    if (take == raw_take::batched) made->arrived_.emplace(made->client_.get());
     auto partitions = partition_count(made->client_.get(), ctx.topic_name, config.connect_timeout);
     if (!partitions) return std::unexpected(partitions.error());
     // Starting at the end: the high watermarks now, so that nothing produced from here on is skipped.
@@ -205,8 +205,7 @@ class raw_consumer {
     return made;
   }
   ~raw_consumer() {
-    while (arrived_next_ < arrived_count_) rd_kafka_message_destroy(arrived_[arrived_next_++]);
-    queue_.reset();
+    arrived_.reset();
     if (client_) rd_kafka_consumer_close(client_.get());
   }
   raw_consumer(const raw_consumer&) = delete;
@@ -215,7 +214,9 @@ class raw_consumer {
   // The next record, or null when none arrived within `timeout` (errors are logged by librdkafka and skipped).
   detail::message_ptr next(std::chrono::milliseconds timeout) {
     for (;;) {
-      detail::message_ptr message(take(static_cast<int>(timeout.count())));
+      auto wait_ms = static_cast<int>(timeout.count());
+      auto message =
+          arrived_ ? arrived_->take(wait_ms) : detail::message_ptr(rd_kafka_consumer_poll(client_.get(), wait_ms));
       if (!message || !message->err) return message;
       timeout = 0ms;
     }
@@ -223,21 +224,8 @@ class raw_consumer {
 
  private:
   raw_consumer() = default;
-  // Batched: what has arrived, in one call (a batch call with a timeout would wait for a full batch);
-  // when nothing has, one poll that waits.
-  rd_kafka_message_t* take(int timeout_ms) {
-    if (queue_ && arrived_next_ == arrived_count_) {
-      auto taken = rd_kafka_consume_batch_queue(queue_.get(), 0, arrived_.data(), arrived_.size());
-      arrived_next_ = 0;
-      arrived_count_ = taken > 0 ? static_cast<std::size_t>(taken) : 0;
-    }
-    if (arrived_next_ < arrived_count_) return arrived_[arrived_next_++];
-    return rd_kafka_consumer_poll(client_.get(), timeout_ms);
-  }
   detail::kafka_ptr client_;
-  detail::queue_ptr queue_;  // batched only: the consumer queue
-  std::array<rd_kafka_message_t*, 512> arrived_{};
-  std::size_t arrived_next_ = 0, arrived_count_ = 0;
+  std::optional<detail::arrived_records> arrived_;  // batched only
 };
 
 // The due time the raw producer wrote into the produced-at header (decimal microseconds).

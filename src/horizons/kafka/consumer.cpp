@@ -4,10 +4,12 @@
 #include <horizons/publisher.hpp>
 
 #include <atomic>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "arrived_records.hpp"
 #include "dead_letter.hpp"
 #include "headers.hpp"
 #include "rdkafka.hpp"
@@ -98,11 +100,8 @@ struct consumer::impl {
   // takes librdkafka's locks, so it is done once per run (when the partition changes, at the end of
   // poll(), before a revoke commits, at close) rather than once per record.
   detail::message_ptr unstored;
-  // Records that had arrived, taken from the consumer queue in one call (rd_kafka_consume_batch_queue:
-  // one round of librdkafka's queue locking per batch, not per record) and handed out in order.
-  detail::queue_ptr queue;
-  std::array<rd_kafka_message_t*, 512> arrived{};
-  std::size_t arrived_next = 0, arrived_count = 0;
+  // What has arrived and is not handled yet, taken from librdkafka in batches.
+  std::optional<detail::arrived_records> arrived;
   std::atomic<std::uint64_t> handled{0}, skipped{0}, retries{0}, dead_lettered{0}, undecodable{0}, rebalances{0};
   bool closed = false;
 
@@ -154,7 +153,7 @@ struct consumer::impl {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         wait_ms = static_cast<int>(std::max(left.count(), 0L));
       }
-      detail::message_ptr message = take_arrived(wait_ms);
+      detail::message_ptr message = arrived->take(wait_ms);
       if (!message || !message->err) return message;
       if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
       auto error = detail::make_kafka_error(message->err, "consume");
@@ -164,23 +163,6 @@ struct consumer::impl {
       }
       detail::log().warn("consumer {}: {}", group, error.message);
     }
-  }
-
-  // The next record that has arrived; if none has, waits up to `wait_ms` for one. A batch waits for
-  // all of its records, so only what has already arrived is taken in batches.
-  detail::message_ptr take_arrived(int wait_ms) {
-    if (arrived_next == arrived_count) {
-      auto taken = rd_kafka_consume_batch_queue(queue.get(), 0, arrived.data(), arrived.size());
-      arrived_next = 0;
-      arrived_count = taken > 0 ? static_cast<std::size_t>(taken) : 0;
-      if (arrived_count == 0) return detail::message_ptr(rd_kafka_consumer_poll(client.get(), wait_ms));
-    }
-    return detail::message_ptr(arrived[arrived_next++]);
-  }
-
-  // Lets go of records taken but not handed out: not handled, so not stored; they come again.
-  void drop_arrived() {
-    while (arrived_next < arrived_count) rd_kafka_message_destroy(arrived[arrived_next++]);
   }
 
   // Step one: what a record is, enough to pick its handler. Its envelope is read owning, into the
@@ -374,7 +356,7 @@ std::expected<std::unique_ptr<consumer>, kafka_error> consumer::create(options o
   state->dead_letters = std::move(*dead_letters);
 
   rd_kafka_poll_set_consumer(state->client.get());
-  state->queue.reset(rd_kafka_queue_get_consumer(state->client.get()));
+  state->arrived.emplace(state->client.get());
   detail::partition_list_ptr subscription(
       rd_kafka_topic_partition_list_new(static_cast<int>(state->opts.topics.size())));
   for (auto t : state->opts.topics) {
@@ -438,7 +420,7 @@ std::expected<void, kafka_error> consumer::close() {
   auto& state = *impl_;
   if (state.closed) return {};
   state.closed = true;
-  state.drop_arrived();
+  state.arrived->drop();  // not handled, so not stored: they come again
   state.store_finished();
   // A commit refused because the group is rebalancing (its members are leaving too) loses nothing:
   // leaving revokes the partitions, and the revoke commits again; at worst records are seen twice.
