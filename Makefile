@@ -5,6 +5,7 @@
 #   make bench   release build, then the codec benchmark and `horizons bench`, its platform scenario
 #                included (results in bench/results/)
 #   make kafka-up / kafka-down   a real 3-node Kafka cluster on 127.0.0.1:19092-19094
+#   make registry-up / registry-down   a Confluent-compatible schema registry (Apicurio) on 127.0.0.1:18081
 #   make format / format-check   apply / check .clang-format on every tracked C++ file (CI checks)
 .PHONY: all deps build run test test-release test-asan bench clean format format-check
 
@@ -65,8 +66,14 @@ format-check: deps
 		{ echo "format-check: run 'make format' (clang-format, .clang-format)" >&2; exit 1; }
 
 # A real 3-node Apache Kafka cluster on loopback for people (the kafka tests start their own).
-.PHONY: kafka-up kafka-down
+.PHONY: kafka-up kafka-down registry-up registry-down
 kafka-up: deps
 	@tools/kafka/kafka.sh up
 kafka-down:
 	@tools/kafka/kafka.sh down
+
+# An independent Confluent-compatible schema registry on loopback (tools/registry/README.md).
+registry-up: deps
+	@tools/registry/registry.sh up
+registry-down:
+	@tools/registry/registry.sh down

@@ -84,6 +84,13 @@ struct client_config {
   /// KAFKA_GROUP_PROTOCOL: classic | consumer. With `consumer` the session timeout is the broker's
   /// group.consumer.session.timeout.ms, so KAFKA_SESSION_TIMEOUT_MS is refused alongside it.
   horizons::group_protocol group_protocol = group_protocol::classic;
+  /// SCHEMA_REGISTRY_URL: a Confluent-compatible schema registry, http[s]://host[:port][/path];
+  /// empty means none (records carry the catalogue's compiled schema ids).
+  std::string registry_url{};
+  /// SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO: "user:password" for the registry's basic authentication.
+  std::string registry_basic_auth_user_info{};
+  /// SCHEMA_REGISTRY_SSL_CA_LOCATION: CA certificate (PEM) for an https registry (empty: system store).
+  std::string registry_ca_location{};
   /// librdkafka properties passed through unchanged (name -> value), applied last.
   std::map<std::string, std::string> rdkafka{};
 };
@@ -91,8 +98,8 @@ struct client_config {
 /// Where settings come from. The `{}` initialisers let callers name only the
 /// sources they have: g++ 12 -Wextra warns about omitted members without them.
 struct config_sources {
-  // Only KAFKA_* names are read; unknown ones (KAFKA_HOME, KAFKA_OPTS of
-  // Kafka's own scripts) are skipped.
+  // Only KAFKA_* and SCHEMA_REGISTRY_* names are read; unknown ones (KAFKA_HOME,
+  // KAFKA_OPTS of Kafka's own scripts) are skipped.
   std::map<std::string, std::string> environment{};
   // NAME=value lines; whole-line `#` comments and blank lines are skipped,
   // whitespace around NAME and value is trimmed, the value is taken literally
@@ -110,7 +117,7 @@ struct config_error {
 
 [[nodiscard]] std::expected<client_config, config_error> load_config(const config_sources& sources);
 
-/// The process's KAFKA_* environment variables.
+/// The process's KAFKA_* and SCHEMA_REGISTRY_* environment variables.
 [[nodiscard]] std::map<std::string, std::string> process_environment();
 
 /// A setting's name and the one-line help a CLI shows for it.

@@ -30,6 +30,8 @@ readonly pom=$script_dir/pom.xml
 
 say() { printf 'kafka.sh: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=../lib/java_service.sh
+source "$script_dir/../lib/java_service.sh"
 
 # The Kafka release: KAFKA_VERSION, else pom.xml's kafka.version (the default
 # release). Each release has its own run folder (jars, storage, certificates),
@@ -116,20 +118,7 @@ check_node_arg() {
 # not trusted: the command line must name this node's server.properties, so a
 # recycled pid or a zombie does not count as a running broker.
 node_pid() {
-  local pid_file
-  pid_file=$(node_dir "$1")/pid
-  [[ -f $pid_file ]] || return 1
-  local pid
-  pid=$(<"$pid_file")
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  local cmdline
-  cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
-  [[ $cmdline == *"$(node_dir "$1")/server.properties"* ]] || return 1
-  echo "$pid"
-}
-
-port_open() {
-  (exec 3<>"/dev/tcp/$host/$1") 2>/dev/null
+  live_pid "$(node_dir "$1")/pid" "*$(node_dir "$1")/server.properties*"
 }
 
 # Reads `kcat -L` output on stdin and prints how many partition replicas on
@@ -189,15 +178,11 @@ tail_logs() {
 # -------------------------------------------------------------- preparation
 
 check_tools() {
-  command -v "$java_bin" >/dev/null || die "java not found; install openjdk-17-jre-headless"
-  local java_version java_major
-  java_version=$("$java_bin" -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1)
-  java_major=${java_version%%.*}
-  [[ $java_major =~ ^[0-9]+$ && $java_major -ge 17 ]] || die "needs Java 17 or newer, $java_bin is '$java_version'"
+  check_java "$java_bin"
   command -v kcat >/dev/null || die "kcat not found; install it (apt-get install kcat): readiness is checked with it"
 }
 
-pom_hash() { sha256sum "$pom" | cut -d' ' -f1; }
+pom_hash() { file_hash "$pom"; }
 
 lib_is_current() {
   [[ -f $lib_stamp && $(<"$lib_stamp") == "$(pom_hash)" ]] && compgen -G "$lib_dir/kafka_2.13-*.jar" >/dev/null
@@ -446,7 +431,7 @@ check_ports_free() {
   node_pid "$n" >/dev/null && return 0
   for port in "$(plaintext_port "$n")" "$(sasl_port "$n")" "$(controller_port "$n")" "$(ssl_port "$n")" \
       "$(sasl_ssl_port "$n")"; do
-    if port_open "$port"; then
+    if port_open "$host" "$port"; then
       die "port $port (node $n) is already in use by another process"
     fi
   done
@@ -598,7 +583,7 @@ cmd_status() {
   printf '%-5s %-8s %-9s %-16s %-16s %-16s %-16s %s\n' node pid state plaintext sasl ssl sasl_ssl controller
   for n in "${nodes[@]}"; do
     if pid=$(node_pid "$n"); then
-      if port_open "$(plaintext_port "$n")"; then state=up; else state=starting; status_rc=1; fi
+      if port_open "$host" "$(plaintext_port "$n")"; then state=up; else state=starting; status_rc=1; fi
     else
       pid=-; state=down; status_rc=1
     fi
@@ -645,21 +630,12 @@ usage() {
   sed -n '2,26s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
-# Commands that start, stop or change the cluster take this lock, so that
-# parallel callers (ctest -j fixtures) run one after the other.
-lock_run_dir() {
-  mkdir -p "$run_dir"
-  exec 9>"$run_dir/lock"
-  if ! flock -w 600 9; then
-    die "another kafka.sh command has held $run_dir/lock for 10 minutes"
-  fi
-}
 
 main() {
   local cmd=${1:-}
   (($#)) && shift
   case $cmd in
-    up | down | kill | start | reset) lock_run_dir ;;
+    up | down | kill | start | reset) lock_dir "$run_dir" kafka.sh ;;
   esac
   case $cmd in
     up) cmd_up ;;

@@ -2,6 +2,7 @@
 // error messages and --help: a setting is described once, so a new one cannot
 // be readable from one source and forgotten in another.
 #include <horizons/config.hpp>
+#include <horizons/schema_registry.hpp>
 
 #include <fmt/format.h>
 
@@ -104,6 +105,11 @@ namespace {
 
 constexpr std::string_view kafka_prefix = "KAFKA_";
 constexpr std::string_view rdkafka_prefix = "KAFKA_RDKAFKA_";
+constexpr std::string_view registry_prefix = "SCHEMA_REGISTRY_";
+
+bool is_setting_name(std::string_view name) {
+  return name.starts_with(kafka_prefix) || name.starts_with(registry_prefix);
+}
 
 // Stores a value into its field; false means "refused" and the caller words
 // the message, so every setting's message has the same shape.
@@ -266,6 +272,23 @@ value_parser readable_file(std::string client_config::*field, std::string_view w
           }};
 }
 
+// The registry client's own check of a URL, so that a URL the client would refuse is refused here.
+value_parser registry_url() {
+  return {"http[s]://host[:port][/path], or empty", [](client_config& c, std::string_view v) {
+            if (!v.empty() && !schema_registry::create({.url = std::string(v)})) return false;
+            c.registry_url = std::string(v);
+            return true;
+          }};
+}
+
+value_parser user_info() {
+  return {"user:password", [](client_config& c, std::string_view v) {
+            if (v.find(':') == std::string_view::npos || v.front() == ':') return false;
+            c.registry_basic_auth_user_info = std::string(v);
+            return true;
+          }};
+}
+
 // --------------------------------------------------------------- the table
 
 const std::vector<setting>& settings() {
@@ -353,6 +376,19 @@ const std::vector<setting>& settings() {
        .help = "consumer group protocol: classic|consumer (KIP-848, Kafka 4.0+, early access in librdkafka 2.8) "
                "(default classic)",
        .parser = one_of(&client_config::group_protocol, std::array{group_protocol::classic, group_protocol::consumer})},
+      {.name = "SCHEMA_REGISTRY_URL",
+       .flag = "registry",
+       .help = "a Confluent-compatible schema registry, http[s]://host[:port][/path]; empty: none",
+       .parser = registry_url()},
+      {.name = "SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO",
+       .flag = "",
+       .help = "user:password for the schema registry's basic authentication (environment or file only)",
+       .parser = user_info(),
+       .secret = true},
+      {.name = "SCHEMA_REGISTRY_SSL_CA_LOCATION",
+       .flag = "registry-ca-location",
+       .help = "CA certificate file for an https schema registry; empty uses the default CA store",
+       .parser = readable_file(&client_config::registry_ca_location, "PEM file")},
   };
   return table;
 }
@@ -414,7 +450,7 @@ step apply_named(client_config& config, given_names& given, std::string_view nam
 step apply_environment(client_config& config, given_names& given,
                        const std::map<std::string, std::string>& environment) {
   for (const auto& [name, value] : environment) {
-    if (!name.starts_with(kafka_prefix)) continue;
+    if (!is_setting_name(name)) continue;
     if (auto applied = apply_named(config, given, name, value, "environment", unknown_names::skip); !applied) {
       return applied;
     }
@@ -499,6 +535,15 @@ step check_tls(const client_config& config) {
   return {};
 }
 
+step check_registry(const client_config& config) {
+  if (!config.registry_url.empty()) return {};
+  for (auto [name, value] : {std::pair{"SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO", &config.registry_basic_auth_user_info},
+                             std::pair{"SCHEMA_REGISTRY_SSL_CA_LOCATION", &config.registry_ca_location}}) {
+    if (!value->empty()) return refuse("{}: given without SCHEMA_REGISTRY_URL", name);
+  }
+  return {};
+}
+
 step check_credentials(const client_config& config) {
   if (config.security != security_protocol::sasl_plaintext && config.security != security_protocol::sasl_ssl) {
     return {};
@@ -525,6 +570,7 @@ std::expected<client_config, config_error> load_config(const config_sources& sou
   if (applied) applied = apply_flags(config, given, sources);
   if (applied) applied = check_tls(config);
   if (applied) applied = check_credentials(config);
+  if (applied) applied = check_registry(config);
   if (applied && config.group_protocol == group_protocol::consumer && given.contains("KAFKA_SESSION_TIMEOUT_MS")) {
     applied = refuse(
         "KAFKA_SESSION_TIMEOUT_MS: not used when KAFKA_GROUP_PROTOCOL is consumer (the broker's "
@@ -539,7 +585,7 @@ std::map<std::string, std::string> process_environment() {
   for (char** entry = environ; entry && *entry; ++entry) {
     const std::string_view text(*entry);
     const auto equals = text.find('=');
-    if (!text.starts_with(kafka_prefix) || equals == std::string_view::npos) continue;
+    if (!is_setting_name(text) || equals == std::string_view::npos) continue;
     variables.insert_or_assign(std::string(text.substr(0, equals)), std::string(text.substr(equals + 1)));
   }
   return variables;

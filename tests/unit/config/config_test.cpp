@@ -81,6 +81,9 @@ void expect_same(const client_config& actual, const client_config& expected) {
   EXPECT_EQ(actual.ssl_key_location, expected.ssl_key_location);
   EXPECT_EQ(actual.ssl_key_password, expected.ssl_key_password);
   EXPECT_EQ(actual.group_protocol, expected.group_protocol);
+  EXPECT_EQ(actual.registry_url, expected.registry_url);
+  EXPECT_EQ(actual.registry_basic_auth_user_info, expected.registry_basic_auth_user_info);
+  EXPECT_EQ(actual.registry_ca_location, expected.registry_ca_location);
   EXPECT_EQ(actual.rdkafka, expected.rdkafka);
 }
 
@@ -245,6 +248,15 @@ TEST(config_values, each_setting_lands_in_its_own_field) {
        [](const client_config& c) { EXPECT_EQ(c.group_protocol, group_protocol::consumer); }},
       {"KAFKA_GROUP_PROTOCOL", "CLASSIC",
        [](const client_config& c) { EXPECT_EQ(c.group_protocol, group_protocol::classic); }},
+      {"SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7",
+       [](const client_config& c) { EXPECT_EQ(c.registry_url, "http://127.0.0.1:8081/apis/ccompat/v7"); }},
+      {"SCHEMA_REGISTRY_URL", "https://registry.example",
+       [](const client_config& c) { EXPECT_EQ(c.registry_url, "https://registry.example"); }},
+      {"SCHEMA_REGISTRY_URL", "", [](const client_config& c) { EXPECT_EQ(c.registry_url, ""); }},
+      {"SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO", "alice:pw:with:colons",
+       [](const client_config& c) { EXPECT_EQ(c.registry_basic_auth_user_info, "alice:pw:with:colons"); }},
+      {"SCHEMA_REGISTRY_SSL_CA_LOCATION", ca.string(),
+       [ca](const client_config& c) { EXPECT_EQ(c.registry_ca_location, ca.string()); }},
   };
   // Settings that are refused alone (a client certificate without its key or without TLS) come with
   // what they need.
@@ -257,6 +269,8 @@ TEST(config_values, each_setting_lands_in_its_own_field) {
        {{"KAFKA_SECURITY_PROTOCOL", "ssl"},
         {"KAFKA_SSL_CERTIFICATE_LOCATION", cert.string()},
         {"KAFKA_SSL_KEY_LOCATION", key.string()}}},
+      {"SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO", {{"SCHEMA_REGISTRY_URL", "https://registry.example"}}},
+      {"SCHEMA_REGISTRY_SSL_CA_LOCATION", {{"SCHEMA_REGISTRY_URL", "https://registry.example"}}},
   };
   std::set<std::string> covered;
   for (const auto& c : cases) {
@@ -338,6 +352,13 @@ const std::vector<bad_case>& bad_cases() {
       {"KAFKA_SSL_KEY_PASSWORD", ""},
       {"KAFKA_GROUP_PROTOCOL", "eager"},
       {"KAFKA_GROUP_PROTOCOL", "cooperative-sticky"},
+      {"SCHEMA_REGISTRY_URL", "127.0.0.1:8081"},         // no scheme
+      {"SCHEMA_REGISTRY_URL", "ftp://127.0.0.1:8081"},   // not http
+      {"SCHEMA_REGISTRY_URL", "http://127.0.0.1:0"},     // no port 0
+      {"SCHEMA_REGISTRY_URL", "http://a:1,http://b:2"},  // one registry
+      {"SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO", "alice"},
+      {"SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO", ":pw"},
+      {"SCHEMA_REGISTRY_SSL_CA_LOCATION", "/nonexistent/horizons/registry-ca.pem"},
   };
   return cases;
 }
@@ -350,7 +371,10 @@ TEST(config_errors, the_bad_value_table_covers_every_setting) {
 
 std::string echoed(const bad_case& c) {
   // One line always; a password never.
-  if (c.name == "KAFKA_SASL_PASSWORD" || c.name == "KAFKA_SSL_KEY_PASSWORD") return "***";
+  if (c.name == "KAFKA_SASL_PASSWORD" || c.name == "KAFKA_SSL_KEY_PASSWORD" ||
+      c.name == "SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO") {
+    return "***";
+  }
   std::string out;
   for (char ch : c.value) out += ch == '\n' ? std::string("\\x0a") : std::string(1, ch);
   return out;
@@ -451,6 +475,23 @@ TEST(config_secrets, a_password_is_never_echoed) {
   const auto later =
       load_error({.environment = {{"KAFKA_SASL_PASSWORD", secret}, {"KAFKA_SECURITY_PROTOCOL", "sasl_ssl"}}});
   EXPECT_FALSE(later.contains(secret)) << later;
+}
+
+TEST(config_registry, credentials_and_a_ca_need_a_registry_url) {
+  EXPECT_EQ(load_error({.environment = {{"SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO", "alice:pw"}}}),
+            "SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO: given without SCHEMA_REGISTRY_URL");
+  const auto config = load_ok({.environment = {{"SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO", "alice:pw"}},
+                               .flags = {{"SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081"}}});
+  EXPECT_EQ(config.registry_url, "http://127.0.0.1:8081");
+  EXPECT_EQ(config.registry_basic_auth_user_info, "alice:pw");
+}
+
+TEST(config_registry, the_process_environment_carries_registry_settings) {
+  ::setenv("SCHEMA_REGISTRY_URL", "http://127.0.0.1:18081", 1);
+  const auto environment = process_environment();
+  ::unsetenv("SCHEMA_REGISTRY_URL");
+  ASSERT_TRUE(environment.contains("SCHEMA_REGISTRY_URL"));
+  EXPECT_EQ(load_ok({.environment = environment}).registry_url, "http://127.0.0.1:18081");
 }
 
 // -------------------------------------------------------------------- file
@@ -743,11 +784,12 @@ TEST(config_settings_table, names_flags_and_help_are_complete_and_unique) {
   std::set<std::string_view> names, flags;
   for (const auto& s : config_settings()) {
     SCOPED_TRACE(s.name);
-    EXPECT_TRUE(s.name.starts_with("KAFKA_"));
+    EXPECT_TRUE(s.name.starts_with("KAFKA_") || s.name.starts_with("SCHEMA_REGISTRY_"));
     EXPECT_FALSE(s.name.starts_with("KAFKA_RDKAFKA_"));
     EXPECT_TRUE(names.insert(s.name).second) << "duplicate name";
     EXPECT_FALSE(s.help.empty());
-    if (s.name == "KAFKA_SASL_PASSWORD" || s.name == "KAFKA_SSL_KEY_PASSWORD") {
+    if (s.name == "KAFKA_SASL_PASSWORD" || s.name == "KAFKA_SSL_KEY_PASSWORD" ||
+        s.name == "SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO") {
       EXPECT_EQ(s.flag, "") << "a password on the command line is visible to every local user";
     } else {
       EXPECT_FALSE(s.flag.empty());
@@ -755,7 +797,7 @@ TEST(config_settings_table, names_flags_and_help_are_complete_and_unique) {
       EXPECT_TRUE(flags.insert(s.flag).second) << "duplicate flag";
     }
   }
-  EXPECT_EQ(names.size(), 19u);
+  EXPECT_EQ(names.size(), 22u);
   EXPECT_TRUE(names.contains("KAFKA_SESSION_TIMEOUT_MS"));
   EXPECT_TRUE(flags.contains("session-timeout-ms"));
 }
