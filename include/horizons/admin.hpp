@@ -122,6 +122,19 @@ struct topic_description {
   std::string configs_unavailable{};             // why `configs` is empty, when it is
 };
 
+/// A topic outside the catalogue (a service's own, e.g. the schema registry's `_schemas`).
+struct topic_request {
+  std::string name{};
+  int partitions = 1;
+  /// Lowered to the broker count, as ensure_topics() does (and logged).
+  int replication = 3;
+  /// Topic-level settings given at creation: {"cleanup.policy", "compact"}, ...
+  std::map<std::string, std::string> configs{};
+};
+
+/// What create_topic() found.
+enum class topic_creation : std::uint8_t { created, existed };
+
 class admin {
  public:
   struct options {
@@ -139,6 +152,10 @@ class admin {
 
   /// Creates missing catalogue topics (+ .dlq) and reports drift of existing ones. Blocks.
   [[nodiscard]] std::expected<ensure_report, ensure_failure> ensure_topics();
+  /// Creates `topic` unless a topic of that name exists (which is then left as it is: compare it
+  /// with metadata()), and waits (up to request_timeout) until its partitions have leaders.
+  /// Blocks. Fails when the cluster refuses the creation (librdkafka's mock cluster always does).
+  [[nodiscard]] std::expected<topic_creation, kafka_error> create_topic(const topic_request& topic);
   /// Every catalogue topic and its .dlq twin, in catalogue order; configs where the cluster can describe them.
   [[nodiscard]] std::expected<std::vector<topic_description>, kafka_error> describe_topics();
   /// Every topic of the cluster with its partition count, sorted by name.

@@ -28,6 +28,8 @@ class byte_buffer {
   [[nodiscard]] std::string_view view() const { return {reinterpret_cast<const char*>(data_.get()), size_}; }
 
   void clear() { size_ = 0; }
+  /// Drops the bytes after the first `size` (no effect if there are fewer).
+  void truncate(std::size_t size) { size_ = std::min(size, size_); }
   void reserve(std::size_t capacity) {
     if (capacity <= capacity_) return;
     auto grown = std::make_unique_for_overwrite<std::byte[]>(capacity);

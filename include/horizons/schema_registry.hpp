@@ -27,6 +27,7 @@
 #include <vector>
 
 #include <horizons/config.hpp>
+#include <horizons/schema_evolution.hpp>  // compatibility_level
 
 namespace horizons {
 
@@ -40,19 +41,6 @@ enum class subject_name_strategy : std::uint8_t {
 /// record_name the record's full name ("org.cosmichorizons.events.JobLifecycleEvent").
 [[nodiscard]] std::string subject_name(subject_name_strategy strategy, std::string_view topic,
                                        std::string_view record_full_name);
-
-/// The registry's compatibility levels, in its own spelling by to_string ("BACKWARD_TRANSITIVE").
-enum class compatibility_level : std::uint8_t {
-  none,
-  backward,
-  backward_transitive,
-  forward,
-  forward_transitive,
-  full,
-  full_transitive,
-};
-[[nodiscard]] std::string_view to_string(compatibility_level level);
-[[nodiscard]] std::optional<compatibility_level> compatibility_level_from(std::string_view name);
 
 struct registry_error {
   enum class kind : std::uint8_t {
@@ -114,8 +102,7 @@ class schema_registry {
 
   /// Registers `schema` (Avro JSON text) under `subject`, or finds it there already; its global id.
   /// A schema the subject's compatibility level refuses is `rejected` with HTTP 409.
-  [[nodiscard]] std::expected<int, registry_error> register_schema(std::string_view subject,
-                                                                   std::string_view schema);
+  [[nodiscard]] std::expected<int, registry_error> register_schema(std::string_view subject, std::string_view schema);
   /// The subject's version holding `schema`, without registering; 40401/40403 when absent.
   [[nodiscard]] std::expected<registered_schema, registry_error> lookup(std::string_view subject,
                                                                         std::string_view schema);

@@ -138,7 +138,8 @@ TEST_F(apicurio, an_unknown_id_is_refused_with_the_id) {
 }
 
 TEST_F(apicurio, a_malformed_schema_is_refused) {
-  auto id = registry().register_schema(unique_subject("malformed"), R"({"type":"record","name":"X","fields":[{"name":)");
+  auto id =
+      registry().register_schema(unique_subject("malformed"), R"({"type":"record","name":"X","fields":[{"name":)");
   ASSERT_FALSE(id);
   EXPECT_EQ(id.error().what, registry_error::kind::rejected);
   EXPECT_GE(id.error().http_status, 400);

@@ -237,6 +237,63 @@ std::expected<std::vector<topic_summary>, kafka_error> admin::list_topics() {
   return out;
 }
 
+std::expected<topic_creation, kafka_error> admin::create_topic(const topic_request& topic) {
+  auto* client = impl_->client.get();
+  const auto timeout = impl_->opts.request_timeout;
+  const auto what = fmt::format("create topic {}", topic.name);
+  auto md = metadata();
+  if (!md) return std::unexpected(md.error());
+  if (find_topic(*md, topic.name)) return topic_creation::existed;
+  if (md->brokers.empty()) {
+    return std::unexpected(error_with(RD_KAFKA_RESP_ERR__TRANSPORT, what + ": the cluster's metadata lists no broker"));
+  }
+  const int replication = std::min(topic.replication, static_cast<int>(md->brokers.size()));
+  if (replication < topic.replication) {
+    detail::log().warn("{}: replication lowered from {} to {}: the cluster has {} broker(s)", what, topic.replication,
+                       replication, md->brokers.size());
+  }
+  char reason[256];
+  detail::new_topic_ptr request(
+      rd_kafka_NewTopic_new(topic.name.c_str(), topic.partitions, replication, reason, sizeof reason));
+  if (!request) return std::unexpected(error_with(RD_KAFKA_RESP_ERR__INVALID_ARG, fmt::format("{}: {}", what, reason)));
+  for (const auto& [setting, value] : topic.configs) {
+    if (auto err = rd_kafka_NewTopic_set_config(request.get(), setting.c_str(), value.c_str())) {
+      return std::unexpected(detail::make_kafka_error(err, fmt::format("{}: {}={}", what, setting, value)));
+    }
+  }
+  rd_kafka_NewTopic_t* requests[]{request.get()};
+  auto event = run_admin_request(client, RD_KAFKA_ADMIN_OP_CREATETOPICS, admin_target(client, *md), timeout, what,
+                                 [&](rd_kafka_AdminOptions_t* options, rd_kafka_queue_t* queue) {
+                                   rd_kafka_CreateTopics(client, requests, 1, options, queue);
+                                 });
+  if (!event) return std::unexpected(event.error());
+  std::size_t count = 0;
+  const auto** results = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event->get()), &count);
+  const auto err = count == 1 ? rd_kafka_topic_result_error(results[0]) : RD_KAFKA_RESP_ERR__BAD_MSG;
+  if (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) return topic_creation::existed;  // made by someone else since
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* text = count == 1 ? rd_kafka_topic_result_error_string(results[0]) : nullptr;
+    return std::unexpected(error_with(err, fmt::format("{}: {}", what, text ? text : rd_kafka_err2str(err))));
+  }
+  // Wait (bounded) until the partitions have leaders, so a client started next finds them.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto now_md = metadata();
+    const auto* found = now_md ? find_topic(*now_md, topic.name) : nullptr;
+    if (found && !found->partitions.empty() &&
+        std::ranges::all_of(found->partitions, [](const partition_info& p) { return p.leader >= 0; })) {
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      detail::log().warn("{}: created, but without leaders after {} ms", what, timeout.count());
+      break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  detail::log().info("{}: created ({} partition(s), replication {})", what, topic.partitions, replication);
+  return topic_creation::created;
+}
+
 std::expected<std::vector<topic_description>, kafka_error> admin::describe_topics() {
   auto md = metadata();
   if (!md) return std::unexpected(md.error());

@@ -26,9 +26,6 @@ using json = nlohmann::json;
 using clock = std::chrono::steady_clock;
 using enum registry_error::kind;
 
-constexpr std::array<std::string_view, 7> level_names{
-    "NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE"};
-
 constexpr std::string_view content_type = "application/vnd.schemaregistry.v1+json";
 
 registry_error settings_error(std::string message) { return {.what = bad_settings, .message = std::move(message)}; }
@@ -145,14 +142,6 @@ schema_registry_options registry_options(const client_config& config) {
           .ca_location = config.registry_ca_location};
 }
 
-std::string_view to_string(compatibility_level level) { return level_names[static_cast<std::size_t>(level)]; }
-
-std::optional<compatibility_level> compatibility_level_from(std::string_view name) {
-  const auto found = std::ranges::find(level_names, name);
-  if (found == level_names.end()) return std::nullopt;
-  return static_cast<compatibility_level>(found - level_names.begin());
-}
-
 struct schema_registry::state {
   schema_registry_options options;
   parsed_url url;
@@ -165,7 +154,8 @@ struct schema_registry::state {
   state(schema_registry_options o, parsed_url u)
       : options(std::move(o)), url(std::move(u)), client(url.scheme_host_port) {
     if (const auto colon = options.basic_auth_user_info.find(':'); colon != std::string::npos) {
-      client.set_basic_auth(options.basic_auth_user_info.substr(0, colon), options.basic_auth_user_info.substr(colon + 1));
+      client.set_basic_auth(options.basic_auth_user_info.substr(0, colon),
+                            options.basic_auth_user_info.substr(colon + 1));
     }
     if (!options.ca_location.empty()) client.set_ca_cert_path(options.ca_location.c_str());
     client.enable_server_certificate_verification(true);
@@ -208,10 +198,10 @@ struct schema_registry::state {
         try {
           return json::parse(result->body);
         } catch (const json::exception&) {
-          return std::unexpected(registry_error{
-              .what = bad_response,
-              .http_status = result->status,
-              .message = fmt::format("{}: the registry's answer is not JSON: '{}'", r.about, result->body.substr(0, 200))});
+          return std::unexpected(registry_error{.what = bad_response,
+                                                .http_status = result->status,
+                                                .message = fmt::format("{}: the registry's answer is not JSON: '{}'",
+                                                                       r.about, result->body.substr(0, 200))});
         }
       } else {
         auto error = rejection(r, *result);
@@ -229,8 +219,8 @@ struct schema_registry::state {
     }
     return std::unexpected(registry_error{
         .what = unreachable,
-        .message = fmt::format("{}: no answer from the schema registry at {}{} within {} ms ({} attempt{}){}{}", r.about,
-                               url.scheme_host_port, url.path_prefix, options.timeout.count(), attempts,
+        .message = fmt::format("{}: no answer from the schema registry at {}{} within {} ms ({} attempt{}){}{}",
+                               r.about, url.scheme_host_port, url.path_prefix, options.timeout.count(), attempts,
                                attempts == 1 ? "" : "s", last_failure.empty() ? "" : ": ", last_failure)});
   }
 
@@ -247,8 +237,9 @@ struct schema_registry::state {
     return {.what = rejected,
             .http_status = answer.status,
             .error_code = code,
-            .message = code != 0 ? fmt::format("{}: registry error {}: {} (HTTP {})", r.about, code, text, answer.status)
-                                 : fmt::format("{}: HTTP {} {}", r.about, answer.status, text)};
+            .message = code != 0
+                           ? fmt::format("{}: registry error {}: {} (HTTP {})", r.about, code, text, answer.status)
+                           : fmt::format("{}: HTTP {} {}", r.about, answer.status, text)};
   }
 };
 
@@ -308,7 +299,8 @@ std::expected<registered_schema, registry_error> schema_registry::lookup(std::st
 std::expected<std::string, registry_error> schema_registry::schema_by_id(int id) {
   const std::lock_guard lock(state_->mutex);
   if (const auto cached = state_->schemas_by_id.find(id); cached != state_->schemas_by_id.end()) return cached->second;
-  const request r{.method = "GET", .path = fmt::format("/schemas/ids/{}", id), .about = fmt::format("schema id {}", id)};
+  const request r{
+      .method = "GET", .path = fmt::format("/schemas/ids/{}", id), .about = fmt::format("schema id {}", id)};
   auto text = then(state_->send(r), [&](const json& body) { return field<std::string>(body, "schema", r.about); });
   if (text) state_->schemas_by_id.emplace(id, *text);
   return text;
@@ -373,9 +365,10 @@ std::expected<compatibility_verdict, registry_error> schema_registry::test_compa
 
 std::expected<compatibility_level, registry_error> schema_registry::compatibility(std::string_view subject) {
   const std::lock_guard lock(state_->mutex);
-  const request r{.method = "GET",
-                  .path = subject.empty() ? "/config" : fmt::format("/config/{}", encode_segment(subject)),
-                  .about = subject.empty() ? "global compatibility" : fmt::format("compatibility of subject {}", subject)};
+  const request r{
+      .method = "GET",
+      .path = subject.empty() ? "/config" : fmt::format("/config/{}", encode_segment(subject)),
+      .about = subject.empty() ? "global compatibility" : fmt::format("compatibility of subject {}", subject)};
   return then(state_->send(r), [&](const json& body) -> std::expected<compatibility_level, registry_error> {
     auto name = field<std::string>(body, "compatibilityLevel", r.about);
     if (!name) return std::unexpected(name.error());
@@ -399,10 +392,10 @@ std::expected<void, registry_error> schema_registry::set_compatibility(compatibi
 std::expected<std::vector<int>, registry_error> schema_registry::delete_subject(std::string_view subject,
                                                                                 deletion how) {
   const std::lock_guard lock(state_->mutex);
-  const request r{.method = "DELETE",
-                  .path = fmt::format("/subjects/{}{}", encode_segment(subject),
-                                      how == deletion::hard ? "?permanent=true" : ""),
-                  .about = fmt::format("deleting {}", about_subject(subject))};
+  const request r{
+      .method = "DELETE",
+      .path = fmt::format("/subjects/{}{}", encode_segment(subject), how == deletion::hard ? "?permanent=true" : ""),
+      .about = fmt::format("deleting {}", about_subject(subject))};
   return then(state_->send(r), [&](const json& body) { return version_list(body, r.about); });
 }
 

@@ -86,8 +86,8 @@ TEST(schema_registry_client, subject_names_follow_the_topic_or_the_record_strate
 }
 
 TEST(schema_registry_client, compatibility_levels_read_and_print_in_the_registrys_spelling) {
-  for (const auto* name : {"NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL",
-                           "FULL_TRANSITIVE"}) {
+  for (const auto* name :
+       {"NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE"}) {
     const auto level = horizons::compatibility_level_from(name);
     ASSERT_TRUE(level) << name;
     EXPECT_EQ(horizons::to_string(*level), name);
@@ -115,7 +115,8 @@ TEST(schema_registry_client, unusable_settings_are_refused_by_name_before_any_re
 }
 
 TEST(schema_registry_client, register_posts_the_schema_under_the_url_path_and_caches_the_id) {
-  scripted_server server([](const httplib::Request&, httplib::Response& response) { answer(response, 200, R"({"id":7})"); });
+  scripted_server server(
+      [](const httplib::Request&, httplib::Response& response) { answer(response, 200, R"({"id":7})"); });
   auto registry = client_for(server.url("/apis/ccompat/v7/"));
 
   auto id = registry.register_schema("job lifecycle/value", schema_text);
