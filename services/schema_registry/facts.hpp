@@ -73,7 +73,7 @@ struct encoded_fact {
 };
 
 /// The record's key alone: what compaction keeps one of.
-[[nodiscard]] std::string key_of(const fact& what);
+[[nodiscard]] std::string key_of(const stamped_fact& fact);
 [[nodiscard]] encoded_fact encode(const stamped_fact& fact);
 /// A record read back; a tombstone (no value) or a record this registry does not write is an
 /// error naming why (the store skips it).

@@ -313,7 +313,7 @@ class translator {
       }
       case plan_node::op::record: return record(p, out);
       case plan_node::op::array:
-      case plan_node::op::map: return blocks(p, out);
+      case plan_node::op::map: return blocks(p.what == plan_node::op::map, out, [&] { run(*p.items, out); });
       case plan_node::op::from_union: {
         const auto index = in_.read_long();
         if (index < 0 || static_cast<std::size_t>(index) >= p.branches.size()) {
@@ -363,18 +363,7 @@ class translator {
         for (const auto& f : w.fields) copy(*f.type, out);
         return;
       case avro_type::array:
-      case avro_type::map: {
-        for (;;) {
-          const auto count = in_.read_block_count(1);
-          if (in_.failed()) return;
-          put_long(out, static_cast<std::int64_t>(count));
-          if (count == 0) return;
-          for (std::size_t i = 0; i < count && !in_.failed(); ++i) {
-            if (w.type == avro_type::map) copy_key(out);
-            copy(*w.items, out);
-          }
-        }
-      }
+      case avro_type::map: return blocks(w.type == avro_type::map, out, [&] { copy(*w.items, out); });
       case avro_type::union_type: {
         const auto index = in_.read_long();
         if (index < 0 || static_cast<std::size_t>(index) >= w.branches.size()) {
@@ -454,15 +443,18 @@ class translator {
     for (const auto& part : parts) out.append(part.bytes());
   }
 
-  void blocks(const plan_node& p, byte_buffer& out) {
+  // An array's or map's blocks, each written back with a positive count (a writer's negative
+  // count and byte size say nothing about the translated items).
+  template <class Item>
+  void blocks(bool map, byte_buffer& out, const Item& item) {
     for (;;) {
       const auto count = in_.read_block_count(1);
       if (in_.failed()) return;
       put_long(out, static_cast<std::int64_t>(count));
       if (count == 0) return;
       for (std::size_t i = 0; i < count && !in_.failed(); ++i) {
-        if (p.what == plan_node::op::map) copy_key(out);
-        run(*p.items, out);
+        if (map) copy_key(out);
+        item();
       }
     }
   }
