@@ -44,6 +44,7 @@ enum class codec_errc : std::uint8_t {
   trailing_bytes,       // bytes left after the record
   wrong_event_type,     // a record of another payload type than asked for
   event_type_mismatch,  // the envelope's event_type does not name the payload branch
+  unresolvable_schema,  // written with a schema (from a registry) this build cannot read
 };
 
 [[nodiscard]] std::string_view to_string(codec_errc code);

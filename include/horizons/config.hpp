@@ -43,6 +43,12 @@ enum class sasl_mechanism : std::uint8_t { plain, scram_sha_256, scram_sha_512 }
 /// the broker assigns partitions; librdkafka 2.8 calls it early access; needs Kafka 4.0 or newer).
 enum class group_protocol : std::uint8_t { classic, consumer };
 
+/// How a topic's record schema is named in a schema registry (SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY).
+enum class subject_name_strategy : std::uint8_t {
+  topic_name,   ///< "<topic>-value" (Confluent's default, TopicNameStrategy); spelled "topic"
+  record_name,  ///< the record's full name, "namespace.Name" (RecordNameStrategy); spelled "record"
+};
+
 struct client_config {
   /// KAFKA_BROKERS: comma-separated host:port list; empty means "start the embedded cluster".
   std::string brokers{};
@@ -91,6 +97,11 @@ struct client_config {
   std::string registry_basic_auth_user_info{};
   /// SCHEMA_REGISTRY_SSL_CA_LOCATION: CA certificate (PEM) for an https registry (empty: system store).
   std::string registry_ca_location{};
+  /// SCHEMA_REGISTRY_AUTO_REGISTER: true (a producer registers this build's schemas) | false (it only
+  /// looks them up, and fails to start if one is not registered).
+  bool registry_auto_register = true;
+  /// SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY: topic | record.
+  subject_name_strategy registry_subject_strategy = subject_name_strategy::topic_name;
   /// librdkafka properties passed through unchanged (name -> value), applied last.
   std::map<std::string, std::string> rdkafka{};
 };
@@ -133,6 +144,7 @@ struct setting_doc {
 [[nodiscard]] std::string_view to_string(security_protocol p);
 [[nodiscard]] std::string_view to_string(sasl_mechanism m);
 [[nodiscard]] std::string_view to_string(group_protocol p);
+[[nodiscard]] std::string_view to_string(subject_name_strategy s);
 
 /// What kind of librdkafka client a configuration is turned into.
 enum class client_role : std::uint8_t { producer, consumer, admin };

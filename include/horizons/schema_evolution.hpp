@@ -104,8 +104,7 @@ struct incompatibility {
 /// versions oldest first, numbered from 1 in the messages (only the last is checked unless the
 /// level is transitive). Each message
 /// says which direction broke: "… breaks BACKWARD (the new version cannot read version 3)".
-[[nodiscard]] std::vector<incompatibility> check_compatibility(compatibility_level level,
-                                                               const avro_schema& candidate,
+[[nodiscard]] std::vector<incompatibility> check_compatibility(compatibility_level level, const avro_schema& candidate,
                                                                std::span<const avro_schema> existing);
 
 /// Turns a body written with one schema into a body of another, by the resolution rules: fields in
@@ -115,7 +114,7 @@ class resolution_plan {
  public:
   /// Fails with every incompatibility reader_cannot_read reports. The plan keeps both schemas alive.
   [[nodiscard]] static std::expected<resolution_plan, std::vector<incompatibility>> build(const avro_schema& writer,
-                                                                                         const avro_schema& reader);
+                                                                                          const avro_schema& reader);
 
   /// Appends the reader's body for `writer_body` to `out`. Refuses malformed writer bytes as the
   /// decoder does (truncated, bad lengths, branch or symbol indexes outside the writer's schema,

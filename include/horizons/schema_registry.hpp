@@ -31,12 +31,6 @@
 
 namespace horizons {
 
-/// How a topic's record schema is named in the registry.
-enum class subject_name_strategy : std::uint8_t {
-  topic_name,   ///< "<topic>-value" (Confluent's default, TopicNameStrategy)
-  record_name,  ///< the record's full name, "namespace.Name" (RecordNameStrategy)
-};
-
 /// The subject a topic's value schema is registered under: "job-lifecycle-value", or with
 /// record_name the record's full name ("org.cosmichorizons.events.JobLifecycleEvent").
 [[nodiscard]] std::string subject_name(subject_name_strategy strategy, std::string_view topic,

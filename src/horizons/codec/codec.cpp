@@ -21,6 +21,7 @@ std::string_view to_string(codec_errc code) {
     case codec_errc::trailing_bytes: return "trailing bytes";
     case codec_errc::wrong_event_type: return "wrong event type";
     case codec_errc::event_type_mismatch: return "event_type mismatch";
+    case codec_errc::unresolvable_schema: return "unresolvable schema";
   }
   return "codec error";
 }

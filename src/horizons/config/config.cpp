@@ -36,6 +36,10 @@ std::string_view to_string(group_protocol p) {
   return names[static_cast<std::size_t>(p)];
 }
 
+std::string_view to_string(subject_name_strategy s) {
+  return s == subject_name_strategy::topic_name ? "topic" : "record";
+}
+
 std::vector<std::pair<std::string, std::string>> rdkafka_properties(const client_config& config, client_role role) {
   std::vector<std::pair<std::string, std::string>> properties{
       {"bootstrap.servers", config.brokers},
@@ -281,6 +285,14 @@ value_parser registry_url() {
           }};
 }
 
+value_parser boolean(bool client_config::*field) {
+  return {"true or false", [field](client_config& c, std::string_view v) {
+            if (!iequals(v, "true") && !iequals(v, "false")) return false;
+            c.*field = iequals(v, "true");
+            return true;
+          }};
+}
+
 value_parser user_info() {
   return {"user:password", [](client_config& c, std::string_view v) {
             if (v.find(':') == std::string_view::npos || v.front() == ':') return false;
@@ -389,6 +401,15 @@ const std::vector<setting>& settings() {
        .flag = "registry-ca-location",
        .help = "CA certificate file for an https schema registry; empty uses the default CA store",
        .parser = readable_file(&client_config::registry_ca_location, "PEM file")},
+      {.name = "SCHEMA_REGISTRY_AUTO_REGISTER",
+       .flag = "registry-auto-register",
+       .help = "true: producers register this build's schemas; false: they only look them up (default true)",
+       .parser = boolean(&client_config::registry_auto_register)},
+      {.name = "SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY",
+       .flag = "registry-subject-strategy",
+       .help = "topic (<topic>-value) | record (the record's full name) (default topic)",
+       .parser = one_of(&client_config::registry_subject_strategy,
+                        std::array{subject_name_strategy::topic_name, subject_name_strategy::record_name})},
   };
   return table;
 }

@@ -65,13 +65,13 @@ bool valid_full_name(std::string_view name) {
 
 std::optional<avro_type> primitive(std::string_view name) {
   constexpr std::array<std::pair<std::string_view, avro_type>, 8> primitives{{{"null", avro_type::null_type},
-                                                                            {"boolean", avro_type::boolean},
-                                                                            {"int", avro_type::int_type},
-                                                                            {"long", avro_type::long_type},
-                                                                            {"float", avro_type::float_type},
-                                                                            {"double", avro_type::double_type},
-                                                                            {"bytes", avro_type::bytes},
-                                                                            {"string", avro_type::string}}};
+                                                                              {"boolean", avro_type::boolean},
+                                                                              {"int", avro_type::int_type},
+                                                                              {"long", avro_type::long_type},
+                                                                              {"float", avro_type::float_type},
+                                                                              {"double", avro_type::double_type},
+                                                                              {"bytes", avro_type::bytes},
+                                                                              {"string", avro_type::string}}};
   for (const auto& [n, t] : primitives) {
     if (n == name) return t;
   }
@@ -327,7 +327,8 @@ class parser {
     const auto symbols = j.find("symbols");
     if (symbols == j.end() || !symbols->is_array()) refuse(path, "an enum needs a \"symbols\" list");
     for (const auto& s : *symbols) {
-      if (!s.is_string() || !valid_name(s.get<std::string>())) refuse(path, fmt::format("symbol {} is not a name", s.dump()));
+      if (!s.is_string() || !valid_name(s.get<std::string>()))
+        refuse(path, fmt::format("symbol {} is not a name", s.dump()));
       if (std::ranges::find(node.symbols, s.get<std::string>()) != node.symbols.end()) {
         refuse(path, fmt::format("symbol {} appears twice", s.get<std::string>()));
       }
@@ -400,7 +401,8 @@ void canonical(const schema_node& node, std::set<const schema_node*>& defined, s
       return;
     case avro_type::enum_type:
       out += fmt::format(R"({{"name":"{}","type":"enum","symbols":[)", node.full_name);
-      for (std::size_t i = 0; i < node.symbols.size(); ++i) out += fmt::format("{}\"{}\"", i ? "," : "", node.symbols[i]);
+      for (std::size_t i = 0; i < node.symbols.size(); ++i)
+        out += fmt::format("{}\"{}\"", i ? "," : "", node.symbols[i]);
       out += "]}";
       return;
     case avro_type::fixed:
@@ -421,8 +423,7 @@ void canonical(const schema_node& node, std::set<const schema_node*>& defined, s
       }
       out += "]";
       return;
-    default:
-      out += quoted(type_name(node.type));
+    default: out += quoted(type_name(node.type));
   }
 }
 

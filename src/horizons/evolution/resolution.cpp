@@ -184,8 +184,8 @@ class plan_builder {
  private:
   void problem(incompatibility::kind what, const std::string& path, std::string message) {
     problems_.push_back({.what = what,
-                        .path = path,
-                        .message = path.empty() ? std::move(message) : fmt::format("{}: {}", path, message)});
+                         .path = path,
+                         .message = path.empty() ? std::move(message) : fmt::format("{}: {}", path, message)});
   }
 
   const plan_node* from_union(plan_node& node, const schema_node& w, const schema_node& r, const std::string& path) {
@@ -203,13 +203,14 @@ class plan_builder {
       }
       const auto target = reader_branch_for(*branch, r);
       if (!target) {
-        problem(missing_union_branch, path,
-                fmt::format("the writer's union branch {} matches no branch of the reader's union", branch->describe()));
+        problem(
+            missing_union_branch, path,
+            fmt::format("the writer's union branch {} matches no branch of the reader's union", branch->describe()));
         node.branches.push_back({});
         continue;
       }
-      node.branches.push_back({.plan = build(*branch, *r.branches[*target], path),
-                               .reader_branch = static_cast<std::int64_t>(*target)});
+      node.branches.push_back(
+          {.plan = build(*branch, *r.branches[*target], path), .reader_branch = static_cast<std::int64_t>(*target)});
     }
     return &node;
   }
@@ -233,7 +234,8 @@ class plan_builder {
       if (!first && index < last_reader_index) node.in_reader_order = false;
       first = false;
       last_reader_index = index;
-      node.fields.push_back({.skip = nullptr, .plan = build(*wf.type, *match->type, join(path, match->name)), .reader_index = index});
+      node.fields.push_back(
+          {.skip = nullptr, .plan = build(*wf.type, *match->type, join(path, match->name)), .reader_index = index});
     }
     for (std::size_t i = 0; i < r.fields.size(); ++i) {
       if (written[i]) continue;
@@ -323,9 +325,7 @@ class translator {
         if (branch.reader_branch >= 0) put_long(out, branch.reader_branch);
         return run(*branch.plan, out);
       }
-      case plan_node::op::to_union:
-        put_long(out, p.reader_branch);
-        return run(*p.inner, out);
+      case plan_node::op::to_union: put_long(out, p.reader_branch); return run(*p.inner, out);
     }
   }
 
@@ -471,8 +471,9 @@ std::string in_words(const incompatibility& problem, bool candidate_reads, std::
                                          : fmt::format("version {} cannot read the new version", version);
   std::string what = problem.message;
   if (problem.what == missing_default) {
-    what = candidate_reads ? fmt::format("field {} added without a default", problem.path)
-                           : fmt::format("field {} removed, and version {} has no default for it", problem.path, version);
+    what = candidate_reads
+               ? fmt::format("field {} added without a default", problem.path)
+               : fmt::format("field {} removed, and version {} has no default for it", problem.path, version);
   } else if (problem.what == missing_enum_symbol && !candidate_reads) {
     what = fmt::format("{} (a symbol added without a default in version {})", problem.message, version);
   }
@@ -502,8 +503,9 @@ resolution_plan& resolution_plan::operator=(resolution_plan&&) noexcept = defaul
 resolution_plan::~resolution_plan() = default;
 
 std::expected<resolution_plan, std::vector<incompatibility>> resolution_plan::build(const avro_schema& writer,
-                                                                                   const avro_schema& reader) {
-  auto s = std::make_unique<steps>(steps{.writer = writer, .reader = reader, .nodes = {}, .root = nullptr, .identity = false});
+                                                                                    const avro_schema& reader) {
+  auto s = std::make_unique<steps>(
+      steps{.writer = writer, .reader = reader, .nodes = {}, .root = nullptr, .identity = false});
   std::vector<incompatibility> problems;
   plan_builder builder(s->nodes, problems);
   s->root = builder.build(s->writer.root(), s->reader.root(), "");
@@ -530,8 +532,8 @@ std::expected<void, codec_error> resolution_plan::translate(std::span<const std:
     out.truncate(start);
     return std::unexpected(codec_error{
         .code = in.error(),
-        .message = fmt::format("{} at byte {} of a record written with another schema version{}{}", to_string(in.error()),
-                               in.offset(), in.detail().empty() ? "" : ": ", in.detail())});
+        .message = fmt::format("{} at byte {} of a record written with another schema version{}{}",
+                               to_string(in.error()), in.offset(), in.detail().empty() ? "" : ": ", in.detail())});
   }
   return {};
 }

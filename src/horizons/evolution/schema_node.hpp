@@ -47,9 +47,9 @@ struct schema_node {
   std::vector<schema_field> fields;  ///< record
   std::vector<std::string> symbols;  ///< enum
   std::optional<std::size_t> enum_default;
-  const schema_node* items = nullptr;           ///< array items, map values
-  std::vector<const schema_node*> branches;     ///< union
-  std::size_t size = 0;                         ///< fixed
+  const schema_node* items = nullptr;        ///< array items, map values
+  std::vector<const schema_node*> branches;  ///< union
+  std::size_t size = 0;                      ///< fixed
 
   [[nodiscard]] bool named() const {
     return type == avro_type::record || type == avro_type::enum_type || type == avro_type::fixed;

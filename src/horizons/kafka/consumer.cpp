@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "../registry/wire_schemas.hpp"
 #include "arrived_records.hpp"
 #include "dead_letter.hpp"
 #include "headers.hpp"
@@ -104,6 +105,11 @@ struct consumer::impl {
   std::optional<detail::arrived_records> arrived;
   std::atomic<std::uint64_t> handled{0}, skipped{0}, retries{0}, dead_lettered{0}, undecodable{0}, rebalances{0};
   bool closed = false;
+  // With a schema registry: how to read each writer id, the last plan per topic (records come in
+  // runs from one writer), and the body of the record in hand turned into this build's schema.
+  std::shared_ptr<detail::wire_schemas> wire;
+  std::array<std::pair<std::int32_t, const resolution_plan*>, topic_count> last_plan{};
+  byte_buffer resolved_body;
 
   impl() {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -185,7 +191,11 @@ struct consumer::impl {
     if (!topic) return std::unexpected(codec_error{codec_errc::unknown_schema_id, "not a catalogue topic"});
     auto framed = parse_frame(std::span(static_cast<const std::byte*>(message->payload), message->len));
     if (!framed) return std::unexpected(std::move(framed.error()));
-    if (framed->schema_id != spec(*topic).schema_id) {
+    if (wire) {
+      auto body = in_compiled_schema(*topic, *framed);
+      if (!body) return std::unexpected(std::move(body.error()));
+      framed->body = *body;
+    } else if (framed->schema_id != spec(*topic).schema_id) {
       return std::unexpected(codec_error{codec_errc::unknown_schema_id,
                                          fmt::format("unknown schema id {} for topic {} (its schema is {})",
                                                      framed->schema_id, topic_name(*topic), spec(*topic).schema_id)});
@@ -202,6 +212,22 @@ struct consumer::impl {
       if (!at) return std::unexpected(std::move(at.error()));
       return record_head{*topic, framed->body, *at, static_cast<const envelope*>(&event), event.event_type, false};
     });
+  }
+
+  // A registry id names the writer's schema: the body as is when that is this build's schema, else
+  // translated into it (valid until the next record).
+  std::expected<std::span<const std::byte>, codec_error> in_compiled_schema(topic_id topic, const frame& framed) {
+    auto& [last_id, last] = last_plan[static_cast<std::size_t>(topic)];
+    if (!last || last_id != framed.schema_id) {
+      auto plan = wire->plan(topic, framed.schema_id);
+      if (!plan) return std::unexpected(std::move(plan.error()));
+      last_id = framed.schema_id;
+      last = *plan;
+    }
+    if (last->identity()) return framed.body;
+    resolved_body.clear();
+    if (auto ok = last->translate(framed.body, resolved_body); !ok) return std::unexpected(std::move(ok.error()));
+    return resolved_body.bytes();
   }
 
   [[nodiscard]] bool has_view_handler(topic_id topic) const {
@@ -354,6 +380,9 @@ std::expected<std::unique_ptr<consumer>, kafka_error> consumer::create(options o
   auto dead_letters = detail::dead_letter_writer::create(config);
   if (!dead_letters) return std::unexpected(dead_letters.error());
   state->dead_letters = std::move(*dead_letters);
+  auto wire = detail::wire_schemas::of(config);
+  if (!wire) return std::unexpected(detail::make_kafka_error(RD_KAFKA_RESP_ERR__INVALID_ARG, wire.error()));
+  state->wire = std::move(*wire);
 
   rd_kafka_poll_set_consumer(state->client.get());
   state->arrived.emplace(state->client.get());

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "../registry/wire_schemas.hpp"
 #include "headers.hpp"
 #include "rdkafka.hpp"
 
@@ -34,6 +35,8 @@ struct producer::impl {
   std::mutex channels_mutex;
   std::vector<delivery_handler> channels;
   std::atomic<bool> has_channels{false};
+  // With a schema registry: the id each topic's records carry instead of the catalogue's.
+  std::optional<std::array<std::int32_t, topic_count>> registry_ids;
 
   [[nodiscard]] bool caller_serves() const { return opts.reports == delivery_reports::on_caller; }
 
@@ -95,6 +98,38 @@ struct producer::impl {
   }
 };
 
+namespace {
+
+// The registry's id of each topic's schema, or nothing without a registry.
+std::expected<std::optional<std::array<std::int32_t, topic_count>>, std::string> registry_ids(
+    const client_config& config) {
+  auto wire = detail::wire_schemas::of(config);
+  if (!wire) return std::unexpected(wire.error());
+  if (!*wire) return std::nullopt;
+  auto ids = (*wire)->registered_ids();
+  if (!ids) return std::unexpected(ids.error());
+  return *ids;
+}
+
+// A record framed with its topic's catalogue id (as encode_framed writes it), framed instead with
+// the registry's id: a copy, as librdkafka copies the value anyway. Other records are left as they are.
+std::span<const std::byte> with_registry_id(const outgoing_record& record,
+                                            const std::array<std::int32_t, topic_count>& ids) {
+  const auto registered = ids[static_cast<std::size_t>(record.topic)];
+  auto framed = parse_frame(record.value);
+  if (!framed || framed->schema_id != spec(record.topic).schema_id || registered == framed->schema_id) {
+    return record.value;
+  }
+  thread_local byte_buffer copy;
+  copy.clear();
+  copy.append(record.value);
+  const auto id = static_cast<std::uint32_t>(registered);
+  for (int i = 0; i < 4; ++i) copy.data()[1 + i] = static_cast<std::byte>(id >> (24 - 8 * i));
+  return copy.bytes();
+}
+
+}  // namespace
+
 std::expected<std::unique_ptr<producer>, kafka_error> producer::create(options opts) {
   auto state = std::make_unique<impl>();
   state->opts = std::move(opts);
@@ -128,6 +163,11 @@ std::expected<std::unique_ptr<producer>, kafka_error> producer::create(options o
   }
   if (auto reachable = detail::await_brokers(state->client.get(), config); !reachable) {
     return std::unexpected(reachable.error());
+  }
+  if (auto ids = registry_ids(config); !ids) {
+    return std::unexpected(detail::make_kafka_error(RD_KAFKA_RESP_ERR__INVALID_ARG, ids.error()));
+  } else {
+    state->registry_ids = *ids;
   }
   if (!state->caller_serves()) {
     state->delivery_thread = std::jthread([raw = state.get()](std::stop_token stop) {
@@ -195,18 +235,18 @@ std::expected<void, kafka_error> producer::enqueue(const outgoing_record& record
   if (impl_->has_fatal.load(std::memory_order_acquire)) {
     if (auto fatal = fatal_error()) return std::unexpected(*fatal);
   }
+  const auto value = impl_->registry_ids ? with_registry_id(record, *impl_->registry_ids) : record.value;
   auto headers = detail::record_headers(record.meta, record.event_type);  // the message's once produce succeeds
   auto* topic = impl_->topics[static_cast<std::size_t>(record.topic)].get();
   const char* key_data = record.key ? record.key->data() : nullptr;
   std::size_t key_size = record.key ? record.key->size() : 0;
   std::optional<std::chrono::steady_clock::time_point> deadline;  // from the first full queue on
   for (;;) {
-    auto err =
-        rd_kafka_producev(impl_->client.get(), RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                          RD_KAFKA_V_VALUE(const_cast<std::byte*>(record.value.data()), record.value.size()),
-                          RD_KAFKA_V_KEY(key_data, key_size), RD_KAFKA_V_HEADERS(headers.get()),
-                          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(tag))), RD_KAFKA_V_END);
+    auto err = rd_kafka_producev(
+        impl_->client.get(), RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(const_cast<std::byte*>(value.data()), value.size()),
+        RD_KAFKA_V_KEY(key_data, key_size), RD_KAFKA_V_HEADERS(headers.get()),
+        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(tag))), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       (void)headers.release();
       impl_->queued.fetch_add(1, std::memory_order_relaxed);

@@ -84,6 +84,8 @@ void expect_same(const client_config& actual, const client_config& expected) {
   EXPECT_EQ(actual.registry_url, expected.registry_url);
   EXPECT_EQ(actual.registry_basic_auth_user_info, expected.registry_basic_auth_user_info);
   EXPECT_EQ(actual.registry_ca_location, expected.registry_ca_location);
+  EXPECT_EQ(actual.registry_auto_register, expected.registry_auto_register);
+  EXPECT_EQ(actual.registry_subject_strategy, expected.registry_subject_strategy);
   EXPECT_EQ(actual.rdkafka, expected.rdkafka);
 }
 
@@ -257,6 +259,13 @@ TEST(config_values, each_setting_lands_in_its_own_field) {
        [](const client_config& c) { EXPECT_EQ(c.registry_basic_auth_user_info, "alice:pw:with:colons"); }},
       {"SCHEMA_REGISTRY_SSL_CA_LOCATION", ca.string(),
        [ca](const client_config& c) { EXPECT_EQ(c.registry_ca_location, ca.string()); }},
+      {"SCHEMA_REGISTRY_AUTO_REGISTER", "FALSE",
+       [](const client_config& c) { EXPECT_FALSE(c.registry_auto_register); }},
+      {"SCHEMA_REGISTRY_AUTO_REGISTER", "true", [](const client_config& c) { EXPECT_TRUE(c.registry_auto_register); }},
+      {"SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY", "record",
+       [](const client_config& c) { EXPECT_EQ(c.registry_subject_strategy, subject_name_strategy::record_name); }},
+      {"SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY", "Topic",
+       [](const client_config& c) { EXPECT_EQ(c.registry_subject_strategy, subject_name_strategy::topic_name); }},
   };
   // Settings that are refused alone (a client certificate without its key or without TLS) come with
   // what they need.
@@ -359,6 +368,8 @@ const std::vector<bad_case>& bad_cases() {
       {"SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO", "alice"},
       {"SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO", ":pw"},
       {"SCHEMA_REGISTRY_SSL_CA_LOCATION", "/nonexistent/horizons/registry-ca.pem"},
+      {"SCHEMA_REGISTRY_AUTO_REGISTER", "yes"},
+      {"SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY", "TopicNameStrategy"},
   };
   return cases;
 }
@@ -797,7 +808,7 @@ TEST(config_settings_table, names_flags_and_help_are_complete_and_unique) {
       EXPECT_TRUE(flags.insert(s.flag).second) << "duplicate flag";
     }
   }
-  EXPECT_EQ(names.size(), 22u);
+  EXPECT_EQ(names.size(), 24u);
   EXPECT_TRUE(names.contains("KAFKA_SESSION_TIMEOUT_MS"));
   EXPECT_TRUE(flags.contains("session-timeout-ms"));
 }

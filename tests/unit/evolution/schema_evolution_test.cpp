@@ -135,7 +135,8 @@ std::vector<std::byte> c_write(const std::string& text, const json& value) {
 }
 
 // avro-c reads `bytes` written with `writer_text` as `reader_text` (its resolved writer); JSON.
-std::string c_resolve(const std::string& writer_text, const std::string& reader_text, std::span<const std::byte> bytes) {
+std::string c_resolve(const std::string& writer_text, const std::string& reader_text,
+                      std::span<const std::byte> bytes) {
   auto writer = c_parse(writer_text);
   auto reader = c_parse(reader_text);
   c_iface resolver(avro_resolved_writer_new(writer.get(), reader.get()));
@@ -145,7 +146,8 @@ std::string c_resolve(const std::string& writer_text, const std::string& reader_
   EXPECT_EQ(avro_resolved_writer_new_value(resolver.get(), &resolved.value), 0);
   EXPECT_EQ(avro_generic_value_new(reader_class.get(), &result.value), 0);
   avro_resolved_writer_set_dest(&resolved.value, &result.value);
-  avro_reader_t in = avro_reader_memory(reinterpret_cast<const char*>(bytes.data()), static_cast<int64_t>(bytes.size()));
+  avro_reader_t in =
+      avro_reader_memory(reinterpret_cast<const char*>(bytes.data()), static_cast<int64_t>(bytes.size()));
   const int rc = avro_value_read(in, &resolved.value);
   avro_reader_free(in);
   if (rc != 0) return std::string("avro-c: ") + avro_strerror();
@@ -158,7 +160,8 @@ std::string c_read(const std::string& text, std::span<const std::byte> bytes) {
   c_iface iface(avro_generic_class_from_schema(schema.get()));
   c_value v;
   EXPECT_EQ(avro_generic_value_new(iface.get(), &v.value), 0);
-  avro_reader_t in = avro_reader_memory(reinterpret_cast<const char*>(bytes.data()), static_cast<int64_t>(bytes.size()));
+  avro_reader_t in =
+      avro_reader_memory(reinterpret_cast<const char*>(bytes.data()), static_cast<int64_t>(bytes.size()));
   const int rc = avro_value_read(in, &v.value);
   char extra = 0;
   const bool bytes_left = rc == 0 && avro_read(in, &extra, 1) == 0;
@@ -191,7 +194,7 @@ std::string record(const std::string& name, const std::string& fields) {
 struct evolution {
   std::string rule;
   std::string writer, reader;
-  json value;           // written with `writer`
+  json value;            // written with `writer`
   std::string expected;  // avro-c's JSON of the value read as `reader`
   // Which oracles implement the rule (avro-c 1.11 and Debian's python3-avro 1.11.1 each lack some).
   bool avro_c = true;
@@ -205,66 +208,138 @@ std::vector<evolution> evolutions() {
   const std::string inner_v2 =
       record("Res", R"({"name":"nodes","type":"int"},{"name":"gpus","type":"int","default":0})");
   return {
-      {"a field added with a default", record("J", id),
-       record("J", id + R"(,{"name":"band","type":["null","string"],"default":null},{"name":"n","type":"long","default":7},)"
-                       R"({"name":"tags","type":{"type":"array","items":"string"},"default":["a","b"]},)"
-                       R"({"name":"attrs","type":{"type":"map","values":"int"},"default":{"k":1}},)"
-                       R"({"name":"res","type":)" + inner_v1 + R"(,"default":{"nodes":4}},)"
-                       R"({"name":"c","type":)" + color + R"(,"default":"BLUE"},{"name":"f","type":"float","default":1.5},)"
-                       R"({"name":"raw","type":"bytes","default":"AB"})"),
+      {"a field added with a default",
+       record("J", id),
+       record("J",
+              id +
+                  R"(,{"name":"band","type":["null","string"],"default":null},{"name":"n","type":"long","default":7},)"
+                  R"({"name":"tags","type":{"type":"array","items":"string"},"default":["a","b"]},)"
+                  R"({"name":"attrs","type":{"type":"map","values":"int"},"default":{"k":1}},)"
+                  R"({"name":"res","type":)" +
+                  inner_v1 +
+                  R"(,"default":{"nodes":4}},)"
+                  R"({"name":"c","type":)" +
+                  color +
+                  R"(,"default":"BLUE"},{"name":"f","type":"float","default":1.5},)"
+                  R"({"name":"raw","type":"bytes","default":"AB"})"),
        {{"id", "j1"}},
-       R"({"id": "j1", "band": null, "n": 7, "tags": ["a", "b"], "attrs": {"k": 1}, "res": {"nodes": 4}, "c": "BLUE", "f": 1.5, "raw": "AB"})", false},
-      {"a bytes default with code points above 127", record("J", id),
-       record("J", id + R"(,{"name":"raw","type":"bytes","default":"\u00ffA"})"), {{"id", "j1"}},
-       R"({"id": "j1", "raw": "\u00FFA"})", false, false},
-      {"a field removed", record("J", id + R"(,{"name":"old","type":{"type":"array","items":)" + inner_v1 + "}},{\"name\":\"n\",\"type\":\"int\"}"),
+       R"({"id": "j1", "band": null, "n": 7, "tags": ["a", "b"], "attrs": {"k": 1}, "res": {"nodes": 4}, "c": "BLUE", "f": 1.5, "raw": "AB"})",
+       false},
+      {"a bytes default with code points above 127",
+       record("J", id),
+       record("J", id + R"(,{"name":"raw","type":"bytes","default":"\u00ffA"})"),
+       {{"id", "j1"}},
+       R"({"id": "j1", "raw": "\u00FFA"})",
+       false,
+       false},
+      {"a field removed",
+       record("J", id + R"(,{"name":"old","type":{"type":"array","items":)" + inner_v1 +
+                       "}},{\"name\":\"n\",\"type\":\"int\"}"),
        record("J", id + R"(,{"name":"n","type":"int"})"),
        {{"id", "j2"}, {"old", json::array({{{"nodes", 3}}, {{"nodes", 5}}})}, {"n", -9}},
        R"({"id": "j2", "n": -9})"},
-      {"fields in another order", record("J", id + R"(,{"name":"a","type":"int"},{"name":"b","type":"string"})"),
-       record("J", R"({"name":"b","type":"string"},{"name":"a","type":"int"},)" + id), {{"id", "j3"}, {"a", 1}, {"b", "x"}},
+      {"fields in another order",
+       record("J", id + R"(,{"name":"a","type":"int"},{"name":"b","type":"string"})"),
+       record("J", R"({"name":"b","type":"string"},{"name":"a","type":"int"},)" + id),
+       {{"id", "j3"}, {"a", 1}, {"b", "x"}},
        R"({"b": "x", "a": 1, "id": "j3"})"},
       {"an enum symbol the reader lacks, read as the reader's default",
        record("J", R"({"name":"c","type":{"type":"enum","name":"Color","symbols":["RED","GREEN","BLUE","VIOLET"]}})"),
-       record("J", R"({"name":"c","type":)" + color + "}"), {{"c", "VIOLET"}}, R"({"c": "RED"})", false, false},
-      {"enum symbols reordered", record("J", R"({"name":"c","type":{"type":"enum","name":"Color","symbols":["BLUE","RED"]}})"),
-       record("J", R"({"name":"c","type":)" + color + "}"), {{"c", "BLUE"}}, R"({"c": "BLUE"})", false},
-      {"a union branch added", record("J", R"({"name":"v","type":["null","int"]})"),
-       record("J", R"({"name":"v","type":["null","string","int"]})"), {{"v", {{"branch", 1}, {"value", 5}}}},
+       record("J", R"({"name":"c","type":)" + color + "}"),
+       {{"c", "VIOLET"}},
+       R"({"c": "RED"})",
+       false,
+       false},
+      {"enum symbols reordered",
+       record("J", R"({"name":"c","type":{"type":"enum","name":"Color","symbols":["BLUE","RED"]}})"),
+       record("J", R"({"name":"c","type":)" + color + "}"),
+       {{"c", "BLUE"}},
+       R"({"c": "BLUE"})",
+       false},
+      {"a union branch added",
+       record("J", R"({"name":"v","type":["null","int"]})"),
+       record("J", R"({"name":"v","type":["null","string","int"]})"),
+       {{"v", {{"branch", 1}, {"value", 5}}}},
        R"({"v": {"int": 5}})"},
-      {"a plain type read as a union", record("J", R"({"name":"v","type":"string"})"),
-       record("J", R"({"name":"v","type":["null","string"]})"), {{"v", "s"}}, R"({"v": {"string": "s"}})"},
-      {"a union read as a plain type", record("J", R"({"name":"v","type":["int","long"]})"),
-       record("J", R"({"name":"v","type":"long"})"), {{"v", {{"branch", 0}, {"value", 42}}}}, R"({"v": 42})", true, false},
-      {"int promoted to long", record("J", R"({"name":"v","type":"int"})"), record("J", R"({"name":"v","type":"long"})"),
-       {{"v", -2147483648}}, R"({"v": -2147483648})"},
-      {"int promoted to float", record("J", R"({"name":"v","type":"int"})"), record("J", R"({"name":"v","type":"float"})"),
-       {{"v", 3}}, R"({"v": 3.0})"},
-      {"int promoted to double", record("J", R"({"name":"v","type":"int"})"), record("J", R"({"name":"v","type":"double"})"),
-       {{"v", 7}}, R"({"v": 7.0})"},
-      {"long promoted to float", record("J", R"({"name":"v","type":"long"})"), record("J", R"({"name":"v","type":"float"})"),
-       {{"v", 1024}}, R"({"v": 1024.0})"},
-      {"long promoted to double", record("J", R"({"name":"v","type":"long"})"),
-       record("J", R"({"name":"v","type":"double"})"), {{"v", 1234567890123}}, R"({"v": 1234567890123.0})"},
-      {"float promoted to double", record("J", R"({"name":"v","type":"float"})"),
-       record("J", R"({"name":"v","type":"double"})"), {{"v", 0.5}}, R"({"v": 0.5})"},
-      {"string read as bytes", record("J", R"({"name":"v","type":"string"})"), record("J", R"({"name":"v","type":"bytes"})"),
-       {{"v", "hello"}}, R"({"v": "hello"})", false, false},
-      {"bytes read as string", record("J", R"({"name":"v","type":"bytes"})"), record("J", R"({"name":"v","type":"string"})"),
-       {{"v", "hi"}}, R"({"v": "hi"})", false, false},
+      {"a plain type read as a union",
+       record("J", R"({"name":"v","type":"string"})"),
+       record("J", R"({"name":"v","type":["null","string"]})"),
+       {{"v", "s"}},
+       R"({"v": {"string": "s"}})"},
+      {"a union read as a plain type",
+       record("J", R"({"name":"v","type":["int","long"]})"),
+       record("J", R"({"name":"v","type":"long"})"),
+       {{"v", {{"branch", 0}, {"value", 42}}}},
+       R"({"v": 42})",
+       true,
+       false},
+      {"int promoted to long",
+       record("J", R"({"name":"v","type":"int"})"),
+       record("J", R"({"name":"v","type":"long"})"),
+       {{"v", -2147483648}},
+       R"({"v": -2147483648})"},
+      {"int promoted to float",
+       record("J", R"({"name":"v","type":"int"})"),
+       record("J", R"({"name":"v","type":"float"})"),
+       {{"v", 3}},
+       R"({"v": 3.0})"},
+      {"int promoted to double",
+       record("J", R"({"name":"v","type":"int"})"),
+       record("J", R"({"name":"v","type":"double"})"),
+       {{"v", 7}},
+       R"({"v": 7.0})"},
+      {"long promoted to float",
+       record("J", R"({"name":"v","type":"long"})"),
+       record("J", R"({"name":"v","type":"float"})"),
+       {{"v", 1024}},
+       R"({"v": 1024.0})"},
+      {"long promoted to double",
+       record("J", R"({"name":"v","type":"long"})"),
+       record("J", R"({"name":"v","type":"double"})"),
+       {{"v", 1234567890123}},
+       R"({"v": 1234567890123.0})"},
+      {"float promoted to double",
+       record("J", R"({"name":"v","type":"float"})"),
+       record("J", R"({"name":"v","type":"double"})"),
+       {{"v", 0.5}},
+       R"({"v": 0.5})"},
+      {"string read as bytes",
+       record("J", R"({"name":"v","type":"string"})"),
+       record("J", R"({"name":"v","type":"bytes"})"),
+       {{"v", "hello"}},
+       R"({"v": "hello"})",
+       false,
+       false},
+      {"bytes read as string",
+       record("J", R"({"name":"v","type":"bytes"})"),
+       record("J", R"({"name":"v","type":"string"})"),
+       {{"v", "hi"}},
+       R"({"v": "hi"})",
+       false,
+       false},
       {"a nested record evolved inside an array and a map",
        record("J", R"({"name":"list","type":{"type":"array","items":)" + inner_v1 +
                        R"(}},{"name":"by","type":{"type":"map","values":"Res"}})"),
        record("J", R"({"name":"list","type":{"type":"array","items":)" + inner_v2 +
                        R"(}},{"name":"by","type":{"type":"map","values":"Res"}})"),
        {{"list", json::array({{{"nodes", 1}}, {{"nodes", 2}}})}, {"by", {{"x", {{"nodes", 9}}}}}},
-       R"({"list": [{"nodes": 1, "gpus": 0}, {"nodes": 2, "gpus": 0}], "by": {"x": {"nodes": 9, "gpus": 0}}})", false},
+       R"({"list": [{"nodes": 1, "gpus": 0}, {"nodes": 2, "gpus": 0}], "by": {"x": {"nodes": 9, "gpus": 0}}})",
+       false},
       {"a union of records, one evolved",
-       record("J", R"({"name":"p","type":[)" + inner_v1 + R"(,{"type":"record","name":"Other","fields":[{"name":"s","type":"string"}]}]})"),
-       record("J", R"({"name":"p","type":[)" + inner_v2 + R"(,{"type":"record","name":"Other","fields":[{"name":"s","type":"string"}]}]})"),
-       {{"p", {{"branch", 0}, {"value", {{"nodes", 8}}}}}}, R"({"p": {"Res": {"nodes": 8, "gpus": 0}}})", false},
-      {"a field renamed with an alias", record("J", R"({"name":"old_name","type":"int"})"),
-       record("J", R"({"name":"new_name","type":"int","aliases":["old_name"]})"), {{"old_name", 5}}, R"({"new_name": 5})", false, false},
+       record("J", R"({"name":"p","type":[)" + inner_v1 +
+                       R"(,{"type":"record","name":"Other","fields":[{"name":"s","type":"string"}]}]})"),
+       record("J", R"({"name":"p","type":[)" + inner_v2 +
+                       R"(,{"type":"record","name":"Other","fields":[{"name":"s","type":"string"}]}]})"),
+       {{"p", {{"branch", 0}, {"value", {{"nodes", 8}}}}}},
+       R"({"p": {"Res": {"nodes": 8, "gpus": 0}}})",
+       false},
+      {"a field renamed with an alias",
+       record("J", R"({"name":"old_name","type":"int"})"),
+       record("J", R"({"name":"new_name","type":"int","aliases":["old_name"]})"),
+       {{"old_name", 5}},
+       R"({"new_name": 5})",
+       false,
+       false},
   };
 }
 
@@ -304,7 +379,10 @@ TEST(schema_evolution, each_rule_reads_as_the_python_avro_library_reads_it) {
     ASSERT_TRUE(plan) << e.rule;
     byte_buffer out;
     ASSERT_TRUE(plan->translate(bytes, out)) << e.rule;
-    cases.push_back({{"rule", e.rule}, {"writer", e.writer}, {"reader", e.reader}, {"writer_bytes", hex(bytes)},
+    cases.push_back({{"rule", e.rule},
+                     {"writer", e.writer},
+                     {"reader", e.reader},
+                     {"writer_bytes", hex(bytes)},
                      {"reader_bytes", hex(out.bytes())}});
   }
   const auto input = std::filesystem::temp_directory_path() / fmt::format("evolution-cases-{}.json", ::getpid());
@@ -352,15 +430,17 @@ TEST(schema_evolution, what_a_reader_cannot_read_is_named_with_its_path) {
                        record("Res", R"({"name":"gpus","type":"int"})") + R"(,"default":{"gpus":1}})"),
        missing_default, "never"},
       {record("J", R"({"name":"res","type":)" + record("Res", R"({"name":"nodes","type":"int"})") + "}"),
-       record("J", R"({"name":"res","type":)" + record("Res", R"({"name":"nodes","type":"int"},{"name":"gpus","type":"int"})") + "}"),
+       record("J", R"({"name":"res","type":)" +
+                       record("Res", R"({"name":"nodes","type":"int"},{"name":"gpus","type":"int"})") + "}"),
        missing_default, "res.gpus"},
       {record("J", R"({"name":"a","type":"int"})"), record("J", R"({"name":"a","type":"string"})"), type_mismatch, "a"},
       {record("J", R"({"name":"a","type":"long"})"), record("J", R"({"name":"a","type":"int"})"), type_mismatch, "a"},
-      {record("J", R"({"name":"a","type":"double"})"), record("J", R"({"name":"a","type":"float"})"), type_mismatch, "a"},
+      {record("J", R"({"name":"a","type":"double"})"), record("J", R"({"name":"a","type":"float"})"), type_mismatch,
+       "a"},
       {record("J", R"({"name":"c","type":{"type":"enum","name":"C","symbols":["A","B"]}})"),
        record("J", R"({"name":"c","type":{"type":"enum","name":"C","symbols":["A"]}})"), missing_enum_symbol, "c"},
-      {record("J", R"({"name":"v","type":["null","int","string"]})"), record("J", R"({"name":"v","type":["null","int"]})"),
-       missing_union_branch, "v"},
+      {record("J", R"({"name":"v","type":["null","int","string"]})"),
+       record("J", R"({"name":"v","type":["null","int"]})"), missing_union_branch, "v"},
       {record("J", R"({"name":"v","type":["null","int"]})"), record("J", R"({"name":"v","type":"int"})"),
        missing_union_branch, "v"},
       {record("J", R"({"name":"v","type":{"type":"fixed","name":"F","size":4}})"),
@@ -380,9 +460,10 @@ TEST(schema_evolution, what_a_reader_cannot_read_is_named_with_its_path) {
     EXPECT_EQ(found[0].path, c.path) << found[0].message;
     EXPECT_FALSE(resolution_plan::build(parse(c.writer), parse(c.reader))) << "a plan exactly when nothing is found";
   }
-  const auto gpus = problems(record("J", R"({"name":"res","type":)" + record("Res", R"({"name":"nodes","type":"int"})") + "}"),
-                             record("J", R"({"name":"res","type":)" +
-                                             record("Res", R"({"name":"nodes","type":"int"},{"name":"gpus","type":"int"})") + "}"));
+  const auto gpus =
+      problems(record("J", R"({"name":"res","type":)" + record("Res", R"({"name":"nodes","type":"int"})") + "}"),
+               record("J", R"({"name":"res","type":)" +
+                               record("Res", R"({"name":"nodes","type":"int"},{"name":"gpus","type":"int"})") + "}"));
   EXPECT_EQ(gpus.at(0).message, "res.gpus: the reader's field has no default, and the writer does not write it");
 }
 
@@ -404,8 +485,9 @@ TEST(schema_evolution, compatibility_levels_check_the_right_directions_and_versi
   EXPECT_TRUE(check_compatibility(backward, only_n, history).empty());
   const auto forward_problems = check_compatibility(forward, only_n, history);
   ASSERT_EQ(forward_problems.size(), 1U);
-  EXPECT_EQ(forward_problems[0].message,
-            "field id removed, and version 2 has no default for it: breaks FORWARD (version 2 cannot read the new version)");
+  EXPECT_EQ(
+      forward_problems[0].message,
+      "field id removed, and version 2 has no default for it: breaks FORWARD (version 2 cannot read the new version)");
   EXPECT_EQ(check_compatibility(full, only_n, history).size(), 1U);
   EXPECT_TRUE(check_compatibility(none, only_n, history).empty());
   EXPECT_TRUE(check_compatibility(full_transitive, v2, std::vector<avro_schema>{v1}).empty());
@@ -457,9 +539,10 @@ TEST(schema_evolution, canonical_form_follows_the_specification) {
                        R"({"name":"x","type":{"type":"string","logicalType":"uuid"},"doc":"x","default":"u"},)"
                        R"({"name":"y","type":{"type":"enum","name":"E","symbols":["P"],"default":"P"}},)"
                        R"({"name":"z","type":["null","E"]}]})");
-  EXPECT_EQ(s.canonical_form(),
-            R"({"name":"a.b.J","type":"record","fields":[{"name":"x","type":"string"},)"
-            R"({"name":"y","type":{"name":"a.b.E","type":"enum","symbols":["P"]}},{"name":"z","type":["null","a.b.E"]}]})");
+  EXPECT_EQ(
+      s.canonical_form(),
+      R"({"name":"a.b.J","type":"record","fields":[{"name":"x","type":"string"},)"
+      R"({"name":"y","type":{"name":"a.b.E","type":"enum","symbols":["P"]}},{"name":"z","type":["null","a.b.E"]}]})");
   EXPECT_EQ(s.name(), "a.b.J");
 }
 
