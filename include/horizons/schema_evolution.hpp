@@ -107,6 +107,11 @@ struct incompatibility {
 [[nodiscard]] std::vector<incompatibility> check_compatibility(compatibility_level level, const avro_schema& candidate,
                                                                std::span<const avro_schema> existing);
 
+/// What changed from `before` to `after`, one line each, by path: "+ field payload.band (default
+/// null)", "- field payload.nodes", "~ payload.gpus: int -> long", "+ symbol VIOLET of t.Color",
+/// "+ branch string of payload.v". Named types are compared once each.
+[[nodiscard]] std::vector<std::string> schema_changes(const avro_schema& before, const avro_schema& after);
+
 /// Turns a body written with one schema into a body of another, by the resolution rules: fields in
 /// the reader's order, defaults for what the writer lacked, promoted numbers, mapped enum symbols
 /// and union branches. The result decodes with the reader's exact decoder.

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <set>
 
 #include "../codec/avro_binary.hpp"
 #include "schema_node.hpp"
@@ -544,6 +545,100 @@ std::vector<incompatibility> reader_cannot_read(const avro_schema& reader, const
   plan_builder builder(nodes, problems);
   (void)builder.build(writer.root(), reader.root(), "");
   return problems;
+}
+
+namespace {
+
+std::string type_text(const schema_node& n) {
+  if (n.type == avro_type::union_type) {
+    std::string out;
+    for (const auto* b : n.branches) out += fmt::format("{}{}", out.empty() ? "" : "|", b->describe());
+    return out;
+  }
+  if (n.type == avro_type::array || n.type == avro_type::map) {
+    return fmt::format("{}<{}>", type_name(n.type), type_text(*n.items));
+  }
+  return n.describe();
+}
+
+void changes(const schema_node& before, const schema_node& after, const std::string& path,
+             std::set<std::pair<const schema_node*, const schema_node*>>& seen, std::vector<std::string>& out) {
+  if (!seen.insert({&before, &after}).second) return;
+  const auto where = path.empty() ? std::string("the root") : path;
+  if (before.type != after.type || (before.named() && before.full_name != after.full_name)) {
+    out.push_back(fmt::format("~ {}: {} -> {}", where, type_text(before), type_text(after)));
+    return;
+  }
+  switch (before.type) {
+    case avro_type::record:
+      for (const auto& f : before.fields) {
+        const auto match = std::ranges::find(after.fields, f.name, &detail::schema_field::name);
+        if (match == after.fields.end()) out.push_back(fmt::format("- field {}", join(path, f.name)));
+      }
+      for (const auto& f : after.fields) {
+        const auto match = std::ranges::find(before.fields, f.name, &detail::schema_field::name);
+        if (match == before.fields.end()) {
+          out.push_back(fmt::format("+ field {} ({}{})", join(path, f.name), type_text(*f.type),
+                                    f.default_bytes ? ", with a default" : ", no default"));
+        } else {
+          changes(*match->type, *f.type, join(path, f.name), seen, out);
+          if (match->default_bytes.has_value() != f.default_bytes.has_value()) {
+            out.push_back(fmt::format("~ {}: default {}", join(path, f.name), f.default_bytes ? "added" : "removed"));
+          }
+        }
+      }
+      return;
+    case avro_type::enum_type:
+      for (const auto& symbol : after.symbols) {
+        if (std::ranges::find(before.symbols, symbol) == before.symbols.end()) {
+          out.push_back(fmt::format("+ symbol {} of {}", symbol, after.full_name));
+        }
+      }
+      for (const auto& symbol : before.symbols) {
+        if (std::ranges::find(after.symbols, symbol) == after.symbols.end()) {
+          out.push_back(fmt::format("- symbol {} of {}", symbol, after.full_name));
+        }
+      }
+      if (before.enum_default != after.enum_default) {
+        const auto name = [](const schema_node& e) {
+          return e.enum_default ? e.symbols[*e.enum_default] : std::string("none");
+        };
+        out.push_back(fmt::format("~ default of {}: {} -> {}", after.full_name, name(before), name(after)));
+      }
+      return;
+    case avro_type::array:
+    case avro_type::map: return changes(*before.items, *after.items, fmt::format("{}[]", path), seen, out);
+    case avro_type::union_type:
+      for (const auto* b : after.branches) {
+        const auto match =
+            std::ranges::find_if(before.branches, [&](const schema_node* x) { return x->describe() == b->describe(); });
+        if (match == before.branches.end()) {
+          out.push_back(fmt::format("+ branch {} of {}", b->describe(), where));
+        } else {
+          changes(**match, *b, path, seen, out);
+        }
+      }
+      for (const auto* b : before.branches) {
+        if (std::ranges::none_of(after.branches,
+                                 [&](const schema_node* x) { return x->describe() == b->describe(); })) {
+          out.push_back(fmt::format("- branch {} of {}", b->describe(), where));
+        }
+      }
+      return;
+    case avro_type::fixed:
+      if (before.size != after.size) out.push_back(fmt::format("~ {}: size {} -> {}", where, before.size, after.size));
+      return;
+    default: return;
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> schema_changes(const avro_schema& before, const avro_schema& after) {
+  std::vector<std::string> out;
+  std::set<std::pair<const schema_node*, const schema_node*>> seen;
+  changes(before.root(), after.root(), "", seen, out);
+  return out;
 }
 
 std::vector<incompatibility> check_compatibility(compatibility_level level, const avro_schema& candidate,
