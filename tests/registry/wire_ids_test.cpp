@@ -60,8 +60,8 @@ class registry_on_the_wire : public testkit::cluster_fixture {
     // Ids past the catalogue's compiled ones (1..5), so a record framed with a compiled id cannot
     // pass for one framed with the registry's.
     for (int i = 0; i < 6; ++i) {
-      ASSERT_TRUE(registry_->register_schema(
-          "wire-test-filler-value", fmt::format(R"({{"type":"record","name":"F{}","fields":[]}})", i)));
+      ASSERT_TRUE(registry_->register_schema("wire-test-filler-value",
+                                             fmt::format(R"({{"type":"record","name":"F{}","fields":[]}})", i)));
     }
     auto p = producer::create({.config = config()});
     ASSERT_TRUE(p) << p.error().message;
@@ -85,10 +85,11 @@ class registry_on_the_wire : public testkit::cluster_fixture {
     EXPECT_TRUE(made) << made.error().message;
     if (!made) return {};
     std::vector<event<job_submitted>> seen;
-    (*made)->on<job_submitted>([&](const envelope& meta, const job_submitted& p, const message_context&) -> handler_result {
-      seen.push_back({meta, p});
-      return {};
-    });
+    (*made)->on<job_submitted>(
+        [&](const envelope& meta, const job_submitted& p, const message_context&) -> handler_result {
+          seen.push_back({meta, p});
+          return {};
+        });
     const auto until = std::chrono::steady_clock::now() + 30s;
     while (seen.size() < count && std::chrono::steady_clock::now() < until) EXPECT_TRUE((*made)->poll(100ms));
     if (stats) *stats = (*made)->stats();
@@ -133,7 +134,8 @@ TEST_F(registry_on_the_wire, a_record_of_a_later_schema_version_is_read_through_
   byte_buffer body;
   encode_body(submitted_, body);
   std::vector<std::byte> v2_body(body.bytes().begin(), body.bytes().end());
-  for (int b : {0x02, 0x0c, int{'L'}, int{'-'}, int{'b'}, int{'a'}, int{'n'}, int{'d'}}) v2_body.push_back(static_cast<std::byte>(b));
+  for (int b : {0x02, 0x0c, int{'L'}, int{'-'}, int{'b'}, int{'a'}, int{'n'}, int{'d'}})
+    v2_body.push_back(static_cast<std::byte>(b));
   publish_raw(framed(*v2, v2_body));
 
   const auto seen = consume(1);

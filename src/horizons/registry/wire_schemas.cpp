@@ -95,16 +95,16 @@ std::expected<const resolution_plan*, codec_error> wire_schemas::plan(topic_id t
   std::expected<resolution_plan, codec_error> made = [&]() -> std::expected<resolution_plan, codec_error> {
     auto writer = avro_schema::parse(*text);
     if (!writer) {
-      return fail(codec_errc::unresolvable_schema,
-                  fmt::format("schema id {} of a {} record is not a valid schema: {}", id, topic_name(topic),
-                              writer.error().message));
+      return fail(codec_errc::unresolvable_schema, fmt::format("schema id {} of a {} record is not a valid schema: {}",
+                                                               id, topic_name(topic), writer.error().message));
     }
     auto built = resolution_plan::build(*writer, compiled_schema(topic));
     if (!built) {
       std::string reasons;
       for (const auto& p : built.error()) reasons += (reasons.empty() ? "" : "; ") + p.message;
-      return fail(codec_errc::unresolvable_schema,
-                  fmt::format("schema id {} cannot be read as this build's {} schema: {}", id, topic_name(topic), reasons));
+      return fail(
+          codec_errc::unresolvable_schema,
+          fmt::format("schema id {} cannot be read as this build's {} schema: {}", id, topic_name(topic), reasons));
     }
     return std::move(*built);
   }();
