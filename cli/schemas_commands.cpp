@@ -185,7 +185,9 @@ int run_register(const std::vector<std::string>& given, const std::string& schem
     std::stringstream text;
     text << in.rdbuf();
     auto schema = avro_schema::parse(text.str());
-    if (!in || !schema) return fail(command, fmt::format("{}: {}", file.string(), schema ? "unreadable" : schema.error().message), exit_usage);
+    if (!in || !schema)
+      return fail(command, fmt::format("{}: {}", file.string(), schema ? "unreadable" : schema.error().message),
+                  exit_usage);
     const auto subject = subject_name(config.registry_subject_strategy, file.stem().string(), schema->name());
     auto id = registry->register_schema(subject, text.str());
     if (!id) return fail(command, id.error().message);
@@ -224,7 +226,8 @@ void add_schemas_commands(CLI::App& app, int& result) {
     };
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (print_row(catalogue[I], topic_traits<static_cast<topic_id>(I)>::avro_name), ...);
-    }(std::make_index_sequence<topic_count>{});
+    }
+    (std::make_index_sequence<topic_count>{});
     result = exit_ok;
   });
 
@@ -276,9 +279,8 @@ void add_schemas_commands(CLI::App& app, int& result) {
   reg->add_option("--schemas-dir", *reg_dir, "Where the schemas are (default schemas)");
   add_kafka_options(reg, reg_connection);
   reg->footer("Example:\n  horizons schemas register --registry http://127.0.0.1:8081");
-  reg->callback([&result, reg_files, reg_dir, reg_connection] {
-    result = run_register(*reg_files, *reg_dir, *reg_connection);
-  });
+  reg->callback(
+      [&result, reg_files, reg_dir, reg_connection] { result = run_register(*reg_files, *reg_dir, *reg_connection); });
 
   auto* versions = schemas->add_subcommand("versions", "A subject's versions and their ids in a registry");
   auto subject = std::make_shared<std::string>();
@@ -286,7 +288,8 @@ void add_schemas_commands(CLI::App& app, int& result) {
   versions->add_option("subject", *subject, "e.g. job-lifecycle-value")->required();
   add_kafka_options(versions, versions_connection);
   versions->footer("Example:\n  horizons schemas versions job-lifecycle-value --registry http://127.0.0.1:8081");
-  versions->callback([&result, subject, versions_connection] { result = run_versions(*subject, *versions_connection); });
+  versions->callback(
+      [&result, subject, versions_connection] { result = run_versions(*subject, *versions_connection); });
 }
 
 }  // namespace horizons::cli

@@ -48,9 +48,9 @@ struct topic_spec {
 
 inline constexpr std::array<topic_spec, topic_count> catalogue{{
     {topic_id::job_lifecycle, 10, 3, 2, std::chrono::days{30}, compression::snappy, "delete", "job_id", "job-processor",
-     1, 1},
+     1, 2},
     {topic_id::job_metrics, 10, 3, 2, std::chrono::days{30}, compression::snappy, "delete", "job_id",
-     "metrics-aggregator", 2, 1},
+     "metrics-aggregator", 2, 2},
     {topic_id::notifications, 5, 3, 2, std::chrono::days{7}, compression::lz4, "delete",
      "recipient_id (alerts: alert_id)", "notification-dispatcher", 3, 1},
     {topic_id::audit_trail, 3, 3, 2, std::chrono::days{90}, compression::snappy, "delete", "resource id",

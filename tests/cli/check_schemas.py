@@ -81,7 +81,7 @@ def drop_status_symbol(s):
 
 CASES = [
     # (name, edit, exit code, words the output must hold)
-    ("unchanged", None, 0, "job-lifecycle-value: compatible (FULL_TRANSITIVE, 1 earlier version)"),
+    ("unchanged", None, 0, "job-lifecycle-value: compatible (FULL_TRANSITIVE, 2 earlier versions)"),
     ("a field removed without a default", remove_gpus, 1,
      "job-lifecycle-value: field payload.resources.gpus removed, and version 1 has no default for it: "
      "breaks FULL_TRANSITIVE"),

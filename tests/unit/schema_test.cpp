@@ -113,6 +113,10 @@ class spec_walk {
       problem(path, "enum has no default symbol (readers would fail on new symbols)");
     } else if (!symbols.contains(schema["default"].get<std::string>())) {
       problem(path, "enum default is not one of its symbols");
+    } else if (schema["default"] != "UNKNOWN") {
+      // The default is what a reader makes of a symbol added later: a symbol writers also send
+      // (OTHER) would make "added later" and that real value the same.
+      problem(path, "enum default must be UNKNOWN, the reader-only symbol writers never send");
     }
   }
   void check_union(const json& branches, const std::string& path, const std::string& ns) {
@@ -195,7 +199,12 @@ TEST(schema_rules, catch_the_mistakes_of_the_first_contract) {
 
   auto dotted = spec_problems(
       R"({"type":"enum","name":"EventType","symbols":["job.submitted","job.failed"],"default":"job.failed"})");
-  EXPECT_EQ(dotted.size(), 2u);
+  EXPECT_EQ(dotted.size(), 3u);  // two symbols that are not names, and a default writers send
+
+  auto writable_default =
+      spec_problems(R"({"type":"enum","name":"Pipeline","symbols":["ALPHA","OTHER"],"default":"OTHER"})");
+  ASSERT_EQ(writable_default.size(), 1u);
+  EXPECT_NE(writable_default[0].find("enum default must be UNKNOWN"), std::string::npos);
 
   auto no_default = spec_problems(R"({"type":"enum","name":"Severity","symbols":["INFO","CRITICAL"]})");
   ASSERT_EQ(no_default.size(), 1u);

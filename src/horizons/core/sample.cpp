@@ -92,7 +92,7 @@ void generator::fill(T& value, std::string_view name) {
     constexpr auto count = static_cast<std::int64_t>(enum_traits<T>::symbols.size());
     do {
       value = static_cast<T>(between(0, count - 1));
-    } while (!extreme() && to_string(value) == "UNKNOWN");
+    } while (!extreme() && value == enum_traits<T>::default_value);
   } else if constexpr (is_optional<T>::value) {
     if (chance(0.5)) {
       value.emplace();

@@ -61,7 +61,10 @@ void checker::walk(const T& value, const path_node& at, std::string_view name) {
     // RFC 3339 and most Avro libraries (python's datetime among them) stop at years 1-9999.
     require(is_rfc3339_range(value), at, "must lie within years 1-9999");
   } else if constexpr (avro_enum<T>) {
-    require(to_string(value) != "UNKNOWN", at, "must not be UNKNOWN (a reader-only symbol)");
+    // The enum's default is for readers only (a symbol added later reads as it): never written.
+    if (value == enum_traits<T>::default_value) {
+      require(false, at, fmt::format("must not be {} (a reader-only symbol)", to_string(value)));
+    }
   } else if constexpr (is_optional<T>::value) {
     if (value) walk(*value, at, name);
   } else if constexpr (is_vector<T>::value) {
