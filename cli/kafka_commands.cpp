@@ -16,6 +16,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "services/schema_registry/service.hpp"
+
 namespace horizons::cli {
 
 namespace {
@@ -39,6 +41,11 @@ int run_up(int brokers) {
   auto stop = stop_on_signals();
   auto cluster = embedded_cluster::start({.brokers = brokers});
   if (!cluster) return fail("up", cluster.error().message);
+  // The schema registry's topic (horizons serve schema-registry): the mock cluster cannot create
+  // topics on request, and would auto-create it with 4 partitions where the registry needs one.
+  if (auto made = (*cluster)->create_topic(schema_registry_service::options{}.topic, 1); !made) {
+    return fail("up", made.error().message);
+  }
   fmt::print("embedded Kafka cluster: {} brokers, {} topics\n", brokers, (*cluster)->topics().size());
   for (const auto& t : (*cluster)->topics()) fmt::print("  {}\n", t);
   fmt::print("bootstrap servers: {}\n", (*cluster)->bootstrap_servers());
@@ -290,7 +297,8 @@ int run_dlq_replay(const kafka_options& connection, const std::string& topic_tex
 }  // namespace
 
 void add_kafka_commands(CLI::App& app, int& result) {
-  auto* up = app.add_subcommand("up", "Start the embedded Kafka cluster (librdkafka mock) with the catalogue's topics");
+  auto* up = app.add_subcommand(
+      "up", "Start the embedded Kafka cluster (librdkafka mock) with the catalogue's topics and _schemas");
   auto brokers = std::make_shared<int>(3);
   up->add_option("--brokers", *brokers, "Number of brokers")->check(CLI::Range(1, 16))->capture_default_str();
   up->footer("Example:\n  horizons up &   # then: export KAFKA_BROKERS=<printed address>");

@@ -149,23 +149,35 @@ void add_platform_commands(CLI::App& app, int& result) {
     add_kafka_options(serve, kafka);
     auto opts = std::make_shared<platform::serve_options>();
     auto name = std::make_shared<std::string>();
-    serve->add_option("service", *name, "One of: " + platform::service_names())->required();
+    serve->add_option("service", *name, "One of: " + platform::served_service_names())->required();
     serve->add_option("--data-dir", opts->data_dir, "Where the service keeps its state")->capture_default_str();
-    serve->add_option("--http", opts->http_listen,
-                      "host:port of the orchestrator's job API (default: none) or the health monitor's "
-                      "/healthz and /metrics (default 127.0.0.1:9464)");
+    serve->add_option("--http,--listen", opts->http_listen,
+                      "host:port of the orchestrator's job API (default: none), the health monitor's "
+                      "/healthz and /metrics (default 127.0.0.1:9464) or the schema registry's REST API "
+                      "(default 127.0.0.1:8081; port 0: any free port)");
+    serve
+        ->add_option_function<int>(
+            "--writer-lease-ms", [opts](int ms) { opts->writer_lease = std::chrono::milliseconds(ms); },
+            "schema-registry: how long its writer may go unheard before another instance takes over "
+            "(default 30000)")
+        ->check(CLI::Range(500, 3'600'000));
+    serve->add_option("--advertised-url", opts->advertised_url,
+                      "schema-registry: where the other instances reach this one, to forward writes "
+                      "(default: http://<listen address>)");
     serve->add_option("--webhook", opts->webhook_url, "notification-dispatcher: also POST each notification here");
     add_simulation_options(serve, opts->sim);
     serve->footer(
         "Examples:\n"
         "  horizons serve orchestrator --brokers 127.0.0.1:19092 --http 127.0.0.1:8070\n"
         "  horizons serve compliance-auditor --brokers 127.0.0.1:19092 --data-dir /var/lib/horizons\n"
+        "  horizons serve schema-registry --brokers 127.0.0.1:19092 --listen 127.0.0.1:8081\n"
         "Scale out by starting more processes of a service with the same data dir: they share its consumer group.");
     serve->callback([&result, kafka, opts, name] {
-      const auto* s = platform::find_service(*name);
+      const auto* s = platform::find_served_service(*name);
       if (!s) {
-        result = fail("serve", fmt::format("unknown service '{}' (expected {})", *name, platform::service_names()),
-                      exit_usage);
+        result =
+            fail("serve", fmt::format("unknown service '{}' (expected {})", *name, platform::served_service_names()),
+                 exit_usage);
         return;
       }
       auto config = resolve_config(*kafka, true);
@@ -175,6 +187,11 @@ void add_platform_commands(CLI::App& app, int& result) {
       }
       auto options = *opts;
       options.config = *config;
+      // On stdout, for whoever started it to read the address (port 0 picks one).
+      options.on_listening = [service = *name](const std::string& url) {
+        fmt::print("horizons serve: {} ready at {}\n", service, url);
+        std::fflush(stdout);
+      };
       auto stop = stop_on_signals();
       fmt::print(stderr, "horizons serve: {} running on {} (data in {}); SIGTERM stops it\n", *name, config->brokers,
                  options.data_dir.string());

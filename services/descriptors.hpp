@@ -7,6 +7,9 @@
 // The one list of the platform's services: `horizons serve`'s names, the
 // services `horizons run` starts, the groups its lag report and the health
 // monitor watch all come from it. A new service adds its descriptor here.
+// `standalone_services` are served by `horizons serve` too, but read no
+// catalogue topic and join no group: `horizons run` does not start them and
+// nothing watches their lag.
 // Header only (constants); any thread.
 #pragma once
 
@@ -18,6 +21,7 @@
 #include "services/metrics_aggregator/aggregator.hpp"
 #include "services/notification_dispatcher/dispatcher.hpp"
 #include "services/orchestrator/orchestrator.hpp"
+#include "services/schema_registry/service.hpp"
 
 namespace horizons::services {
 
@@ -25,5 +29,8 @@ namespace horizons::services {
 inline constexpr std::array<const service_descriptor*, 5> platform_services{
     &orchestrator::descriptor, &metrics_aggregator::descriptor, &notification_dispatcher::descriptor,
     &compliance::descriptor, &health_monitor::descriptor};
+
+/// Services of their own (see above).
+inline constexpr std::array<const service_descriptor*, 1> standalone_services{&schema_registry_service::descriptor};
 
 }  // namespace horizons::services

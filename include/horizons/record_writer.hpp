@@ -50,7 +50,7 @@ class record_writer {
   /// Writes `records` to `topic` in order and waits for every acknowledgement; their offsets, in
   /// the same order. Blocks.
   [[nodiscard]] std::expected<std::vector<std::int64_t>, kafka_error> write(const std::string& topic,
-                                                                           std::span<const keyed_record> records);
+                                                                            std::span<const keyed_record> records);
 
   struct impl;
 

@@ -13,34 +13,14 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "services/common/listen_address.hpp"
+
 namespace horizons::health_monitor {
 namespace {
 
 using ordered_json = nlohmann::ordered_json;
 
 constexpr std::string_view metrics_content_type = "text/plain; version=0.0.4; charset=utf-8";
-
-struct listen_address {
-  std::string host;
-  int port;
-};
-
-std::expected<listen_address, std::string> parse_listen(const std::string& listen) {
-  auto colon = listen.rfind(':');
-  auto bad = [&] { return std::unexpected(fmt::format("HTTP listen address: expected host:port, got '{}'", listen)); };
-  if (colon == std::string::npos || colon == 0) return bad();
-  std::string host = listen.substr(0, colon);
-  if (host.front() == '[') {
-    if (host.size() < 3 || host.back() != ']') return bad();
-    host = host.substr(1, host.size() - 2);
-  }
-  int port = -1;
-  const char* first = listen.data() + colon + 1;
-  const char* last = listen.data() + listen.size();
-  auto [end, ec] = std::from_chars(first, last, port);
-  if (first == last || ec != std::errc() || end != last || port < 0 || port > 65'535) return bad();
-  return listen_address{std::move(host), port};
-}
 
 // Prometheus text format 0.0.4: label values escape backslash, double quote and line feed;
 // HELP text escapes backslash and line feed.
@@ -216,7 +196,7 @@ struct http_endpoint::impl {
 };
 
 std::expected<std::unique_ptr<http_endpoint>, std::string> http_endpoint::start(const std::string& listen) {
-  auto parsed = parse_listen(listen);
+  auto parsed = services::parse_listen(listen);
   if (!parsed) return std::unexpected(parsed.error());
   auto state = std::make_unique<impl>();
   auto* raw = state.get();

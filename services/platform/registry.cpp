@@ -49,6 +49,18 @@ constexpr std::array<entry, services::platform_services.size()> entries{{
      }},
 }};
 
+// The same for services::standalone_services.
+constexpr std::array<entry, services::standalone_services.size()> standalone_entries{{
+    {&schema_registry_service::descriptor,
+     [](const serve_options& o, std::stop_token stop) {
+       schema_registry_service::options registry{.config = o.config};
+       if (!o.http_listen.empty()) registry.listen = o.http_listen;
+       if (o.writer_lease.count() > 0) registry.writer_lease = o.writer_lease;
+       registry.advertised_url = o.advertised_url;
+       return schema_registry_service::run(registry, std::move(stop), o.on_listening);
+     }},
+}};
+
 constexpr bool entries_follow_the_platform_list() {
   for (std::size_t i = 0; i < entries.size(); ++i) {
     if (entries[i].descriptor != services::platform_services[i]) return false;
@@ -56,6 +68,14 @@ constexpr bool entries_follow_the_platform_list() {
   return true;
 }
 static_assert(entries_follow_the_platform_list(), "one entry per service of services::platform_services, in its order");
+
+constexpr bool standalone_entries_follow_their_list() {
+  for (std::size_t i = 0; i < standalone_entries.size(); ++i) {
+    if (standalone_entries[i].descriptor != services::standalone_services[i]) return false;
+  }
+  return true;
+}
+static_assert(standalone_entries_follow_their_list(), "one entry per service of services::standalone_services");
 
 }  // namespace
 
@@ -71,11 +91,25 @@ std::string service_names() {
   return list;
 }
 
+const services::service_descriptor* find_served_service(std::string_view name) {
+  if (const auto* platform_service = find_service(name)) return platform_service;
+  auto found = std::ranges::find(services::standalone_services, name, &services::service_descriptor::name);
+  return found == services::standalone_services.end() ? nullptr : *found;
+}
+
+std::string served_service_names() {
+  auto list = service_names();
+  for (const auto* service : services::standalone_services) list += fmt::format(", {}", service->name);
+  return list;
+}
+
 std::expected<void, std::string> serve(const services::service_descriptor& service, const serve_options& options,
                                        std::stop_token stop) {
   auto found = std::ranges::find(entries, &service, &entry::descriptor);
-  if (found == entries.end()) return std::unexpected(fmt::format("{} is not a service of the platform", service.name));
-  return found->serve(options, std::move(stop));
+  if (found != entries.end()) return found->serve(options, std::move(stop));
+  auto standalone = std::ranges::find(standalone_entries, &service, &entry::descriptor);
+  if (standalone != standalone_entries.end()) return standalone->serve(options, std::move(stop));
+  return std::unexpected(fmt::format("{} is not a service of the platform", service.name));
 }
 
 }  // namespace horizons::platform

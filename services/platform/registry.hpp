@@ -8,9 +8,12 @@
 // serve() blocks the calling thread until `stop` (SIGTERM in `horizons
 // serve`), then the service stops gracefully (services/common/service_host.hpp);
 // an error names what could not start or go on. Several services may be
-// served on threads of one process (`horizons run` does).
+// served on threads of one process (`horizons run` does). find_service()
+// knows the platform's services (what `horizons run` starts);
+// find_served_service() also the standalone ones (the schema registry).
 #pragma once
 
+#include <chrono>
 #include <expected>
 #include <filesystem>
 #include <functional>
@@ -33,12 +36,18 @@ struct serve_options {
   std::filesystem::path data_dir{"horizons-data"};
   orchestrator::simulation sim{};
   std::string http_listen{};  // the service's HTTP routes (its descriptor's); empty: the service's default
+  /// Schema registry: how long its writer may go unheard before another instance takes over; 0: its default.
+  std::chrono::milliseconds writer_lease{0};
+  /// Schema registry: where other instances reach this one; empty: http://<listen address>.
+  std::string advertised_url{};
   std::string webhook_url{};  // notification dispatcher
   /// Shared by the outbox relays of every service served in this process; null: each relay makes its own.
   std::shared_ptr<services::relay_producer> relay_producer{};
   /// Called once, on the service's thread, when its consumer first holds its partitions (services with
   /// a consumer group; the health monitor never calls it).
   std::function<void()> on_ready{};
+  /// Called once with the service's URL when its HTTP API answers (the schema registry).
+  std::function<void(const std::string& url)> on_listening{};
 };
 
 /// The service of that name (a descriptor of services::platform_services); null if none.
@@ -46,7 +55,12 @@ struct serve_options {
 /// "orchestrator, metrics-aggregator, ...": the names find_service() knows, for help and errors.
 [[nodiscard]] std::string service_names();
 
-/// Runs `service` (one of services::platform_services) until `stop`.
+/// The service of that name among the platform's and the standalone ones; null if none.
+[[nodiscard]] const services::service_descriptor* find_served_service(std::string_view name);
+/// The names find_served_service() knows.
+[[nodiscard]] std::string served_service_names();
+
+/// Runs `service` (one of services::platform_services or services::standalone_services) until `stop`.
 [[nodiscard]] std::expected<void, std::string> serve(const services::service_descriptor& service,
                                                      const serve_options& options, std::stop_token stop);
 

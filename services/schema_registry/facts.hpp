@@ -6,14 +6,16 @@
 //                                 .epoch = 3, .writer = instance_id};
 //   auto record = encode(registered);
 //   // record.key   == R"({"keytype":"SCHEMA","subject":"jobs-value","version":1})"
-//   // record.value == R"({"subject":"jobs-value","version":1,"id":7,"state":"LIVE","schema":"…","epoch":3,"writer":"…"})"
-//   auto back = decode(record.key, record.value);   // the same stamped_fact, or why not
+//   // record.value ==
+//   R"({"subject":"jobs-value","version":1,"id":7,"state":"LIVE","schema":"…","epoch":3,"writer":"…"})" auto back =
+//   decode(record.key, record.value);   // the same stamped_fact, or why not
 //
 // Keys and values are JSON (as Confluent's `_schemas` records are), written with a fixed field
 // order so that the same key is always the same bytes. The keys:
 //   {"keytype":"SCHEMA","subject":S,"version":V}  a version of a subject: live, soft-deleted or removed
 //   {"keytype":"CONFIG"} / {"keytype":"CONFIG","subject":S}   the global / a subject's level (or none)
-//   {"keytype":"CLAIM","epoch":E}     an instance claims the writer role for epoch E (never compacted away)
+//   {"keytype":"CLAIM","epoch":E}     an instance claims the writer role for epoch E, naming its URL and
+//                                     lease (never compacted away: one key per epoch)
 //   {"keytype":"RESIGN","epoch":E}    the writer of epoch E steps down (stopping)
 //   {"keytype":"HEARTBEAT"}           the writer is alive (compaction keeps the latest only)
 // A removed (hard-deleted) version stays as a small marker without its schema: every record is
@@ -52,9 +54,12 @@ struct config_fact {
   std::optional<compatibility_level> level{};
 };
 
-/// The stamp's epoch is the epoch claimed; `url` is where the claimant answers writes.
+/// The stamp's epoch is the epoch claimed; `url` is where the claimant answers writes; `lease_ms`
+/// how long the others wait for a sign of life from it before claiming the role themselves (the
+/// claimant's own setting, so that instances configured differently still agree).
 struct claim_fact {
   std::string url{};
+  std::int64_t lease_ms = 0;
 };
 struct resign_fact {};
 struct heartbeat_fact {};

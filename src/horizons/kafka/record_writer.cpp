@@ -53,7 +53,9 @@ struct record_writer::impl {
 std::expected<std::unique_ptr<record_writer>, kafka_error> record_writer::create(const client_config& config) {
   auto state = std::make_unique<impl>();
   state->config = config;
-  if (auto made = state->usable_client(); !made) return std::unexpected(made.error());
+  auto client = state->usable_client();
+  if (!client) return std::unexpected(client.error());
+  if (auto reachable = detail::await_brokers(*client, config); !reachable) return std::unexpected(reachable.error());
   return std::unique_ptr<record_writer>(new record_writer(std::move(state)));
 }
 
@@ -64,7 +66,7 @@ record_writer::~record_writer() {
 }
 
 std::expected<std::vector<std::int64_t>, kafka_error> record_writer::write(const std::string& topic,
-                                                                          std::span<const keyed_record> records) {
+                                                                           std::span<const keyed_record> records) {
   const std::scoped_lock lock(impl_->mutex);
   auto client = impl_->usable_client();
   if (!client) return std::unexpected(client.error());
@@ -80,8 +82,8 @@ std::expected<std::vector<std::int64_t>, kafka_error> record_writer::write(const
                                  RD_KAFKA_V_VALUE(const_cast<void*>(value), value_size),
                                  RD_KAFKA_V_OPAQUE(&slots[queued]), RD_KAFKA_V_END);
     if (err) {
-      refused = detail::make_kafka_error(err, fmt::format("write to {}: record {} of {} not queued", topic,
-                                                          queued + 1, records.size()));
+      refused = detail::make_kafka_error(
+          err, fmt::format("write to {}: record {} of {} not queued", topic, queued + 1, records.size()));
       break;
     }
   }

@@ -77,6 +77,15 @@ TEST(platform_registry, the_watched_groups_are_the_services_groups_on_their_topi
   EXPECT_TRUE(health_monitor::groups_of(only).empty());
 }
 
+TEST(platform_registry, horizons_serve_also_finds_the_standalone_services_which_horizons_run_does_not) {
+  EXPECT_EQ(find_served_service("schema-registry"), &schema_registry_service::descriptor);
+  EXPECT_EQ(find_service("schema-registry"), nullptr) << "horizons run must not start it";
+  EXPECT_EQ(find_served_service("orchestrator"), &orchestrator::descriptor);
+  EXPECT_EQ(find_served_service("no-such-service"), nullptr);
+  EXPECT_NE(served_service_names().find("schema-registry"), std::string::npos);
+  EXPECT_EQ(service_names().find("schema-registry"), std::string::npos);
+}
+
 TEST(platform_registry, serving_a_service_that_is_not_of_the_platform_is_an_error) {
   services::service_descriptor stranger{.name = "stranger", .group = "stranger"};
   std::stop_source stop;
