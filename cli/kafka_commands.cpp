@@ -7,6 +7,7 @@
 #include <horizons/embedded_cluster.hpp>
 #include <horizons/json.hpp>
 #include <horizons/producer.hpp>
+#include <horizons/schema_registry.hpp>
 #include <horizons/topic_reader.hpp>
 
 #include <atomic>
@@ -143,6 +144,8 @@ int consume_without_group(const client_config& config, const consume_options& op
   auto reader =
       topic_reader::open(config, options.topic, options.from_beginning ? read_from::beginning : read_from::end);
   if (!reader) return fail(command, reader.error().message);
+  auto decoder = record_decoder::create(config);
+  if (!decoder) return fail(command, decoder.error(), exit_usage);
   auto format = options.json ? output_format::json : output_format::people;
   std::int64_t printed = 0;
   std::size_t undecodable = 0;
@@ -154,7 +157,7 @@ int consume_without_group(const client_config& config, const consume_options& op
       continue;
     }
     const auto& r = **record;
-    auto decoded = decode_framed(as_bytes(r.value));
+    auto decoded = decoder->decode(r.topic, as_bytes(r.value));
     if (!decoded) {
       fmt::print(stderr, "horizons {}: {}[{}]@{}: {}\n", command, r.topic, r.partition, r.offset,
                  decoded.error().message);
@@ -206,7 +209,7 @@ int run_consume(const kafka_options& connection, const consume_options& options,
 
 // ---------------------------------------------------------------- dlq
 
-ordered_json dlq_entry(const raw_record& r) {
+ordered_json dlq_entry(const raw_record& r, topic_id topic, record_decoder& decoder) {
   ordered_json entry;
   entry["dlq_offset"] = fmt::format("{}[{}]@{}", r.topic, r.partition, r.offset);
   for (auto name : {dlq_header::original_topic, dlq_header::original_partition, dlq_header::original_offset,
@@ -214,7 +217,7 @@ ordered_json dlq_entry(const raw_record& r) {
     auto value = r.header(name);
     entry[std::string(name.substr(4))] = value ? ordered_json(std::string(*value)) : ordered_json(nullptr);
   }
-  auto decoded = decode_framed(as_bytes(r.value));
+  auto decoded = decoder.decode(topic, as_bytes(r.value));
   entry["event"] = decoded ? ordered_json::parse(to_json(*decoded)) : ordered_json(nullptr);
   return entry;
 }
@@ -226,6 +229,8 @@ int run_dlq_list(const kafka_options& connection, const std::string& topic_text,
   if (!config) return fail("dlq list", config.error(), exit_usage);
   auto reader = topic_reader::open(*config, spec(*topic).dlq_name(), read_from::beginning);
   if (!reader) return fail("dlq list", reader.error().message);
+  auto decoder = record_decoder::create(*config);
+  if (!decoder) return fail("dlq list", decoder.error(), exit_usage);
   std::size_t count = 0;
   for (;;) {
     auto record = (*reader)->next(1s);
@@ -234,7 +239,7 @@ int run_dlq_list(const kafka_options& connection, const std::string& topic_text,
       if ((*reader)->at_end()) break;
       continue;
     }
-    auto entry = dlq_entry(**record);
+    auto entry = dlq_entry(**record, *topic, *decoder);
     ++count;
     if (json) {
       fmt::print("{}\n", entry.dump(-1, ' ', false, ordered_json::error_handler_t::replace));
@@ -265,6 +270,8 @@ int run_dlq_replay(const kafka_options& connection, const std::string& topic_tex
                                   if (r.error) failed.fetch_add(1);
                                 }});
   if (!made) return fail("dlq replay", made.error().message);
+  auto decoder = record_decoder::create(*config);
+  if (!decoder) return fail("dlq replay", decoder.error(), exit_usage);
   std::size_t replayed = 0, skipped = 0;
   for (;;) {
     auto record = (*reader)->next(1s);
@@ -274,7 +281,7 @@ int run_dlq_replay(const kafka_options& connection, const std::string& topic_tex
       continue;
     }
     const auto& r = **record;
-    auto decoded = decode_framed(as_bytes(r.value));
+    auto decoded = decoder->decode(*topic, as_bytes(r.value));
     if (!decoded) {
       fmt::print(stderr, "horizons dlq replay: {}[{}]@{}: still undecodable, left in the DLQ: {}\n", r.topic,
                  r.partition, r.offset, decoded.error().message);

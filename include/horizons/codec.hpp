@@ -127,6 +127,9 @@ template <class TopicPayload>
 [[nodiscard]] std::expected<void, codec_error> decode_payload(std::span<const std::byte> body, payload_position at,
                                                               std::string_view event_type, TopicPayload& into);
 
+/// Decodes an Avro body of `topic`'s schema into that topic's event.
+[[nodiscard]] std::expected<any_event, codec_error> decode_topic_body(topic_id topic, std::span<const std::byte> body);
+
 /// Decodes a framed record of any topic; the schema id picks the topic.
 [[nodiscard]] std::expected<any_event, codec_error> decode_framed(std::span<const std::byte> record);
 

@@ -26,6 +26,8 @@
 #include <string_view>
 #include <vector>
 
+#include <horizons/byte_buffer.hpp>
+#include <horizons/codec.hpp>
 #include <horizons/config.hpp>
 #include <horizons/schema_evolution.hpp>  // compatibility_level
 
@@ -127,6 +129,32 @@ class schema_registry {
   struct state;
   explicit schema_registry(std::unique_ptr<state> s);
   std::unique_ptr<state> state_;
+};
+
+namespace detail {
+class wire_schemas;
+}
+
+/// Decodes framed records of a known topic as a consumer does, for tools and observers that read
+/// records outside one (topic_reader): with a schema registry configured (SCHEMA_REGISTRY_URL),
+/// any id the registry knows, other versions of the topic's schema translated into this build's;
+/// without one, the catalogue's compiled ids only.
+///
+///   auto decoder = horizons::record_decoder::create(config);
+///   auto event = decoder->decode(horizons::topic_id::job_lifecycle, record_bytes);
+///
+/// One decoder per thread (it reuses a buffer); errors as the consumer dead-letters them.
+class record_decoder {
+ public:
+  [[nodiscard]] static std::expected<record_decoder, std::string> create(const client_config& config);
+  [[nodiscard]] std::expected<any_event, codec_error> decode(topic_id topic, std::span<const std::byte> record);
+  /// As above for a topic named by a string; a name outside the catalogue is unknown_schema_id.
+  [[nodiscard]] std::expected<any_event, codec_error> decode(std::string_view topic, std::span<const std::byte> record);
+
+ private:
+  explicit record_decoder(std::shared_ptr<detail::wire_schemas> wire) : wire_(std::move(wire)) {}
+  std::shared_ptr<detail::wire_schemas> wire_;  // null without a registry
+  byte_buffer translated_;
 };
 
 }  // namespace horizons

@@ -22,7 +22,9 @@ struct listen_address {
 
 [[nodiscard]] inline std::expected<listen_address, std::string> parse_listen(const std::string& listen) {
   const auto colon = listen.rfind(':');
-  const auto bad = [&] { return std::unexpected(fmt::format("HTTP listen address: expected host:port, got '{}'", listen)); };
+  const auto bad = [&] {
+    return std::unexpected(fmt::format("HTTP listen address: expected host:port, got '{}'", listen));
+  };
   if (colon == std::string::npos || colon == 0) return bad();
   std::string host = listen.substr(0, colon);
   if (host.front() == '[') {

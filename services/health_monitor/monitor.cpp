@@ -19,6 +19,7 @@
 #include <horizons/codec.hpp>
 #include <horizons/event_builder.hpp>
 #include <horizons/health.hpp>
+#include <horizons/schema_registry.hpp>
 #include <horizons/topic_reader.hpp>
 
 #include "services/common/service_host.hpp"
@@ -168,7 +169,7 @@ class job_feed {
         if (reader_->at_end()) return;
         continue;
       }
-      auto decoded = decode_framed(std::as_bytes(std::span((*next)->value)));
+      auto decoded = decoder_->decode(topic_id::job_lifecycle, std::as_bytes(std::span((*next)->value)));
       if (!decoded) continue;  // not ours to judge: the job-processor dead-letters it
       if (const auto* lifecycle = std::get_if<job_lifecycle_event>(&*decoded)) tally_.apply(*lifecycle);
     }
@@ -183,12 +184,19 @@ class job_feed {
       spdlog::warn("{}: cannot read job-lifecycle yet: {}", service_name, opened.error().message);
       return false;
     }
+    auto decoder = record_decoder::create(config_);
+    if (!decoder) {
+      spdlog::warn("{}: cannot decode job-lifecycle: {}", service_name, decoder.error());
+      return false;
+    }
     reader_ = std::move(*opened);
+    decoder_.emplace(std::move(*decoder));
     return true;
   }
 
   client_config config_;
   std::unique_ptr<topic_reader> reader_;
+  std::optional<record_decoder> decoder_;  // registry ids too, when a registry is configured
   job_tally tally_;
 };
 

@@ -16,6 +16,7 @@
 #include <horizons/event_builder.hpp>
 #include <horizons/health.hpp>
 #include <horizons/producer.hpp>
+#include <horizons/schema_registry.hpp>
 #include <horizons/topic_reader.hpp>
 
 #include "services/common/state_store.hpp"
@@ -73,6 +74,9 @@ class observer {
     auto reader = topic_reader::open(config, topics, read_from::beginning, "horizons-run-observer");
     if (!reader) return std::unexpected(fmt::format("observer: {}", reader.error().message));
     o.reader_ = std::move(*reader);
+    auto decoder = record_decoder::create(config);
+    if (!decoder) return std::unexpected(fmt::format("observer: {}", decoder.error()));
+    o.decoder_.emplace(std::move(*decoder));
     return o;
   }
 
@@ -161,7 +165,7 @@ class observer {
       ++dead_lettered_;
       return;
     }
-    auto decoded = decode_framed(std::as_bytes(std::span(record.value)));
+    auto decoded = decoder_->decode(record.topic, std::as_bytes(std::span(record.value)));
     if (!decoded) return;  // the services dead-letter it; counted there
     ++events_;
     ++events_per_topic_[record.topic];
@@ -223,6 +227,7 @@ class observer {
 
   timestamp since_{};
   std::unique_ptr<topic_reader> reader_;
+  std::optional<record_decoder> decoder_;  // registry ids too, when the run has a registry
   std::set<std::string> run_jobs_;
   std::unordered_map<uuid, int, uuid_hash> seen_;
   std::map<std::string, job_status> latest_;

@@ -127,6 +127,30 @@ TEST_F(registry_on_the_wire, the_producer_frames_records_with_the_registrys_id_a
   EXPECT_EQ(seen[0], submitted_);
 }
 
+TEST_F(registry_on_the_wire, a_tool_reading_outside_a_consumer_decodes_registry_ids_only_with_the_registry) {
+  ASSERT_TRUE(producer_->publish(submitted_));
+  ASSERT_EQ(producer_->flush(10s), 0U);
+  auto reader = topic_reader::open(config(), "job-lifecycle", read_from::beginning);
+  ASSERT_TRUE(reader) << reader.error().message;
+  auto record = (*reader)->next(10s);
+  ASSERT_TRUE(record && *record);
+  const auto bytes = as_bytes(std::string_view((**record).value));
+
+  auto with_registry = record_decoder::create(config());
+  ASSERT_TRUE(with_registry) << with_registry.error();
+  auto decoded = with_registry->decode((**record).topic, bytes);
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  EXPECT_EQ(std::get<job_lifecycle_event>(*decoded), to_topic_event(submitted_));
+
+  auto without = config();
+  without.registry_url.clear();
+  auto compiled_only = record_decoder::create(without);
+  ASSERT_TRUE(compiled_only);
+  auto refused = compiled_only->decode(topic_id::job_lifecycle, bytes);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, codec_errc::unknown_schema_id);
+}
+
 TEST_F(registry_on_the_wire, a_record_of_a_later_schema_version_is_read_through_resolution) {
   auto v2 = registry().register_schema(fmt::format("wire-test-{}-value", ::getpid()), job_lifecycle_with_band());
   ASSERT_TRUE(v2) << v2.error().message;

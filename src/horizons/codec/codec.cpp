@@ -236,6 +236,10 @@ std::expected<any_event, codec_error> decode_topic(topic_id topic, std::span<con
 
 }  // namespace
 
+std::expected<any_event, codec_error> decode_topic_body(topic_id topic, std::span<const std::byte> body) {
+  return decode_topic(topic, body, std::make_index_sequence<topic_count>{});
+}
+
 std::expected<any_event, codec_error> decode_framed(std::span<const std::byte> record) {
   auto framed = parse_frame(record);
   if (!framed) return std::unexpected(std::move(framed.error()));

@@ -224,10 +224,7 @@ struct consumer::impl {
       last_id = framed.schema_id;
       last = *plan;
     }
-    if (last->identity()) return framed.body;
-    resolved_body.clear();
-    if (auto ok = last->translate(framed.body, resolved_body); !ok) return std::unexpected(std::move(ok.error()));
-    return resolved_body.bytes();
+    return detail::in_compiled_schema(*last, framed.body, resolved_body);
   }
 
   [[nodiscard]] bool has_view_handler(topic_id topic) const {

@@ -22,6 +22,15 @@ const avro_schema& compiled_schema(topic_id topic) {
   return schemas[static_cast<std::size_t>(topic)];
 }
 
+std::expected<std::span<const std::byte>, codec_error> in_compiled_schema(const resolution_plan& plan,
+                                                                          std::span<const std::byte> body,
+                                                                          byte_buffer& scratch) {
+  if (plan.identity()) return body;
+  scratch.clear();
+  if (auto ok = plan.translate(body, scratch); !ok) return std::unexpected(std::move(ok.error()));
+  return scratch.bytes();
+}
+
 std::expected<std::shared_ptr<wire_schemas>, std::string> wire_schemas::of(const client_config& config) {
   if (config.registry_url.empty()) return nullptr;
   static std::mutex mutex;

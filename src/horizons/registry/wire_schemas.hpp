@@ -60,6 +60,12 @@ class wire_schemas {
   std::map<std::pair<topic_id, std::int32_t>, std::expected<resolution_plan, codec_error>> plans_;
 };
 
+/// `body`, written with `plan`'s writer schema, in this build's schema: the body itself when the
+/// schemas are the same, else translated into `scratch` (valid until it is next used).
+[[nodiscard]] std::expected<std::span<const std::byte>, codec_error> in_compiled_schema(const resolution_plan& plan,
+                                                                                        std::span<const std::byte> body,
+                                                                                        byte_buffer& scratch);
+
 /// The topic's compiled schema, parsed once per process.
 [[nodiscard]] const avro_schema& compiled_schema(topic_id topic);
 

@@ -65,8 +65,8 @@ std::string pipeline_seen_by(const std::string& reader, std::span<const std::byt
   avro_value_iface_t* iface = avro_generic_class_from_schema(schema);
   avro_value_t value;
   avro_generic_value_new(iface, &value);
-  avro_reader_t in = avro_reader_memory(reinterpret_cast<const char*>(translated.data()),
-                                        static_cast<int64_t>(translated.size()));
+  avro_reader_t in =
+      avro_reader_memory(reinterpret_cast<const char*>(translated.data()), static_cast<int64_t>(translated.size()));
   EXPECT_EQ(avro_value_read(in, &value), 0) << avro_strerror();
   avro_value_t payload, branch, field;
   int symbol = -1;
