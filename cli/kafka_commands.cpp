@@ -38,7 +38,7 @@ std::optional<topic_id> catalogue_topic(std::string_view command, const std::str
 
 // ---------------------------------------------------------------- up
 
-int run_up(int brokers) {
+int run_up(int brokers, const std::string& registry_listen) {
   auto stop = stop_on_signals();
   auto cluster = embedded_cluster::start({.brokers = brokers});
   if (!cluster) return fail("up", cluster.error().message);
@@ -51,6 +51,17 @@ int run_up(int brokers) {
   for (const auto& t : (*cluster)->topics()) fmt::print("  {}\n", t);
   fmt::print("bootstrap servers: {}\n", (*cluster)->bootstrap_servers());
   fmt::print("export KAFKA_BROKERS={}\n", (*cluster)->bootstrap_servers());
+  // Horizons' schema registry beside it, on its own topic; "none" leaves it out.
+  std::unique_ptr<schema_registry_service::server> registry;
+  if (registry_listen != "none") {
+    client_config config;
+    config.brokers = (*cluster)->bootstrap_servers();
+    auto started = schema_registry_service::server::start({.config = config, .listen = registry_listen});
+    if (!started) return fail("up", fmt::format("schema registry: {}", started.error()));
+    registry = std::move(*started);
+    fmt::print("schema registry: {}\n", registry->url());
+    fmt::print("export SCHEMA_REGISTRY_URL={}\n", registry->url());
+  }
   fmt::print("serving until SIGINT or SIGTERM\n");
   std::fflush(stdout);
   while (!stop.stop_requested()) std::this_thread::sleep_for(100ms);
@@ -307,9 +318,14 @@ void add_kafka_commands(CLI::App& app, int& result) {
   auto* up = app.add_subcommand(
       "up", "Start the embedded Kafka cluster (librdkafka mock) with the catalogue's topics and _schemas");
   auto brokers = std::make_shared<int>(3);
+  auto registry_listen = std::make_shared<std::string>("127.0.0.1:0");
   up->add_option("--brokers", *brokers, "Number of brokers")->check(CLI::Range(1, 16))->capture_default_str();
-  up->footer("Example:\n  horizons up &   # then: export KAFKA_BROKERS=<printed address>");
-  up->callback([&result, brokers] { result = run_up(*brokers); });
+  up->add_option("--registry-listen", *registry_listen,
+                 "Where Horizons' schema registry answers (host:port, port 0: a free one; none: no registry)")
+      ->capture_default_str();
+  up->footer(
+      "Example:\n  horizons up &   # then: export KAFKA_BROKERS=<printed address> SCHEMA_REGISTRY_URL=<printed URL>");
+  up->callback([&result, brokers, registry_listen] { result = run_up(*brokers, *registry_listen); });
 
   auto produce_connection = std::make_shared<kafka_options>();
   auto produce_topic = std::make_shared<std::string>();

@@ -22,6 +22,7 @@
 #include "services/common/state_store.hpp"
 #include "services/compliance_auditor/ledger.hpp"
 #include "services/platform/registry.hpp"
+#include "services/schema_registry/service.hpp"
 
 namespace horizons::platform {
 namespace {
@@ -300,6 +301,22 @@ std::int64_t webhooks_pending(const std::filesystem::path& data_dir) {
   return notification_dispatcher::webhooks_pending(data_dir).value_or(0);
 }
 
+// This build's schemas as the run's registry holds them (empty without a registry).
+std::vector<registered_subject> registered_subjects(const client_config& config) {
+  std::vector<registered_subject> found;
+  if (config.registry_url.empty()) return found;
+  auto registry = schema_registry::create(registry_options(config));
+  if (!registry) return found;
+  for (const auto& t : catalogue) {
+    auto schema = avro_schema::parse(schema_json(t.id));
+    if (!schema) continue;
+    const auto subject = subject_name(config.registry_subject_strategy, t.name(), schema->name());
+    auto version = registry->lookup(subject, schema_json(t.id));
+    if (version) found.push_back({.subject = subject, .id = version->id, .version = version->version});
+  }
+  return found;
+}
+
 std::string format_ms(double ms) { return ms < 10 ? fmt::format("{:.2f}", ms) : fmt::format("{:.0f}", ms); }
 
 }  // namespace
@@ -338,6 +355,21 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
       std::this_thread::sleep_for(std::chrono::seconds(2));
     }
   }
+
+  // Beside the embedded cluster, Horizons' own schema registry, which every client of the run then
+  // uses (records carry its ids); a registry given in the settings is used as it is.
+  std::unique_ptr<schema_registry_service::server> schemas;
+  if (embedded && config.registry_url.empty()) {
+    if (auto made = embedded->create_topic("_schemas", 1); !made) {
+      return std::unexpected(fmt::format("creating _schemas: {}", made.error().message));
+    }
+    auto started_registry = schema_registry_service::server::start({.config = config, .listen = "127.0.0.1:0"});
+    if (!started_registry)
+      return std::unexpected(fmt::format("starting the schema registry: {}", started_registry.error()));
+    schemas = std::move(*started_registry);
+    config.registry_url = schemas->url();
+  }
+  out.registry = config.registry_url;
 
   // Topics ensure_topics just created take a moment to reach every broker's metadata.
   auto watch = observer::open(config, since);
@@ -508,6 +540,7 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
 
   watch->fill(out);
   out.duration = steady::now() - started;
+  out.subjects = registered_subjects(config);
   for (const auto& watched : health_monitor::platform_groups()) {
     auto lag = consumer_lag(config, {.group = watched.group, .topics = watched.topics});
     if (lag) out.lag_per_group[watched.group] = lag->lag_messages;
@@ -544,6 +577,12 @@ std::string report::text() const {
   };
   line("Horizons run: {} jobs on {} in {:.1f} s{}", jobs_submitted, cluster, duration.count(),
        complete ? "" : fmt::format(" — INCOMPLETE: {}", incomplete_reason));
+  if (!registry.empty()) {
+    std::string held;
+    for (const auto& s : subjects)
+      held += fmt::format("{}{} id {} v{}", held.empty() ? "" : ", ", s.subject, s.id, s.version);
+    line("Schema registry: {}; {}", registry, held.empty() ? "no subjects of this build" : held);
+  }
   t += '\n';
   line("Jobs by final state");
   for (const auto& [state, n] : jobs_by_final_state) line("  {:<12} {:>7}", state, n);
@@ -582,6 +621,8 @@ std::string report::text() const {
 std::string report::json() const {
   nlohmann::json j;
   j["cluster"] = cluster;
+  j["registry"] = registry;
+  for (const auto& s : subjects) j["subjects"][s.subject] = {{"id", s.id}, {"version", s.version}};
   j["jobs_submitted"] = jobs_submitted;
   j["job_prefix"] = job_prefix;
   j["complete"] = complete;

@@ -55,8 +55,17 @@ struct latency_summary {
   double p50_ms = 0, p95_ms = 0, p99_ms = 0, max_ms = 0;
 };
 
+/// A topic's schema as the run's registry holds it.
+struct registered_subject {
+  std::string subject;
+  int id = 0;
+  int version = 0;
+};
+
 struct report {
-  std::string cluster;  // "embedded (3 brokers)" or the bootstrap list
+  std::string cluster;                       // "embedded (3 brokers)" or the bootstrap list
+  std::string registry;                      // the schema registry's URL ("" without one)
+  std::vector<registered_subject> subjects;  // this build's schemas in it
   int jobs_submitted = 0;
   std::string job_prefix;  // every job id of this run starts with it
   bool complete = false;   // every job ended and every consequence was seen before the deadline

@@ -185,3 +185,32 @@ TEST_F(platform_test, every_ended_job_reaches_the_webhook_once_despite_failing_r
 }
 
 }  // namespace
+
+namespace {
+
+// `horizons run` with no brokers starts the embedded cluster and, beside it, Horizons' schema
+// registry: every record carries the registry's ids, and the report names the subjects.
+TEST(platform_with_its_own_cluster, runs_with_the_embedded_schema_registry_and_reports_its_subjects) {
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("horizons-run-registry-{}", ::getpid());
+  std::filesystem::remove_all(dir);
+  std::vector<std::string> output;
+  child_process run({HORIZONS_CLI, "run", "--jobs", "20", "--data-dir", dir.string(), "--report-json",
+                     (dir / "report.json").string(), "--timeout", "300"});
+  ASSERT_EQ(run.finish(output), 0) << fmt::format("{}", fmt::join(output, ""));
+  auto report = testing_support::read_report(dir / "report.json");
+  EXPECT_TRUE(report.value("ok", false));
+  EXPECT_TRUE(report.value("registry", std::string()).starts_with("http://127.0.0.1:"));
+  ASSERT_TRUE(report.contains("subjects"));
+  for (const auto& t : horizons::catalogue) {
+    const auto subject = std::string(t.name()) + "-value";
+    ASSERT_TRUE(report["subjects"].contains(subject)) << subject;
+    EXPECT_GT(report["subjects"][subject].value("id", 0), 0);
+    EXPECT_GE(report["subjects"][subject].value("version", 0), 1);
+  }
+  const auto text = fmt::format("{}", fmt::join(output, ""));
+  EXPECT_NE(text.find("Schema registry: http://127.0.0.1:"), std::string::npos) << text;
+  EXPECT_NE(text.find("job-lifecycle-value id "), std::string::npos) << text;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
