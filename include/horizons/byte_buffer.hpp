@@ -44,6 +44,7 @@ class byte_buffer {
   }
   void commit(std::size_t written) { size_ += written; }
   void append(std::span<const std::byte> bytes) {
+    if (bytes.empty()) return;  // an empty span may hold a null pointer, which memcpy must not get
     std::memcpy(prepare(bytes.size()), bytes.data(), bytes.size());
     commit(bytes.size());
   }
