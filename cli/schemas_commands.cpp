@@ -21,14 +21,29 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::expected<avro_schema, std::string> read_schema(const fs::path& path) {
+std::expected<std::string, std::string> read_text(const fs::path& path) {
   std::ifstream in(path);
   if (!in) return std::unexpected(fmt::format("cannot read {}", path.string()));
   std::stringstream text;
   text << in.rdbuf();
-  auto schema = avro_schema::parse(text.str());
+  return text.str();
+}
+
+std::expected<avro_schema, std::string> read_schema(const fs::path& path) {
+  auto text = read_text(path);
+  if (!text) return std::unexpected(text.error());
+  auto schema = avro_schema::parse(*text);
   if (!schema) return std::unexpected(fmt::format("{}: {}", path.string(), schema.error().message));
   return *schema;
+}
+
+// The files given, or else schemas/<topic>.avsc of every topic.
+std::vector<fs::path> schema_files(const std::vector<std::string>& given, const std::string& schemas_dir) {
+  std::vector<fs::path> files(given.begin(), given.end());
+  if (files.empty()) {
+    for (const auto& t : catalogue) files.push_back(fs::path(schemas_dir) / fmt::format("{}.avsc", t.name()));
+  }
+  return files;
 }
 
 // v1.avsc, v2.avsc, ... in version order.
@@ -78,10 +93,6 @@ int run_check(const check_options& options, const kafka_options& connection) {
     level_flag = compatibility_level_from(options.level);
     if (!level_flag) return fail(command, fmt::format("--level: unknown level '{}'", options.level), exit_usage);
   }
-  std::vector<fs::path> files(options.files.begin(), options.files.end());
-  if (files.empty()) {
-    for (const auto& t : catalogue) files.push_back(fs::path(options.schemas_dir) / fmt::format("{}.avsc", t.name()));
-  }
   std::optional<schema_registry> registry;
   subject_name_strategy strategy = subject_name_strategy::topic_name;
   if (options.against == "registry") {
@@ -95,7 +106,7 @@ int run_check(const check_options& options, const kafka_options& connection) {
   }
 
   int result = exit_ok;
-  for (const auto& file : files) {
+  for (const auto& file : schema_files(options.files, options.schemas_dir)) {
     auto candidate = read_schema(file);
     if (!candidate) return fail(command, candidate.error(), exit_usage);
     const auto topic = file.stem().string();
@@ -176,22 +187,15 @@ int run_register(const std::vector<std::string>& given, const std::string& schem
   client_config config;
   auto registry = registry_of(connection, &config);
   if (!registry) return fail(command, registry.error(), exit_usage);
-  std::vector<fs::path> files(given.begin(), given.end());
-  if (files.empty()) {
-    for (const auto& t : catalogue) files.push_back(fs::path(schemas_dir) / fmt::format("{}.avsc", t.name()));
-  }
-  for (const auto& file : files) {
-    std::ifstream in(file);
-    std::stringstream text;
-    text << in.rdbuf();
-    auto schema = avro_schema::parse(text.str());
-    if (!in || !schema)
-      return fail(command, fmt::format("{}: {}", file.string(), schema ? "unreadable" : schema.error().message),
-                  exit_usage);
+  for (const auto& file : schema_files(given, schemas_dir)) {
+    auto text = read_text(file);
+    if (!text) return fail(command, text.error(), exit_usage);
+    auto schema = avro_schema::parse(*text);
+    if (!schema) return fail(command, fmt::format("{}: {}", file.string(), schema.error().message), exit_usage);
     const auto subject = subject_name(config.registry_subject_strategy, file.stem().string(), schema->name());
-    auto id = registry->register_schema(subject, text.str());
+    auto id = registry->register_schema(subject, *text);
     if (!id) return fail(command, id.error().message);
-    auto found = registry->lookup(subject, text.str());
+    auto found = registry->lookup(subject, *text);
     fmt::print("{} id {} version {}\n", subject, *id, found ? std::to_string(found->version) : "?");
   }
   return exit_ok;

@@ -16,10 +16,10 @@ HORIZONS, SCHEMAS = sys.argv[1], pathlib.Path(sys.argv[2])
 failures = []
 
 
-def record(schema, name):
-    """The record of that name anywhere in the schema."""
+def definition(schema, kind, name):
+    """The definition of the named type of that kind ("record", "enum") anywhere in the schema."""
     if isinstance(schema, dict):
-        if schema.get("type") == "record" and schema.get("name") == name:
+        if schema.get("type") == kind and schema.get("name") == name:
             return schema
         children = schema.values()
     elif isinstance(schema, list):
@@ -27,10 +27,14 @@ def record(schema, name):
     else:
         return None
     for child in children:
-        found = record(child, name)
+        found = definition(child, kind, name)
         if found is not None:
             return found
     return None
+
+
+def record(schema, name):
+    return definition(schema, "record", name)
 
 
 def field(rec, name):
@@ -55,26 +59,9 @@ def add_band(s):
         {"name": "observing_band", "type": ["null", "string"], "default": None})
 
 
-def enum(schema, name):
-    """The definition of the enum of that name anywhere in the schema."""
-    if isinstance(schema, dict):
-        if schema.get("type") == "enum" and schema.get("name") == name:
-            return schema
-        children = schema.values()
-    elif isinstance(schema, list):
-        children = schema
-    else:
-        return None
-    for child in children:
-        found = enum(child, name)
-        if found is not None:
-            return found
-    return None
-
-
 def drop_status_symbol(s):
     """QUEUED removed, and the enum's default with it: old records holding QUEUED cannot be read."""
-    status = enum(s, "JobStatus")
+    status = definition(s, "enum", "JobStatus")
     status["symbols"] = [x for x in status["symbols"] if x != "QUEUED"]
     del status["default"]
 

@@ -14,21 +14,15 @@
 #include <memory>
 #include <string>
 
+#include "registry_tool.hpp"
+
 namespace {
 
 using horizons::compatibility_level;
 using horizons::registry_error;
 using horizons::schema_registry;
 using json = nlohmann::json;
-
-// The URL `registry.sh url` prints.
-std::string registry_url() {
-  std::unique_ptr<FILE, int (*)(FILE*)> out(popen(HORIZONS_REGISTRY_TOOL " url", "r"), pclose);
-  char line[512] = {};
-  std::string url = out && std::fgets(line, sizeof line, out.get()) ? line : "";
-  while (!url.empty() && (url.back() == '\n' || url.back() == '\r')) url.pop_back();
-  return url;
-}
+using testing_support::registry_url;
 
 std::string unique_subject(std::string_view name) {
   static int counter = 0;

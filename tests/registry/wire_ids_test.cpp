@@ -21,18 +21,13 @@
 #include <string>
 #include <vector>
 
+#include "registry_tool.hpp"
+
 namespace horizons {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string registry_url() {
-  std::unique_ptr<FILE, int (*)(FILE*)> out(popen(HORIZONS_REGISTRY_TOOL " url", "r"), pclose);
-  char line[512] = {};
-  std::string url = out && std::fgets(line, sizeof line, out.get()) ? line : "";
-  while (!url.empty() && (url.back() == '\n' || url.back() == '\r')) url.pop_back();
-  return url;
-}
+using testing_support::registry_url;
 
 // The job-lifecycle schema with one more field at the end of the envelope: a later version.
 std::string job_lifecycle_with_band() {
