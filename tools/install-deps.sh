@@ -24,7 +24,7 @@ packages=(
   g++ cmake ninja-build pkg-config make python3 openssl
   libavro-dev libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev libcpp-httplib-dev libssl-dev
-  python3-avro kcat python3-kafka python3-lz4 python3-snappy
+  python3-avro kcat python3-kafka python3-lz4 python3-snappy python3-venv
   openjdk-17-jre-headless openjdk-17-jdk-headless maven util-linux
   dpkg-dev clang-format
 )

@@ -41,19 +41,15 @@ notifications. kafka-python has these codecs only with Debian's python3-snappy a
 import argparse
 import json
 import math
-import os
-import queue
-import signal
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "interop"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
 import check_interop as interop  # noqa: E402  (exits with a message if python-avro is missing)
+from horizons_process import EmbeddedCluster, run, terminate_on_sigterm  # noqa: E402
 
 try:
     import kafka
@@ -104,12 +100,6 @@ def canonical(value):
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def child_environment():
-    """This environment without KAFKA_* (a developer's KAFKA_BROKERS or KAFKA_COMPRESSION_TYPE must not
-    leak into the test)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_")}
-
-
 def require_codecs():
     """Exits naming the Debian package to install if kafka-python lacks a codec of the catalogue."""
     missing = {codec: package for codec, (has, package) in CODEC_PACKAGE.items() if not has()}
@@ -117,106 +107,6 @@ def require_codecs():
         sys.exit(f"check_kafka_interop.py: kafka-python has no {' or '.join(missing)} codec, which the catalogue's "
                  f"compression needs. Install Debian's {' and '.join(missing.values())} "
                  f"(apt-get install {' '.join(missing.values())}, as tools/install-deps.sh does).")
-
-
-def run(command, stdin=b"", timeout=DEADLINE_S):
-    """(exit code, stdout bytes, stderr text); a timeout or a missing program counts as exit code None."""
-    try:
-        result = subprocess.run([str(c) for c in command], input=stdin, capture_output=True,
-                                env=child_environment(), timeout=timeout)
-    except subprocess.TimeoutExpired as expired:
-        return None, expired.stdout or b"", f"timed out after {timeout} s; " + (expired.stderr or b"").decode(errors="replace")
-    except OSError as error:
-        return None, b"", f"cannot run {command[0]}: {error}"
-    return result.returncode, result.stdout, result.stderr.decode(errors="replace")
-
-
-# ---------------------------------------------------------------- the embedded cluster
-
-
-def _die_with_parent():
-    """In the child, before exec: SIGTERM when this script dies, even by SIGKILL (a CTest timeout)."""
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-class EmbeddedCluster:
-    """`horizons up --brokers N` as a context manager: yields the bootstrap list, and on exit (also on an
-    exception or SIGTERM of this script) sends SIGTERM, then SIGKILL if it has not stopped in time."""
-
-    def __init__(self, horizons, brokers=3, start_timeout=30, stop_timeout=10):
-        self.command = [str(horizons), "up", "--brokers", str(brokers)]
-        self.start_timeout = start_timeout
-        self.stop_timeout = stop_timeout
-        self.process = None
-        self.lines = queue.Queue()
-        self.stderr = tempfile.TemporaryFile()  # librdkafka logs; a pipe nobody reads could fill and block
-
-    def __enter__(self):
-        self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=self.stderr, env=child_environment(),
-                                        preexec_fn=_die_with_parent)
-        threading.Thread(target=self._read_stdout, daemon=True).start()
-        try:
-            self.bootstrap = self._wait_for_bootstrap()
-        except BaseException:
-            self.stop()
-            raise
-        return self.bootstrap
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
-
-    def _read_stdout(self):
-        for raw in self.process.stdout:
-            self.lines.put(raw.decode(errors="replace").rstrip("\n"))
-        self.lines.put(None)
-
-    def _wait_for_bootstrap(self):
-        deadline = time.monotonic() + self.start_timeout
-        seen = []
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise SystemExit(f"`{' '.join(self.command)}` printed no bootstrap servers in {self.start_timeout} s; "
-                                 f"stdout: {seen}; stderr: {self.stderr_tail()}")
-            if line is None:
-                self.process.wait()
-                raise SystemExit(f"`{' '.join(self.command)}` exited {self.process.returncode} before serving; "
-                                 f"stdout: {seen}; stderr: {self.stderr_tail()}")
-            seen.append(line)
-            if line.startswith("bootstrap servers: "):
-                servers = line.split(": ", 1)[1].strip()
-                if not all(":" in server for server in servers.split(",")):
-                    raise SystemExit(f"unexpected bootstrap list: {line!r}")
-                return servers
-
-    def stop(self):
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(self.stop_timeout)
-        except subprocess.TimeoutExpired:
-            log(f"  `horizons up` ignored SIGTERM for {self.stop_timeout} s; killing it")
-            self.process.kill()
-            self.process.wait()
-
-    def stderr_tail(self, limit=2000):
-        self.stderr.seek(0)
-        return self.stderr.read().decode(errors="replace")[-limit:]
-
-
-def terminate_on_sigterm():
-    """CTest (or a developer) may SIGTERM this script: unwind so the cluster is stopped by its `with`."""
-    def handler(signum, _frame):
-        raise SystemExit(f"check_kafka_interop.py: signal {signum}")
-    signal.signal(signal.SIGTERM, handler)
 
 
 # ---------------------------------------------------------------- sample events
@@ -577,7 +467,8 @@ class Exchange:
         self.contract = interop.Contract(horizons, root)
         self.from_horizons = sample_events(horizons, HORIZONS_SENDS, seed)
         self.from_python = sample_events(horizons, PYTHON_SENDS, seed + 500)
-        with EmbeddedCluster(horizons) as bootstrap:
+        with EmbeddedCluster(horizons) as cluster:
+            bootstrap = cluster.bootstrap
             log(f"embedded cluster: {bootstrap}")
             log("compression: " + "; ".join(f"{topic}: {CATALOGUE_COMPRESSION[topic]}"
                                             for topic in [*self.from_horizons, *self.from_python]))
