@@ -10,6 +10,11 @@
 #      mix two Debian releases on this machine. apt checks the source
 #      package's signature and checksums; the build's .debs install over
 #      Debian 12's 2.0.2 in place (kcat keeps working).
+#   3. The OpenTelemetry C++ SDK (opentelemetry-cpp-dev 1.19) from
+#      bookworm-backports, the only Debian 12 suite that has it. The suite is
+#      added with apt's default backports priority (100: nothing is upgraded
+#      from it), and only this package and its library are asked for there
+#      (`package/bookworm-backports`); everything else stays Debian 12's.
 #
 # One line per step on stdout; on failure, one line on stderr naming what
 # failed and where its log is.
@@ -19,6 +24,7 @@ readonly librdkafka_version=2.8.0-1
 readonly repo_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly deps_dir=${HORIZONS_DEPS_DIR:-$repo_dir/build/deps}
 readonly trixie_sources=/etc/apt/sources.list.d/horizons-trixie-src.sources
+readonly backports_sources=/etc/apt/sources.list.d/horizons-bookworm-backports.sources
 
 packages=(
   g++ cmake ninja-build pkg-config make python3 openssl
@@ -27,6 +33,7 @@ packages=(
   python3-avro kcat python3-kafka python3-lz4 python3-snappy python3-venv
   openjdk-17-jre-headless openjdk-17-jdk-headless maven util-linux
   dpkg-dev clang-format
+  libabsl-dev libgrpc++-dev libprotobuf-dev protobuf-compiler-grpc
 )
 
 step() { printf 'install-deps: %s\n' "$*"; }
@@ -60,6 +67,32 @@ if ((${#missing[@]})); then
   apt_update
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
     die "apt-get install ${missing[*]} failed"
+fi
+
+# ------------------------------------ 3. OpenTelemetry C++ from backports
+# (before step 2, which ends the script when librdkafka is already in place)
+if [[ -z $(installed_version opentelemetry-cpp-dev) ]]; then
+  need_root "install opentelemetry-cpp-dev from bookworm-backports"
+  if [[ ! -f $backports_sources ]]; then
+    step "OpenTelemetry C++: adding bookworm-backports ($backports_sources)"
+    $sudo tee "$backports_sources" >/dev/null <<'EOF'
+# Added by Horizons' tools/install-deps.sh for opentelemetry-cpp-dev, which
+# Debian 12 has only in backports. Backports keep apt's default priority
+# (100), so nothing is installed or upgraded from here unless asked for by
+# name: `apt-get install opentelemetry-cpp-dev/bookworm-backports`.
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+    apt_updated=false
+  fi
+  apt_update
+  step "OpenTelemetry C++: installing opentelemetry-cpp-dev from bookworm-backports"
+  $sudo apt-get install -y -qq --no-install-recommends \
+    opentelemetry-cpp-dev/bookworm-backports opentelemetry-cpp/bookworm-backports >/dev/null ||
+    die "apt-get install opentelemetry-cpp-dev/bookworm-backports failed"
 fi
 
 # ------------------------------------------- 2. librdkafka from trixie source
