@@ -5,6 +5,11 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <httplib.h>
+
+#include <cstdlib>
+#include <optional>
+#include <thread>
 
 #include <kafka_bench.hpp>
 
@@ -12,10 +17,46 @@ namespace horizons::cli {
 
 namespace {
 
-int run_bench(const kafka_options& connection, const kafka_bench::bench_options& options) {
+// Where --trace sends spans when OTEL_EXPORTER_OTLP_ENDPOINT is unset: an OTLP/HTTP endpoint in this
+// process that accepts every export and keeps nothing, so the cost measured is Horizons' own
+// (spans made, batched, serialised and sent) and not a collector's.
+class discarding_collector {
+ public:
+  discarding_collector() {
+    server_.Post("/v1/traces",
+                 [](const httplib::Request&, httplib::Response& r) { r.set_content("", "application/x-protobuf"); });
+    port_ = server_.bind_to_any_port("127.0.0.1");  // listening from here: exports queue until accepted
+    thread_ = std::jthread([this] { server_.listen_after_bind(); });
+  }
+  ~discarding_collector() { server_.stop(); }
+  discarding_collector(const discarding_collector&) = delete;
+  discarding_collector& operator=(const discarding_collector&) = delete;
+  [[nodiscard]] std::string url() const { return fmt::format("http://127.0.0.1:{}", port_); }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::jthread thread_;
+};
+
+int run_bench(const kafka_options& connection, const kafka_bench::bench_options& options, bool trace) {
   auto config = resolve_config(connection, false);
   if (!config) return fail("bench", config.error(), exit_usage);
-  auto ran = kafka_bench::run(*config, options, stop_on_signals());
+  auto stop = stop_on_signals();
+  std::optional<discarding_collector> collector;
+  std::optional<tracing::session> tracing;
+  if (trace) {
+    if (std::getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == nullptr &&
+        std::getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == nullptr) {
+      collector.emplace();
+      ::setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector->url().c_str(), 1);
+    }
+    int failed = exit_ok;
+    tracing = start_tracing("bench", "horizons-bench", failed);
+    if (!tracing) return failed;
+    if (!tracing->active()) return fail("bench", fmt::format("--trace: {}", tracing->description()), exit_usage);
+  }
+  auto ran = kafka_bench::run(*config, options, stop);
   if (!ran) {
     return fail("bench", ran.error().message,
                 ran.error().kind == kafka_bench::bench_error::kind::usage ? exit_usage : exit_bad_input);
@@ -84,7 +125,12 @@ void add_bench_commands(CLI::App& app, int& result) {
       "  horizons bench --scenario e2e --rate 10000 --duration 5\n"
       "  horizons bench --brokers 127.0.0.1:19092 --events 200000\n"
       "  horizons bench --scenario platform --brokers 127.0.0.1:19092 --json   # the whole platform, 200 jobs/s");
-  bench->callback([&result, connection, options] { result = run_bench(*connection, *options); });
+  auto trace = std::make_shared<bool>(false);
+  bench->add_flag("--trace", *trace,
+                  "Trace Horizons' side with OpenTelemetry (a span per publish and per handler call; the raw side "
+                  "is not traced), exporting to OTEL_EXPORTER_OTLP_ENDPOINT or, when unset, to an endpoint in "
+                  "this process that discards what it receives");
+  bench->callback([&result, connection, options, trace] { result = run_bench(*connection, *options, *trace); });
 }
 
 }  // namespace horizons::cli

@@ -29,10 +29,12 @@ class event_builder {
     event_.correlation_id = id;
     return *this;
   }
-  /// This event was caused by `cause`: same flow, causation_id = cause's event id.
+  /// This event was caused by `cause`: same flow, causation_id = cause's event id, and the same
+  /// trace (cause's traceparent, which tracing replaces with a child span's when it is on).
   event_builder& caused_by(const envelope& cause) {
     event_.correlation_id = cause.correlation_id;
     event_.causation_id = cause.event_id;
+    event_.traceparent = cause.traceparent;
     return *this;
   }
   event_builder& user_id(std::string id) {

@@ -8,7 +8,9 @@
 // publish() encodes the event (Confluent-framed Avro), picks topic and key
 // from the catalogue, and hands the record over; its delivery is reported
 // later, exactly once, to the delivery handler given at construction. A
-// return without error means "queued", not "delivered".
+// return without error means "queued", not "delivered". With tracing on
+// (tracing.hpp), each publish is a PRODUCER span and the record carries its
+// traceparent.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +24,7 @@
 #include <horizons/catalogue.hpp>
 #include <horizons/codec.hpp>
 #include <horizons/kafka_error.hpp>
+#include <horizons/tracing.hpp>
 #include <horizons/validate.hpp>
 
 namespace horizons {
@@ -68,6 +71,8 @@ class publisher {
   template <class Payload>
   [[nodiscard]] std::expected<void, kafka_error> publish(const event<Payload>& e, std::uint64_t tag = 0) {
     if (auto ok = validate(e); !ok) return std::unexpected(invalid_event(ok.error()));
+    if (tracing::enabled()) [[unlikely]]
+      return publish_traced(e, tag);
     thread_local byte_buffer buffer;
     buffer.clear();
     encode_framed(e, buffer);
@@ -86,6 +91,20 @@ class publisher {
   [[nodiscard]] virtual std::size_t flush(std::chrono::milliseconds timeout) = 0;
 
  private:
+  // publish() inside a PRODUCER span: the event leaves with the span's traceparent.
+  template <class Payload>
+  std::expected<void, kafka_error> publish_traced(const event<Payload>& e, std::uint64_t tag) {
+    const auto key = partition_key(e.payload);
+    tracing::producer_span span(tracing::facts_of(e, key), e.traceparent, /*via_outbox=*/false);
+    const auto traced = tracing::with_context(e, span);
+    thread_local byte_buffer buffer;
+    buffer.clear();
+    encode_framed(traced, buffer);
+    auto sent =
+        publish_encoded({topic_of_payload<Payload>, key, buffer.bytes(), traced, event_type_of(e.payload)}, tag);
+    if (!sent) span.fail(sent.error().message);
+    return sent;
+  }
   static kafka_error invalid_event(const validation_error& e) {
     return {.code = -186 /* RD_KAFKA_RESP_ERR__INVALID_ARG */, .name = "_INVALID_ARG", .message = e.message};
   }

@@ -161,7 +161,15 @@ struct outbox_relay::impl {
         continue;
       }
       in_flight[row.seq] = {std::string(topic_name(topic_of(*decoded))), std::string(event_type_of_any(*decoded))};
-      if (auto sent = out->channel->publish(*decoded, static_cast<std::uint64_t>(row.seq)); !sent) {
+      // The row's own bytes: the event was validated, and traced, when it entered the outbox.
+      auto sent = std::visit(
+          [&](const auto& e) {
+            return out->channel->publish_encoded(
+                {topic_of(*decoded), partition_key(e.payload), row.value, e, event_type_of(e.payload)},
+                static_cast<std::uint64_t>(row.seq));
+          },
+          *decoded);
+      if (!sent) {
         in_flight.erase(row.seq);
         // Hand back the rest of the batch too: claimed but never published, those rows would
         // otherwise stay with this relay (its renewals keep their lease) until it stops.

@@ -38,6 +38,7 @@
 #include <horizons/byte_buffer.hpp>
 #include <horizons/codec.hpp>
 #include <horizons/events.hpp>
+#include <horizons/tracing.hpp>
 #include <horizons/validate.hpp>
 
 #include "services/common/sqlite.hpp"
@@ -50,13 +51,20 @@ using step_result = std::expected<void, std::string>;
 /// Events queued inside the current transaction.
 class outbox {
  public:
-  /// Validates and encodes `e` and queues it; it is published once the transaction commits.
+  /// Validates and encodes `e` and queues it; it is published once the transaction commits. With
+  /// tracing on, the event carries the traceparent of a PRODUCER span made here (tracing.hpp).
   template <class Payload>
   [[nodiscard]] step_result emit(const event<Payload>& e) {
     if (auto ok = validate(e); !ok)
       return std::unexpected(fmt::format("refusing to publish {}: {}", e.event_type, ok.error().message));
     buffer_.clear();
-    encode_framed(e, buffer_);
+    if (tracing::enabled()) [[unlikely]] {
+      // A PRODUCER span for the hand-over: the event carries its context through the outbox.
+      tracing::producer_span span(tracing::facts_of(e, partition_key(e.payload)), e.traceparent, /*via_outbox=*/true);
+      encode_framed(tracing::with_context(e, span), buffer_);
+    } else {
+      encode_framed(e, buffer_);
+    }
     return append(buffer_.bytes());
   }
   [[nodiscard]] std::size_t emitted() const { return emitted_; }

@@ -262,6 +262,7 @@ step_result engine::emit(outbox& out, job_row& row, Payload payload) {
   envelope cause;
   cause.event_id = row.last_event_id;
   cause.correlation_id = row.correlation_id;
+  cause.traceparent = row.submitted.traceparent;  // the job's trace: its events outside a handler join it here
   auto built = make_event(std::move(payload)).caused_by(cause).user_id(row.user_id).build();
   if (!built) return std::unexpected(built.error().message);
   // The job's own events chain; audit records hang off the event they record.

@@ -44,7 +44,7 @@ install_python() {
     die "pip install failed; log: $log"
   fi
   echo "$hash" >"$venv/.stamp"
-  say "python: installed ($("$venv/bin/python" -c 'import confluent_kafka; print("confluent-kafka", confluent_kafka.version()[0])'))"
+  say "python: installed ($("$venv/bin/python" -c 'import confluent_kafka; print("confluent-kafka", confluent_kafka.__version__)'))"
 }
 
 install_node() {

@@ -2,6 +2,7 @@
 #include <horizons/codec.hpp>
 #include <horizons/consumer.hpp>
 #include <horizons/publisher.hpp>
+#include <horizons/tracing.hpp>
 
 #include <atomic>
 #include <optional>
@@ -240,6 +241,7 @@ struct consumer::impl {
   struct decoded_event {
     const void* meta = nullptr;
     const void* payload = nullptr;
+    std::optional<std::string_view> job_id{};  // read only when tracing
   };
   std::expected<decoded_event, codec_error> decode(const record_head& record, handler_kind kind) {
     return with_topic(record.topic, [&](auto index) -> std::expected<decoded_event, codec_error> {
@@ -251,12 +253,14 @@ struct consumer::impl {
         auto ok = record.as_view ? decode_body(record.body, event)
                                  : decode_payload(record.body, record.payload, record.event_type, event.payload);
         if (!ok) return std::unexpected(std::move(ok.error()));
-        return decoded_event{static_cast<const envelope*>(&event), payload_of(event.payload)};
+        return decoded_event{static_cast<const envelope*>(&event), payload_of(event.payload),
+                             tracing::enabled() ? tracing::job_id_of(event.payload) : std::nullopt};
       }
       auto& payload = std::get<index()>(views[index()]);
       auto ok = decode_payload_view<topic_payload<index()>>(record.body, record.payload, record.event_type, payload);
       if (!ok) return std::unexpected(std::move(ok.error()));
-      return decoded_event{record.meta, payload_of(payload)};
+      return decoded_event{record.meta, payload_of(payload),
+                           tracing::enabled() ? tracing::job_id_of(payload) : std::nullopt};
     });
   }
 
@@ -318,13 +322,31 @@ struct consumer::impl {
     at.offset = message->offset;
     at.record_time = timestamp{std::chrono::milliseconds{rd_kafka_message_timestamp(message, &kind)}};
     detail::consumer_access::attach(at, message);
+    std::optional<tracing::consumer_span> span;
+    if (tracing::enabled()) [[unlikely]]
+      span.emplace(facts_of(message, *head, *event),
+                   tracing::consumer_span::delivery{
+                       .group = group,
+                       .partition = message->partition,
+                       .offset = message->offset,
+                       .traceparent = detail::last_header(message, header::traceparent),
+                   });
     auto result = dispatch(handler, *event, at);
     if (result) {
       bump(handled);
       return finish(owned, {});
     }
+    if (span) span->dead_lettered(fmt::format("{}.dlq", topic_name(head->topic)), result.error());
     return finish(owned,
                   dead_letter(message, {.error_class = "handler", .message = result.error(), .attempts = at.attempt}));
+  }
+
+  // What a span says about a record (tracing only).
+  static tracing::record_facts facts_of(const rd_kafka_message_t* message, const record_head& head,
+                                        const decoded_event& event) {
+    std::optional<std::string_view> key;
+    if (message->key) key = std::string_view(static_cast<const char*>(message->key), message->key_len);
+    return {.topic = head.topic, .event_type = head.event_type, .key = key, .job_id = event.job_id};
   }
 
   // Marks the record finished once its fate is settled (`settled`); its offset is stored with its run's
