@@ -49,14 +49,20 @@ const childEnv = Object.fromEntries(
 
 function horizons(args, input = '') {
   return new Promise((resolve, reject) => {
-    const child = spawn(BINARY, args, { cwd: REPO_ROOT, env: childEnv })
+    // A command that reads no input gets none: writing to one that exited first would fail (EPIPE).
+    const stdin = input ? 'pipe' : 'ignore'
+    const child = spawn(BINARY, args, { cwd: REPO_ROOT, env: childEnv, stdio: [stdin, 'pipe', 'pipe'] })
     let stdout = ''; let stderr = ''
     child.stdout.on('data', d => { stdout += d })
     child.stderr.on('data', d => { stderr += d })
     child.on('error', reject)
     child.on('close', code => code === 0 ? resolve(stdout)
       : reject(new Error(`horizons ${args[0]} exited ${code}: ${stderr.trim()}`)))
-    child.stdin.end(input)
+    if (input) {
+      // A child that fails before reading all of it closes the pipe; its exit code tells why.
+      child.stdin.on('error', () => {})
+      child.stdin.end(input)
+    }
   })
 }
 
