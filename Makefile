@@ -24,7 +24,7 @@ build: deps
 	@cmake --build --preset release -j $(JOBS)
 
 run: build
-	@$(HORIZONS) run
+	@$(HORIZONS) run --dashboard
 
 test: test-release test-asan
 

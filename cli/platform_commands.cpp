@@ -1,8 +1,11 @@
 // horizons run | serve <service> | submit: the platform's services from the command line.
 #include <unistd.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -87,14 +90,25 @@ void add_platform_commands(CLI::App& app, int& result) {
         ->check(CLI::Range(10, 86'400))
         ->capture_default_str();
     run->add_option("--seed", opts->seed, "Seed of the workload (job mix, users)")->capture_default_str();
+    auto dashboard = std::make_shared<std::string>();
+    auto dashboard_hold_s = std::make_shared<int>(-1);
+    run->add_option("--dashboard", *dashboard,
+                    "Serve the health monitor's live dashboard at host:port (default 127.0.0.1:0: any free port) "
+                    "and print its URL before the workload starts")
+        ->expected(0, 1);
+    run->add_option("--dashboard-hold", *dashboard_hold_s,
+                    "Seconds the dashboard stays up after the report (default: until Ctrl-C when stdout is a "
+                    "terminal, else 0)")
+        ->check(CLI::Range(0, 86'400));
     add_simulation_options(run, opts->sim);
     run->footer(
         "Examples:\n"
         "  horizons run                                  # embedded 3-broker cluster, 300 jobs\n"
         "  horizons run --jobs 1000 --report-json run.json\n"
         "  horizons run --brokers 127.0.0.1:19092 --data-dir /tmp/h   # a real cluster\n"
+        "  horizons run --dashboard                      # prints Dashboard: http://127.0.0.1:PORT/\n"
         "Exit status: 0 when every job ended, nothing was lost or duplicated and the ledger verified; 1 otherwise.");
-    run->callback([&result, kafka, opts, services, report_json, timeout_s] {
+    run->callback([&result, run, kafka, opts, services, report_json, timeout_s, dashboard, dashboard_hold_s] {
       auto config = resolve_config(*kafka, false);
       if (!config) {
         result = fail("run", config.error(), exit_usage);
@@ -121,7 +135,24 @@ void add_platform_commands(CLI::App& app, int& result) {
         return;
       }
       options.on_progress = show_progress;
-      auto stop = stop_on_signals();
+      auto stop = stop_on_signals();  // first: threads started later (tracing's) inherit its signal mask
+      auto tracing = start_tracing("run", "horizons", result);
+      if (!tracing) return;
+      // The dashboard is this command's, not the monitor's: up before the workload, and after the report.
+      if (run->count("--dashboard") > 0) {
+        auto listen = dashboard->empty() ? std::string("127.0.0.1:0") : *dashboard;
+        auto started = health_monitor::http_endpoint::start(listen);
+        if (!started) {
+          result = fail("run", fmt::format("--dashboard: {}", started.error()), exit_usage);
+          return;
+        }
+        options.dashboard = std::move(*started);
+        fmt::print("Dashboard: {}\n", options.dashboard->url());
+        std::fflush(stdout);
+        if (std::ranges::find(options.services, &health_monitor::descriptor) == options.services.end()) {
+          fmt::print(stderr, "horizons run: the health monitor runs elsewhere; this dashboard shows nothing\n");
+        }
+      }
       auto report = platform::run(options, stop);
       if (isatty(STDERR_FILENO)) fmt::print(stderr, "\n");
       if (!report) {
@@ -139,6 +170,18 @@ void add_platform_commands(CLI::App& app, int& result) {
         }
       }
       result = report->ok() ? exit_ok : exit_bad_input;
+      if (options.dashboard) {
+        // A person at a terminal keeps the page until Ctrl-C; scripts and CI never wait unless asked to.
+        int hold_s = *dashboard_hold_s >= 0 ? *dashboard_hold_s : isatty(STDOUT_FILENO) ? 86'400 : 0;
+        if (hold_s > 0 && !stop.stop_requested()) {
+          fmt::print(stderr, "Dashboard still at {} ({}); Ctrl-C ends it\n", options.dashboard->url(),
+                     *dashboard_hold_s >= 0 ? fmt::format("for {} s", hold_s) : std::string("until Ctrl-C"));
+          std::mutex mutex;
+          std::condition_variable_any never;
+          std::unique_lock lock(mutex);
+          never.wait_for(lock, stop, std::chrono::seconds(hold_s), [] { return false; });
+        }
+      }
     });
   }
 
@@ -192,7 +235,9 @@ void add_platform_commands(CLI::App& app, int& result) {
         fmt::print("horizons serve: {} ready at {}\n", service, url);
         std::fflush(stdout);
       };
-      auto stop = stop_on_signals();
+      auto stop = stop_on_signals();  // first: threads started later (tracing's) inherit its signal mask
+      auto tracing = start_tracing("serve", *name, result);
+      if (!tracing) return;
       fmt::print(stderr, "horizons serve: {} running on {} (data in {}); SIGTERM stops it\n", *name, config->brokers,
                  options.data_dir.string());
       if (auto ran = platform::serve(*s, options, stop); !ran) {
@@ -282,6 +327,8 @@ void add_platform_commands(CLI::App& app, int& result) {
         result = fail("submit", config.error(), exit_usage);
         return;
       }
+      auto tracing = start_tracing("submit", "horizons", result);
+      if (!tracing) return;
       std::optional<std::optional<kafka_error>> outcome;
       std::mutex mutex;
       auto made = producer::create({.config = *config,

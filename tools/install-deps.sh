@@ -32,7 +32,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev libcpp-httplib-dev libssl-dev
   python3-avro kcat python3-kafka python3-lz4 python3-snappy python3-venv
   openjdk-17-jre-headless openjdk-17-jdk-headless maven util-linux
-  dpkg-dev clang-format
+  dpkg-dev clang-format chromium
   libabsl-dev libgrpc++-dev libprotobuf-dev protobuf-compiler-grpc
 )
 

@@ -1,8 +1,10 @@
 #include "services/health_monitor/http_endpoint.hpp"
+#include "services/health_monitor/json_parts.hpp"
 
 #include <array>
 #include <atomic>
 #include <charconv>
+#include <condition_variable>
 #include <initializer_list>
 #include <mutex>
 #include <optional>
@@ -14,6 +16,9 @@
 #include <nlohmann/json.hpp>
 
 #include "services/common/listen_address.hpp"
+#include "services/common/sqlite.hpp"
+#include "services/health_monitor/dashboard.hpp"
+#include "services/health_monitor/dashboard_assets.hpp"
 
 namespace horizons::health_monitor {
 namespace {
@@ -77,28 +82,13 @@ constexpr std::array lag_statuses{lag_status::ok, lag_status::warning, lag_statu
 }  // namespace
 
 std::string render_healthz(const snapshot& latest) {
-  ordered_json groups = ordered_json::array();
-  for (const auto& g : latest.groups) {
-    groups.push_back({{"group", g.group},
-                      {"topic", g.topic},
-                      {"status", status_name(g.status)},
-                      {"lag_messages", g.lag_messages},
-                      {"lag_seconds", g.lag_seconds},
-                      {"reason", g.reason}});
-  }
+  ordered_json groups = groups_json(latest.groups);
   const auto& b = latest.brokers;
   ordered_json out{
       {"status", status_name(latest.status)},
       {"checked_at", format_rfc3339(latest.checked_at).value_or("")},
       {"reasons", latest.reasons},
-      {"brokers",
-       {{"status", status_name(b.status)},
-        {"detail", b.detail},
-        {"up", b.brokers_up},
-        {"expected", b.expected_brokers},
-        {"leaderless_partitions", b.leaderless},
-        {"leader_unreachable_partitions", b.leader_unreachable},
-        {"under_replicated_partitions", b.under_replicated}}},
+      {"brokers", brokers_json(b)},
       {"database", {{"status", status_name(latest.database)}, {"detail", latest.database_detail}}},
       {"jobs",
        {{"active", latest.jobs.active},
@@ -168,12 +158,21 @@ std::string render_metrics(const snapshot& latest) {
 }
 
 struct http_endpoint::impl {
+  explicit impl(const endpoint_options& o) : options(o), history(o.history_size) {}
+
   httplib::Server server;
   std::thread thread;
   std::atomic<bool> finished{false};
   std::string address;
+  endpoint_options options;
   mutable std::mutex mutex;
+  std::condition_variable changed;  // a publish() or the end
+  bool stopping = false;
   std::optional<snapshot> latest;
+  std::string latest_overview;  // render_overview(&*latest), rendered once per publish for every stream
+  evaluation_history history;
+  std::optional<std::filesystem::path> job_db;
+  std::atomic<std::size_t> streams{0};
 
   void serve_healthz(httplib::Response& response) const {
     std::lock_guard lock(mutex);
@@ -193,15 +192,141 @@ struct http_endpoint::impl {
     // Before the first evaluation there is nothing to expose; an empty exposition is valid.
     response.set_content(latest ? render_metrics(*latest) : std::string(), std::string(metrics_content_type));
   }
+
+  void serve_overview(httplib::Response& response) const {
+    std::lock_guard lock(mutex);
+    // 200 before the first evaluation too: the page then waits for the stream.
+    response.set_header("Cache-Control", "no-cache");
+    response.set_content(latest ? latest_overview : render_overview(nullptr), "application/json");
+  }
+
+  void serve_history(httplib::Response& response) const {
+    std::lock_guard lock(mutex);
+    response.set_header("Cache-Control", "no-cache");
+    response.set_content(render_history(history), "application/json");
+  }
+
+  static void json_error(httplib::Response& response, int status, const std::string& message) {
+    response.status = status;
+    response.set_content(ordered_json{{"error", message}}.dump(), "application/json");
+  }
+
+  // The state database, opened for this request; nullopt (and the response filled) when it cannot be.
+  std::optional<sqlite::database> open_jobs(httplib::Response& response) const {
+    std::optional<std::filesystem::path> path;
+    {
+      std::lock_guard lock(mutex);
+      path = job_db;
+    }
+    if (!path) {
+      json_error(response, 503, "the health monitor has not opened its state yet");
+      return std::nullopt;
+    }
+    auto db = sqlite::database::open_existing(*path);
+    if (!db) {
+      json_error(response, 503, db.error().message);
+      return std::nullopt;
+    }
+    return std::move(*db);
+  }
+
+  void serve_job(const std::string& job_id, httplib::Response& response) const {
+    auto db = open_jobs(response);
+    if (!db) return;
+    auto events = load_job_events(*db, job_id);
+    if (!events) return json_error(response, 503, events.error().message);
+    if (events->empty()) {
+      return json_error(response, 404, fmt::format("the health monitor holds no events of job '{}'", job_id));
+    }
+    response.set_content(render_job(job_id, *events), "application/json");
+  }
+
+  void serve_job_search(const httplib::Request& request, httplib::Response& response) const {
+    int limit = 20;
+    if (request.has_param("limit")) {
+      auto text = request.get_param_value("limit");
+      auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
+      if (ec != std::errc{} || ptr != text.data() + text.size() || limit < 1 || limit > 100) {
+        return json_error(response, 400, fmt::format("limit: expected an integer from 1 to 100, got '{}'", text));
+      }
+    }
+    auto db = open_jobs(response);
+    if (!db) return;
+    auto jobs = find_jobs(*db, request.get_param_value("prefix"), limit);
+    if (!jobs) return json_error(response, 503, jobs.error().message);
+    response.set_content(render_job_list(*jobs), "application/json");
+  }
+
+  void serve_stream(httplib::Response& response) {
+    if (streams.fetch_add(1) >= options.max_streams) {
+      --streams;
+      return json_error(response, 503, fmt::format("at most {} streams at a time", options.max_streams));
+    }
+    response.set_header("Cache-Control", "no-cache");
+    response.set_header("X-Accel-Buffering", "no");
+    struct stream_state {
+      bool started = false;
+      std::uint64_t sent = 0;  // the evaluation last sent
+      std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
+    };
+    auto state = std::make_shared<stream_state>();
+    response.set_chunked_content_provider(
+        "text/event-stream",
+        [this, state](std::size_t, httplib::DataSink& sink) {
+          std::string frame;
+          {
+            std::unique_lock lock(mutex);
+            if (!state->started) {
+              // The client's reconnection delay, then what there is now.
+              state->started = true;
+              frame = "retry: 2000\n\n";
+            } else {
+              // Short waits: httplib checks between calls whether the server is stopping.
+              changed.wait_for(lock, std::chrono::milliseconds(250),
+                               [&] { return stopping || (latest && latest->evaluations != state->sent); });
+              if (stopping) return false;
+            }
+            if (latest && latest->evaluations != state->sent) {
+              frame += sse_frame("evaluation", latest->evaluations, latest_overview);
+              state->sent = latest->evaluations;
+            }
+          }
+          auto now = std::chrono::steady_clock::now();
+          if (frame.empty() && now - state->last_write >= options.keepalive) frame = ": keep-alive\n\n";
+          if (frame.empty()) return true;
+          state->last_write = now;
+          return sink.write(frame.data(), frame.size());
+        },
+        [this](bool) { --streams; });
+  }
 };
 
-std::expected<std::unique_ptr<http_endpoint>, std::string> http_endpoint::start(const std::string& listen) {
+std::expected<std::unique_ptr<http_endpoint>, std::string> http_endpoint::start(const std::string& listen,
+                                                                                const endpoint_options& options) {
   auto parsed = services::parse_listen(listen);
   if (!parsed) return std::unexpected(parsed.error());
-  auto state = std::make_unique<impl>();
+  auto state = std::make_unique<impl>(options);
   auto* raw = state.get();
+  // Each stream holds a thread: room for them beside the page's own requests.
+  const auto threads = options.max_streams + 8;
+  state->server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   state->server.Get("/healthz", [raw](const httplib::Request&, httplib::Response& r) { raw->serve_healthz(r); });
   state->server.Get("/metrics", [raw](const httplib::Request&, httplib::Response& r) { raw->serve_metrics(r); });
+  state->server.Get("/api/overview", [raw](const httplib::Request&, httplib::Response& r) { raw->serve_overview(r); });
+  state->server.Get("/api/history", [raw](const httplib::Request&, httplib::Response& r) { raw->serve_history(r); });
+  state->server.Get("/api/stream", [raw](const httplib::Request&, httplib::Response& r) { raw->serve_stream(r); });
+  state->server.Get("/api/jobs",
+                    [raw](const httplib::Request& q, httplib::Response& r) { raw->serve_job_search(q, r); });
+  state->server.Get(R"(/api/jobs/([^/]+))",
+                    [raw](const httplib::Request& q, httplib::Response& r) { raw->serve_job(q.matches[1], r); });
+  for (const auto& asset : dashboard_assets()) {
+    auto serve = [&asset](const httplib::Request&, httplib::Response& r) {
+      r.set_header("Cache-Control", "no-cache");
+      r.set_content(asset.body.data(), asset.body.size(), std::string(asset.content_type).c_str());
+    };
+    state->server.Get(std::string(asset.path), serve);
+    if (asset.path == "/index.html") state->server.Get("/", serve);
+  }
   // httplib's default sets SO_REUSEPORT, which would let a second monitor share the port unnoticed;
   // SO_REUSEADDR alone still allows a quick restart but refuses a port someone listens on.
   state->server.set_socket_options([](socket_t sock) {
@@ -229,6 +354,11 @@ std::expected<std::unique_ptr<http_endpoint>, std::string> http_endpoint::start(
 http_endpoint::http_endpoint(std::unique_ptr<impl> state) : impl_(std::move(state)) {}
 
 http_endpoint::~http_endpoint() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  impl_->changed.notify_all();
   // httplib's stop() does nothing until the listening loop has started: repeat until it ended.
   while (!impl_->finished) {
     impl_->server.stop();
@@ -238,10 +368,23 @@ http_endpoint::~http_endpoint() {
 }
 
 void http_endpoint::publish(snapshot latest) {
+  auto overview = render_overview(&latest);
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->history.add(latest);
+    impl_->latest = std::move(latest);
+    impl_->latest_overview = std::move(overview);
+  }
+  impl_->changed.notify_all();
+}
+
+void http_endpoint::serve_jobs_from(std::filesystem::path state_db) {
   std::lock_guard lock(impl_->mutex);
-  impl_->latest = std::move(latest);
+  impl_->job_db = std::move(state_db);
 }
 
 const std::string& http_endpoint::address() const { return impl_->address; }
+
+std::string http_endpoint::url() const { return fmt::format("http://{}/", impl_->address); }
 
 }  // namespace horizons::health_monitor

@@ -17,34 +17,41 @@ struct status_of {
 }  // namespace
 
 void job_tally::set(const std::string& job_id, job_status status, timestamp when) {
-  if (status == job_status::completed || status == job_status::cancelled) {
-    jobs_.erase(job_id);
-    return;
-  }
   auto [it, inserted] = jobs_.try_emplace(job_id, job_state{status, when});
-  // job.status.changed -> FAILED and job.failed usually both arrive: the first one dates the failure.
+  // job.status.changed -> FAILED and job.failed (likewise COMPLETED, CANCELLED) usually both arrive: the first
+  // one dates the end.
   if (!inserted && it->second.status != status) it->second = {status, when};
 }
 
 void job_tally::apply(const job_lifecycle_event& e) {
   const auto& job_id = std::visit([](const auto& p) -> const std::string& { return p.job_id; }, e.payload);
-  set(job_id, std::visit(status_of{}, e.payload), e.occurred_at);
+  set(job_id, status_after(e), e.occurred_at);
 }
+
+job_status job_tally::status_after(const job_lifecycle_event& e) { return std::visit(status_of{}, e.payload); }
 
 job_counts job_tally::counts(timestamp now) {
   constexpr auto day = std::chrono::hours(24);
   job_counts counts;
   std::erase_if(jobs_, [&](const auto& entry) {
-    return entry.second.status == job_status::failed && now - entry.second.since > day;
+    auto status = entry.second.status;
+    bool ended = status == job_status::failed || status == job_status::completed || status == job_status::cancelled;
+    return ended && now - entry.second.since > day;
   });
   for (const auto& [id, job] : jobs_) {
     switch (job.status) {
       case job_status::submitted:
-      case job_status::queued: ++counts.pending; break;
+        ++counts.pending;
+        ++counts.submitted;
+        break;
+      case job_status::queued:
+        ++counts.pending;
+        ++counts.queued;
+        break;
       case job_status::running: ++counts.active; break;
       case job_status::failed: ++counts.failed_24h; break;
-      case job_status::completed:
-      case job_status::cancelled:
+      case job_status::completed: ++counts.completed_24h; break;
+      case job_status::cancelled: ++counts.cancelled_24h; break;
       case job_status::unknown: break;
     }
   }

@@ -8,10 +8,12 @@
 // The latest event of a job sets its status: job.submitted -> SUBMITTED,
 // job.status.changed -> its new status, job.completed / job.failed /
 // job.cancelled -> COMPLETED / FAILED / CANCELLED. pending = SUBMITTED or
-// QUEUED, active = RUNNING, failed_24h = FAILED at most 24 h before `now`
-// (the time of the event that made it FAILED). Jobs that completed or were
-// cancelled are forgotten, and so are failures older than 24 h: a later
-// retry (FAILED -> QUEUED) brings the job back through its status change.
+// QUEUED (also counted apart as `submitted` and `queued`), active = RUNNING,
+// failed_24h / completed_24h / cancelled_24h = jobs that entered that state
+// at most 24 h before `now` (the time of the event that put them there).
+// Ended jobs are forgotten 24 h after they ended (the tally stays bounded by
+// a day of jobs); a later retry (FAILED -> QUEUED) brings a job back through
+// its status change.
 // Per-key order on the topic keeps one job's events in order.
 // Threads: a plain value; one thread at a time.
 #pragma once
@@ -29,12 +31,18 @@ struct job_counts {
   std::int32_t active = 0;
   std::int32_t pending = 0;
   std::int32_t failed_24h = 0;
+  std::int32_t submitted = 0;  // pending, split by status
+  std::int32_t queued = 0;
+  std::int32_t completed_24h = 0;
+  std::int32_t cancelled_24h = 0;
 };
 
 class job_tally {
  public:
   void apply(const job_lifecycle_event& e);
-  /// Counts the jobs as of `now`, dropping failures that are older than 24 h.
+  /// The status an event leaves its job in (job.submitted -> SUBMITTED, ...).
+  [[nodiscard]] static job_status status_after(const job_lifecycle_event& e);
+  /// Counts the jobs as of `now`, dropping jobs that ended more than 24 h ago.
   [[nodiscard]] job_counts counts(timestamp now);
 
  private:

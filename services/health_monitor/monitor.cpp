@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <deque>
 #include <iterator>
 #include <map>
 #include <memory>
@@ -19,6 +20,7 @@
 #include <horizons/codec.hpp>
 #include <horizons/event_builder.hpp>
 #include <horizons/health.hpp>
+#include <horizons/publisher.hpp>
 #include <horizons/schema_registry.hpp>
 #include <horizons/topic_reader.hpp>
 
@@ -28,6 +30,7 @@
 #include "services/health_monitor/http_endpoint.hpp"
 #include "services/health_monitor/job_tally.hpp"
 #include "services/health_monitor/monitor_state.hpp"
+#include "services/health_monitor/traffic.hpp"
 
 namespace horizons::health_monitor {
 
@@ -145,59 +148,141 @@ alert_severity broker_severity(const broker_state& b) {
   return something_missing ? alert_severity::critical : alert_severity::warning;
 }
 
-// Reads job-lifecycle from the beginning, without a group, and keeps the job tally current.
-class job_feed {
+// The monitor's own reader of every topic and its dead-letter twin, without a group, from the beginning,
+// on a thread of its own so that the time a record waits for it is the record's latency and not the
+// evaluation interval. It keeps the job tally and the job timelines (job-lifecycle, every record) and the
+// traffic per topic (rates and latency: only records written since the monitor started, so that reading
+// the topics' history is not a burst). Falls back to job-lifecycle alone when the other topics cannot be
+// read (a cluster whose topics were not all created).
+class topic_feed {
  public:
-  explicit job_feed(client_config config) : config_(std::move(config)) {}
+  explicit topic_feed(client_config config)
+      : config_(std::move(config)),
+        started_(horizons::now()),
+        traffic_(main_topics()),
+        thread_([this](std::stop_token stop) { read(stop); }) {}
 
-  // Applies what arrived since the last call, reading for at most `budget`.
-  void read(std::chrono::milliseconds budget) {
-    if (!reader_ && !open()) return;
-    auto deadline = steady::now() + budget;
-    while (steady::now() < deadline) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
-      // Once at the end, only look briefly for what arrived since: the evaluation should not wait on it.
-      auto next = reader_->next(std::min(left, std::chrono::milliseconds(reader_->at_end() ? 20 : 200)));
-      if (!next) {
-        spdlog::warn("{}: reading job-lifecycle: {}; reopening it at the next evaluation", service_name,
-                     next.error().message);
-        reader_.reset();
-        tally_ = {};
-        return;
-      }
-      if (!*next) {
-        if (reader_->at_end()) return;
+  // What the reader found since the last call: the tally's counts, the traffic, the job events to store.
+  struct taken {
+    job_counts jobs;
+    traffic_interval traffic;
+    std::vector<job_event_row> job_events;
+  };
+  taken take(timestamp now) {
+    taken out;
+    out.traffic = traffic_.take(steady::now());
+    std::lock_guard lock(mutex_);
+    out.jobs = tally_.counts(now);
+    out.job_events.swap(job_events_);
+    return out;
+  }
+
+ private:
+  static std::vector<std::string> main_topics() {
+    std::vector<std::string> topics;
+    for (const auto& spec : catalogue) topics.emplace_back(spec.name());
+    return topics;
+  }
+
+  void read(std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      if (!reader_ && !open()) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
         continue;
       }
-      auto decoded = decoder_->decode(topic_id::job_lifecycle, std::as_bytes(std::span((*next)->value)));
-      if (!decoded) continue;  // not ours to judge: the job-processor dead-letters it
-      if (const auto* lifecycle = std::get_if<job_lifecycle_event>(&*decoded)) tally_.apply(*lifecycle);
+      auto next = reader_->next(std::chrono::milliseconds(200));
+      if (!next) {
+        spdlog::warn("{}: reading the topics: {}; reading them again from the beginning", service_name,
+                     next.error().message);
+        reader_.reset();
+        std::lock_guard lock(mutex_);
+        tally_ = {};
+        traffic_.reset_dead_letters();
+        continue;
+      }
+      if (*next) take(**next);
     }
   }
 
-  [[nodiscard]] job_counts counts(timestamp now) { return tally_.counts(now); }
-
- private:
-  bool open() {
-    auto opened = topic_reader::open(config_, std::string(topic_name(topic_id::job_lifecycle)), read_from::beginning);
-    if (!opened) {
-      spdlog::warn("{}: cannot read job-lifecycle yet: {}", service_name, opened.error().message);
-      return false;
+  void take(const raw_record& record) {
+    if (record.topic.ends_with(".dlq")) {
+      traffic_.dead_letter(record.topic);
+      return;
     }
+    auto read_at = horizons::now();
+    if (record.time >= started_) {
+      auto produced = record.header(header::produced_at);
+      traffic_.record(record.topic, produced ? parse_produced_at(*produced) : std::nullopt, read_at);
+    }
+    if (record.topic != topic_name(topic_id::job_lifecycle)) return;
+    auto decoded = decoder_->decode(topic_id::job_lifecycle, std::as_bytes(std::span(record.value)));
+    if (!decoded) return;  // not ours to judge: the job-processor dead-letters it
+    const auto* lifecycle = std::get_if<job_lifecycle_event>(&*decoded);
+    if (!lifecycle) return;
+    auto row = timeline_row(*lifecycle, record, read_at);
+    std::lock_guard lock(mutex_);
+    tally_.apply(*lifecycle);
+    // Bounded while the database cannot take them (the oldest go first).
+    if (job_events_.size() >= max_pending_job_events) job_events_.erase(job_events_.begin());
+    job_events_.push_back(std::move(row));
+  }
+
+  static job_event_row timeline_row(const job_lifecycle_event& e, const raw_record& record, timestamp read_at) {
+    job_event_row row{.job_id = std::visit([](const auto& p) { return p.job_id; }, e.payload),
+                      .event_id = e.event_id.to_string(),
+                      .partition = record.partition,
+                      .offset = record.offset,
+                      .event_type = std::string(event_type_of(e.payload)),
+                      .status = std::string(to_string(job_tally::status_after(e))),
+                      .occurred_at = e.occurred_at,
+                      .read_at = read_at,
+                      .detail = {}};
+    if (const auto* changed = std::get_if<job_status_changed>(&e.payload)) {
+      row.detail = fmt::format("{} -> {}", to_string(changed->previous_status), to_string(changed->new_status));
+    } else if (const auto* failed = std::get_if<job_failed>(&e.payload)) {
+      row.detail = failed->error_message;
+    }
+    return row;
+  }
+
+  bool open() {
     auto decoder = record_decoder::create(config_);
     if (!decoder) {
       spdlog::warn("{}: cannot decode job-lifecycle: {}", service_name, decoder.error());
       return false;
+    }
+    std::vector<std::string> topics = main_topics();
+    for (const auto& spec : catalogue) topics.push_back(spec.dlq_name());
+    auto opened = topic_reader::open(config_, topics, read_from::beginning);
+    if (!opened) {
+      auto lifecycle_only =
+          topic_reader::open(config_, std::string(topic_name(topic_id::job_lifecycle)), read_from::beginning);
+      if (!lifecycle_only) {
+        spdlog::warn("{}: cannot read job-lifecycle yet: {}", service_name, lifecycle_only.error().message);
+        return false;
+      }
+      spdlog::warn("{}: reading job-lifecycle only (no traffic of the other topics): {}", service_name,
+                   opened.error().message);
+      opened = std::move(lifecycle_only);
+    } else {
+      for (const auto& spec : catalogue) traffic_.watch_dead_letters(spec.dlq_name());
     }
     reader_ = std::move(*opened);
     decoder_.emplace(std::move(*decoder));
     return true;
   }
 
+  static constexpr std::size_t max_pending_job_events = 200'000;
+
   client_config config_;
-  std::unique_ptr<topic_reader> reader_;
+  timestamp started_;
+  traffic_meter traffic_;
+  std::unique_ptr<topic_reader> reader_;   // the reading thread's
   std::optional<record_decoder> decoder_;  // registry ids too, when a registry is configured
+  std::mutex mutex_;
   job_tally tally_;
+  std::vector<job_event_row> job_events_;
+  std::jthread thread_;  // last: stopped and joined before the members it reads are destroyed
 };
 
 kafka_error timed_out(std::string message) {
@@ -250,7 +335,7 @@ class monitor {
         http_(http),
         on_evaluated_(on_evaluated),
         measure_config_(opts.config),
-        jobs_(opts.config),
+        feed_(opts.config),
         abandoned_(groups_.size()) {
     measure_config_.connect_timeout = std::min(opts.config.connect_timeout, opts.measure_timeout);
   }
@@ -258,8 +343,12 @@ class monitor {
   void evaluate() {
     auto started = steady::now();
     snapshot now{.checked_at = horizons::now()};
-    jobs_.read(std::min(opts_.interval / 2, std::chrono::milliseconds(1'000)));
-    now.jobs = jobs_.counts(now.checked_at);
+    auto seen = feed_.take(now.checked_at);
+    now.jobs = seen.jobs;
+    now.topics = std::move(seen.traffic.topics);
+    now.dead_letters = std::move(seen.traffic.dead_letters);
+    pending_job_events_.insert(pending_job_events_.end(), std::make_move_iterator(seen.job_events.begin()),
+                               std::make_move_iterator(seen.job_events.end()));
     auto measured = measure();
     now.brokers = judge_brokers(measured);
     now.response_time_ms = ms_since(started);
@@ -267,6 +356,9 @@ class monitor {
     auto recorded = store_.transact([&](services::outbox& out) { return record(measured, now, out); });
     if (recorded) {
       now.database = health_status::healthy;
+      pending_job_events_.clear();
+      for (auto& note : alerts_now_) recent_alerts_.push_back(std::move(note));
+      while (recent_alerts_.size() > recent_alerts_kept) recent_alerts_.pop_front();
     } else {
       spdlog::error("{}: state {}: {}", service_name, store_.path().string(), recorded.error());
       now.database = health_status::down;
@@ -275,6 +367,7 @@ class monitor {
     }
     alerts_raised_ += recorded ? raised_now_ : 0;
     now.alerts_raised = alerts_raised_;
+    now.recent_alerts.assign(recent_alerts_.begin(), recent_alerts_.end());
     now.evaluations = ++evaluations_;
     conclude(now);
     if (http_) {
@@ -338,7 +431,16 @@ class monitor {
   step_result record(measurement& measured, snapshot& now, services::outbox& out) {
     auto& db = store_.db();
     raised_now_ = 0;
+    alerts_now_.clear();
     auto database_started = steady::now();
+    if (auto stored = store_job_events(db, pending_job_events_); !stored) {
+      return std::unexpected(stored.error().message);
+    }
+    // Pruning scans the table: once a minute or so is enough to keep it bounded.
+    if (evaluations_ % 30 == 0) {
+      auto pruned = prune_job_events(db, now.checked_at - opts_.job_retention, opts_.max_jobs_kept);
+      if (!pruned) return std::unexpected(pruned.error().message);
+    }
     auto waiting = db.prepare("SELECT count(*) FROM outbox");
     if (!waiting) return std::unexpected(waiting.error().message);
     auto outbox_rows = waiting->single_int();
@@ -466,6 +568,11 @@ class monitor {
       }
       spdlog::warn("{}: alert {} raised ({}): {}", service_name, id, to_string(alert.severity), alert.message);
       ++raised_now_;
+      alerts_now_.push_back({.at = now.checked_at,
+                             .alert_id = id,
+                             .action = "raised",
+                             .severity = std::string(to_string(alert.severity)),
+                             .message = alert.message});
     }
     for (const auto& [id, alert] : *open) {
       if (wanted.contains(id)) continue;
@@ -482,6 +589,8 @@ class monitor {
       if (auto sent = out.emit(*resolved); !sent) return sent;
       if (auto removed = remove_open_alert(db, id); !removed) return std::unexpected(removed.error().message);
       spdlog::info("{}: alert {} resolved: {}", service_name, id, resolution);
+      alerts_now_.push_back(
+          {.at = now.checked_at, .alert_id = id, .action = "resolved", .severity = {}, .message = resolution});
     }
     now.open_alerts.clear();
     for (const auto& [id, alert] : wanted) now.open_alerts.push_back(id);
@@ -512,7 +621,11 @@ class monitor {
   http_endpoint* http_;
   const observer& on_evaluated_;
   client_config measure_config_;
-  job_feed jobs_;
+  topic_feed feed_;
+  std::vector<job_event_row> pending_job_events_;  // read, not yet stored (kept when a transaction fails)
+  static constexpr std::size_t recent_alerts_kept = 20;
+  std::deque<alert_note> recent_alerts_;
+  std::vector<alert_note> alerts_now_;                // in the transaction under way
   std::vector<std::shared_ptr<lag_call>> abandoned_;  // per watched group: a call that overran, until it returns
   std::uint64_t evaluations_ = 0;
   std::uint64_t alerts_raised_ = 0;
@@ -533,12 +646,12 @@ std::expected<void, std::string> run(const options& opts, std::stop_token stop, 
     }
   }
 
-  std::unique_ptr<http_endpoint> http;
-  if (!opts.http_listen.empty()) {
+  std::shared_ptr<http_endpoint> http = opts.http;
+  if (!http && !opts.http_listen.empty()) {
     auto started = http_endpoint::start(opts.http_listen);
     if (!started) return std::unexpected(fmt::format("health monitor: {}", started.error()));
     http = std::move(*started);
-    spdlog::info("{}: serving /healthz and /metrics on http://{}", service_name, http->address());
+    spdlog::info("{}: serving /healthz, /metrics and the dashboard on {}", service_name, http->url());
   }
   auto host = services::service_host::start(
       descriptor, {.config = opts.config, .data_dir = opts.data_dir, .relay_producer = opts.relay_producer});
@@ -547,6 +660,8 @@ std::expected<void, std::string> run(const options& opts, std::stop_token stop, 
   if (auto created = create_monitor_tables(store.db()); !created) {
     return std::unexpected(fmt::format("health monitor: state {}: {}", store.path().string(), created.error().message));
   }
+
+  if (http) http->serve_jobs_from(store.path());
 
   monitor evaluation(opts, opts.groups.empty() ? platform_groups() : opts.groups, store, http.get(), on_evaluated);
   std::mutex mutex;

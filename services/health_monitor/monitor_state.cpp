@@ -25,6 +25,11 @@ std::expected<void, sqlite::error> create_monitor_tables(sqlite::database& db) {
     CREATE TABLE IF NOT EXISTS open_alerts (
       alert_id TEXT PRIMARY KEY, alert_type TEXT NOT NULL, severity TEXT NOT NULL,
       correlation_id TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS job_events (
+      job_id TEXT NOT NULL, event_id TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL,
+      event_type TEXT NOT NULL, status TEXT NOT NULL, occurred_at INTEGER NOT NULL, read_at INTEGER NOT NULL,
+      detail TEXT NOT NULL, PRIMARY KEY (job_id, event_id)) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS job_events_by_read_at ON job_events (read_at);
   )sql");
 }
 
@@ -96,6 +101,73 @@ std::expected<void, sqlite::error> remove_open_alert(sqlite::database& db, const
   auto remove = db.prepare("DELETE FROM open_alerts WHERE alert_id = ?1");
   if (!remove) return std::unexpected(remove.error());
   return remove->bind(1, id).run();
+}
+
+std::expected<void, sqlite::error> store_job_events(sqlite::database& db, std::span<const job_event_row> events) {
+  auto insert = db.prepare("INSERT OR IGNORE INTO job_events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  if (!insert) return std::unexpected(insert.error());
+  for (const auto& e : events) {
+    insert->bind(1, e.job_id)
+        .bind(2, e.event_id)
+        .bind(3, std::int64_t{e.partition})
+        .bind(4, e.offset)
+        .bind(5, e.event_type)
+        .bind(6, e.status)
+        .bind(7, micros(e.occurred_at))
+        .bind(8, micros(e.read_at))
+        .bind(9, e.detail);
+    if (auto done = insert->run(); !done) return done;
+  }
+  return {};
+}
+
+std::expected<std::int64_t, sqlite::error> prune_job_events(sqlite::database& db, timestamp read_before,
+                                                            std::int64_t max_jobs) {
+  auto aged = db.prepare("DELETE FROM job_events WHERE read_at < ?1");
+  if (!aged) return std::unexpected(aged.error());
+  if (auto done = aged->bind(1, micros(read_before)).run(); !done) return std::unexpected(done.error());
+  std::int64_t removed = db.changes();
+  // Whole timelines go: the jobs read least recently beyond the limit.
+  auto surplus = db.prepare(
+      "DELETE FROM job_events WHERE job_id IN (SELECT job_id FROM job_events GROUP BY job_id "
+      "ORDER BY max(read_at) DESC LIMIT -1 OFFSET ?1)");
+  if (!surplus) return std::unexpected(surplus.error());
+  if (auto done = surplus->bind(1, max_jobs).run(); !done) return std::unexpected(done.error());
+  return removed + db.changes();
+}
+
+std::expected<std::vector<job_event_row>, sqlite::error> load_job_events(sqlite::database& db,
+                                                                         const std::string& job_id) {
+  auto rows = db.prepare(
+      "SELECT job_id, event_id, partition, offset, event_type, status, occurred_at, read_at, detail "
+      "FROM job_events WHERE job_id = ?1 ORDER BY partition, offset");
+  if (!rows) return std::unexpected(rows.error());
+  rows->bind(1, job_id);
+  std::vector<job_event_row> events;
+  while (rows->next()) {
+    events.push_back({.job_id = rows->text(0),
+                      .event_id = rows->text(1),
+                      .partition = static_cast<std::int32_t>(rows->integer(2)),
+                      .offset = rows->integer(3),
+                      .event_type = rows->text(4),
+                      .status = rows->text(5),
+                      .occurred_at = from_micros(rows->integer(6)),
+                      .read_at = from_micros(rows->integer(7)),
+                      .detail = rows->text(8)});
+  }
+  return rows_done(*rows, std::move(events));
+}
+
+std::expected<std::vector<std::string>, sqlite::error> find_jobs(sqlite::database& db, const std::string& prefix,
+                                                                 int limit) {
+  auto rows = db.prepare(
+      "SELECT job_id FROM job_events WHERE substr(job_id, 1, length(?1)) = ?1 GROUP BY job_id "
+      "ORDER BY max(read_at) DESC, job_id LIMIT ?2");
+  if (!rows) return std::unexpected(rows.error());
+  rows->bind(1, prefix).bind(2, std::int64_t{limit});
+  std::vector<std::string> jobs;
+  while (rows->next()) jobs.push_back(rows->text(0));
+  return rows_done(*rows, std::move(jobs));
 }
 
 }  // namespace horizons::health_monitor

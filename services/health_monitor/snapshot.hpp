@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,7 @@
 
 #include "services/health_monitor/job_tally.hpp"
 #include "services/health_monitor/lag_rule.hpp"
+#include "services/health_monitor/traffic.hpp"
 
 namespace horizons::health_monitor {
 
@@ -38,6 +40,15 @@ struct broker_state {
   double response_time_ms = 0;  // how long the cluster check took
 };
 
+/// An alert the monitor raised or resolved (what the dashboard lists as the last alerts).
+struct alert_note {
+  timestamp at{};
+  std::string alert_id{};
+  std::string action{};    // "raised" or "resolved"
+  std::string severity{};  // the schema's symbol ("WARNING", "CRITICAL"); "" for resolved
+  std::string message{};   // the alert's message, or the resolution
+};
+
 struct snapshot {
   timestamp checked_at{};
   overall_status status = overall_status::down;
@@ -47,12 +58,15 @@ struct snapshot {
   std::string database_detail{};
   std::vector<topic_verdict> groups{};  // per watched (group, topic)
   job_counts jobs{};
-  std::int64_t queue_depth = 0;            // the job-processor group's lag on job-lifecycle
-  double response_time_ms = 0;             // how long the whole evaluation took
-  std::vector<std::string> open_alerts{};  // alert ids open after this evaluation
-  std::uint64_t evaluations = 0;           // evaluations since this process started
-  std::uint64_t alerts_raised = 0;         // alert.raised emitted since this process started
-  std::string http_address{};              // where /healthz and /metrics are served ("" without HTTP)
+  std::int64_t queue_depth = 0;                         // the job-processor group's lag on job-lifecycle
+  double response_time_ms = 0;                          // how long the whole evaluation took
+  std::vector<std::string> open_alerts{};               // alert ids open after this evaluation
+  std::uint64_t evaluations = 0;                        // evaluations since this process started
+  std::uint64_t alerts_raised = 0;                      // alert.raised emitted since this process started
+  std::string http_address{};                           // where /healthz and /metrics are served ("" without HTTP)
+  std::vector<topic_traffic> topics{};                  // the monitor's reader, since the previous evaluation
+  std::map<std::string, std::uint64_t> dead_letters{};  // per .dlq topic: records in it
+  std::vector<alert_note> recent_alerts{};              // the last ones raised or resolved, oldest first
 };
 
 /// "ok", "degraded", "down".

@@ -423,7 +423,15 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
       auto mine = serving;
       if (service == &health_monitor::descriptor) mine.http_listen = opts.health_listen;
       mine.on_ready = [&ready] { ++ready; };
-      if (auto ran = serve(*service, mine, services_stop.get_token()); !ran) {
+      // With a dashboard the monitor is started here, to hand it the caller's endpoint.
+      auto ran = service == &health_monitor::descriptor && opts.dashboard
+                     ? health_monitor::run({.config = mine.config,
+                                            .data_dir = mine.data_dir,
+                                            .relay_producer = mine.relay_producer,
+                                            .http = opts.dashboard},
+                                           services_stop.get_token())
+                     : serve(*service, mine, services_stop.get_token());
+      if (!ran) {
         std::lock_guard lock(failures_mutex);
         failures.push_back(ran.error());
         spdlog::error("{}", ran.error());

@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -36,6 +37,7 @@
 
 #include "services/common/service_descriptor.hpp"
 #include "services/descriptors.hpp"
+#include "services/health_monitor/http_endpoint.hpp"
 #include "services/orchestrator/scheduler.hpp"
 
 namespace horizons::platform {
@@ -109,6 +111,9 @@ struct options {
                                                             services::platform_services.end()};
   std::string webhook_url{};
   std::string health_listen{"127.0.0.1:0"};  // the health monitor's HTTP address
+  /// The health monitor publishes to this endpoint (the dashboard, started and kept by the caller, so
+  /// that it can be shown before the run and after the report) instead of starting one at health_listen.
+  std::shared_ptr<health_monitor::http_endpoint> dashboard{};
   std::chrono::seconds timeout{600};
   std::uint64_t seed = 1;
   std::function<void(const progress&)> on_progress{};

@@ -25,6 +25,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <chrono>
@@ -113,8 +114,24 @@ constexpr std::string_view instrumentation = "horizons";
 
 otel::nostd::string_view text(std::string_view s) { return {s.data(), s.size()}; }
 
-otel::nostd::shared_ptr<trace_api::Tracer> tracer() {
-  return trace_api::Provider::GetTracerProvider()->GetTracer(std::string(instrumentation));
+// The session's tracer, fetched once at start(): asking the provider takes its lock every time.
+otel::nostd::shared_ptr<trace_api::Tracer>& current_tracer() {
+  static otel::nostd::shared_ptr<trace_api::Tracer> tracer;
+  return tracer;
+}
+trace_api::Tracer& tracer() { return *current_tracer(); }
+
+// "send <topic>" and "process <topic>", made once.
+const std::string& span_name(std::string_view operation, topic_id topic) {
+  static const auto names = [] {
+    std::array<std::array<std::string, topic_count>, 2> made;
+    for (std::size_t t = 0; t < topic_count; ++t) {
+      made[0][t] = fmt::format("send {}", topic_name(static_cast<topic_id>(t)));
+      made[1][t] = fmt::format("process {}", topic_name(static_cast<topic_id>(t)));
+    }
+    return made;
+  }();
+  return names[operation == "send" ? 0 : 1][static_cast<std::size_t>(topic)];
 }
 
 // A traceparent string as a carrier for the W3C propagator.
@@ -146,6 +163,7 @@ trace_api::SpanContext context_of(std::string_view traceparent) {
   return trace_api::GetSpan(context)->GetContext();
 }
 
+// Only for a span that records: an unsampled span ignores attributes, and making them costs.
 void set_record_attributes(trace_api::Span& span, const record_facts& facts, std::string_view operation) {
   span.SetAttribute("messaging.system", "kafka");
   span.SetAttribute("messaging.operation.type", text(operation));
@@ -174,6 +192,7 @@ session::~session() {
   detail::recording.store(false, std::memory_order_relaxed);
   state_->provider->ForceFlush(std::chrono::seconds(5));
   state_->provider->Shutdown();
+  current_tracer() = otel::nostd::shared_ptr<trace_api::Tracer>();
   trace_api::Provider::SetTracerProvider(otel::nostd::shared_ptr<trace_api::TracerProvider>());
 }
 const std::string& session::description() const { return state_->description; }
@@ -206,6 +225,7 @@ std::expected<session, std::string> start(std::string_view default_service_name)
   std::shared_ptr<trace_sdk::TracerProvider> provider = trace_sdk::TracerProviderFactory::Create(
       std::move(processor), resource(default_service_name), std::move(*sampler));
   trace_api::Provider::SetTracerProvider(otel::nostd::shared_ptr<trace_api::TracerProvider>(provider));
+  current_tracer() = provider->GetTracer(std::string(instrumentation));
   detail::recording.store(true);
   const auto service = env("OTEL_SERVICE_NAME").empty() ? std::string(default_service_name) : env("OTEL_SERVICE_NAME");
   return session(std::make_unique<session::state>(session::state{
@@ -230,7 +250,8 @@ producer_span::producer_span(const record_facts& facts, const std::optional<std:
   if (!in_handler && own_traceparent) {
     if (auto parent = context_of(*own_traceparent); parent.IsValid()) options.parent = parent;
   }
-  state_->span = tracer()->StartSpan(fmt::format("send {}", topic_name(facts.topic)), {}, options);
+  state_->span = tracer().StartSpan(span_name("send", facts.topic), {}, options);
+  if (!state_->span->IsRecording()) return;
   set_record_attributes(*state_->span, facts, "send");
   if (via_outbox) state_->span->SetAttribute("horizons.outbox", true);
 }
@@ -260,12 +281,13 @@ consumer_span::consumer_span(const record_facts& facts, const delivery& where) :
   if (where.traceparent) {
     if (auto parent = context_of(*where.traceparent); parent.IsValid()) options.parent = parent;
   }
-  state_->span = tracer()->StartSpan(fmt::format("process {}", topic_name(facts.topic)), {}, options);
+  state_->span = tracer().StartSpan(span_name("process", facts.topic), {}, options);
+  state_->scope.emplace(state_->span);  // unsampled too: what the handler emits follows its decision
+  if (!state_->span->IsRecording()) return;
   set_record_attributes(*state_->span, facts, "process");
   state_->span->SetAttribute("messaging.consumer.group.name", text(where.group));
   state_->span->SetAttribute("messaging.destination.partition.id", std::to_string(where.partition));
   state_->span->SetAttribute("messaging.kafka.offset", where.offset);
-  state_->scope.emplace(state_->span);
 }
 
 consumer_span::~consumer_span() {

@@ -69,6 +69,8 @@ function horizons(args, input = '') {
 // Spawns `horizons up --brokers 1`; `ready` resolves with the addresses it prints.
 function startCluster() {
   const child = spawn(BINARY, ['up', '--brokers', '1'], { cwd: REPO_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  // However this script ends (an uncaught error too), the cluster does not outlive it.
+  process.on('exit', () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   let stderr = ''
   child.stderr.on('data', d => { stderr += d })
   const ready = new Promise((resolve, reject) => {

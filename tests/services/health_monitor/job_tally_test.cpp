@@ -61,5 +61,30 @@ TEST(job_tally, failures_count_for_24_hours_and_a_retry_takes_the_job_back) {
   EXPECT_EQ(counts.failed_24h, 0);
 }
 
+TEST(job_tally, counts_every_state_and_ended_jobs_for_24_hours) {
+  job_tally tally;
+  for (auto id : {"s", "q", "r", "c", "x", "f"}) tally.apply(lifecycle(job_submitted{.job_id = id}, t0));
+  tally.apply(changed("q", job_status::submitted, job_status::queued, t0 + 1s));
+  tally.apply(changed("r", job_status::queued, job_status::running, t0 + 1s));
+  tally.apply(changed("c", job_status::running, job_status::completed, t0 + 2s));
+  tally.apply(lifecycle(job_completed{.job_id = "c"}, t0 + 3s));  // the second end event changes nothing
+  tally.apply(lifecycle(job_cancelled{.job_id = "x"}, t0 + 2s));
+  tally.apply(lifecycle(job_failed{.job_id = "f"}, t0 + 2s));
+  auto counts = tally.counts(t0 + 4s);
+  EXPECT_EQ(counts.submitted, 1);
+  EXPECT_EQ(counts.queued, 1);
+  EXPECT_EQ(counts.pending, 2);
+  EXPECT_EQ(counts.active, 1);
+  EXPECT_EQ(counts.completed_24h, 1);
+  EXPECT_EQ(counts.cancelled_24h, 1);
+  EXPECT_EQ(counts.failed_24h, 1);
+  // Dated by the status change at t0 + 2s, not by job.completed a second later.
+  EXPECT_EQ(tally.counts(t0 + 24h + 2s).completed_24h, 1);
+  auto later = tally.counts(t0 + 24h + 2s + 1us);
+  EXPECT_EQ(later.completed_24h, 0);
+  EXPECT_EQ(later.cancelled_24h, 0);
+  EXPECT_EQ(later.active, 1);
+}
+
 }  // namespace
 }  // namespace horizons::health_monitor
