@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Independent clients the tests talk to, installed from the project's own pinned files into the
+# Independent programs the tests talk to, installed from the project's own pinned files into the
 # build tree (never into the system, never by hand):
 #   python  a virtualenv with tools/peers/requirements.txt (confluent-kafka with its Avro and
-#           schema-registry extras, every package pinned)
+#           schema-registry extras, opentelemetry-proto; every package pinned)
 #   node    node_modules from tools/peers/package.json and package-lock.json via `npm ci`
-#           (kafkajs and @kafkajs/confluent-schema-registry)
+#           (kafkajs, @kafkajs/confluent-schema-registry, playwright-core)
 #
 #   tools/peers/peers.sh install   install what is missing or out of date (idempotent)
 #   tools/peers/peers.sh status    say what is installed; exit 1 when something is missing
