@@ -110,14 +110,15 @@ async function checkLive (page) {
     await page.waitForFunction(n => Number(document.body.dataset.sseMessages || 0) > n, before.sse, { timeout: 10000 })
     const after = await pageState(page)
     if (after.evaluation === before.evaluation) return { ok: false, why: `evaluation stayed ${before.evaluation} after an SSE message` }
-    for (let i = 0; i < 8; i++) {
+    // Up to 20 messages (40 s): on a loaded machine the services may take a while to start the workload.
+    for (let i = 0; i < 20; i++) {
       const now = await pageState(page)
       if (now.jobs !== before.jobs && now.sse > before.sse) {
         return { ok: true, why: `evaluation ${before.evaluation} -> ${after.evaluation}; jobs "${before.jobs}" -> "${now.jobs}" after ${now.sse - before.sse} messages` }
       }
       await page.waitForFunction(n => Number(document.body.dataset.sseMessages || 0) > n, now.sse, { timeout: 10000 })
     }
-    return { ok: false, why: `the job counts stayed "${before.jobs}" for 8 SSE messages` }
+    return { ok: false, why: `the job counts stayed "${before.jobs}" for 20 SSE messages` }
   } catch (error) {
     return { ok: false, why: error.message.split('\n')[0] }
   }
