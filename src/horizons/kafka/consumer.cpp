@@ -281,9 +281,17 @@ struct consumer::impl {
     }
   }
 
+  // Writes the record to its DLQ; `span`, when tracing, says where it went (or that it could not).
   std::expected<void, kafka_error> dead_letter(const rd_kafka_message_t* message,
-                                               const detail::dead_letter_reason& reason) {
+                                               const detail::dead_letter_reason& reason,
+                                               tracing::consumer_span* span = nullptr) {
     auto written = dead_letters->write(message, reason);
+    if (span) {
+      if (written)
+        span->dead_lettered(*written, reason.message);
+      else
+        span->fail(reason.message);
+    }
     if (!written) return std::unexpected(written.error());
     bump(dead_lettered);
     detail::log().warn("consumer {}: {}[{}]@{} dead-lettered to {} ({}: {})", group, rd_kafka_topic_name(message->rkt),
@@ -336,9 +344,9 @@ struct consumer::impl {
       bump(handled);
       return finish(owned, {});
     }
-    if (span) span->dead_lettered(fmt::format("{}.dlq", topic_name(head->topic)), result.error());
     return finish(owned,
-                  dead_letter(message, {.error_class = "handler", .message = result.error(), .attempts = at.attempt}));
+                  dead_letter(message, {.error_class = "handler", .message = result.error(), .attempts = at.attempt},
+                              span ? &*span : nullptr));
   }
 
   // What a span says about a record (tracing only).
