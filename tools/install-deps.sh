@@ -3,18 +3,18 @@
 # everything is present. Run as root (or with sudo available).
 #
 #   1. Debian 12 packages (compiler, libraries, test peers, Java, Maven).
-#   2. librdkafka 2.8.0, built once from Debian 13 (trixie)'s own source
+#   2. The OpenTelemetry C++ SDK (opentelemetry-cpp-dev 1.19) from
+#      bookworm-backports, the only Debian 12 suite that has it. The suite is
+#      added with apt's default backports priority (100: nothing is upgraded
+#      from it), and only this package and its library are asked for there
+#      (`package/bookworm-backports`); everything else stays Debian 12's.
+#   3. librdkafka 2.8.0, built once from Debian 13 (trixie)'s own source
 #      package: Debian 12 ships 2.0.2, which cannot log in with SCRAM to
 #      Kafka 4.x. Only a trixie `deb-src` line is added beside the normal
 #      sources, never a trixie `deb` line: binaries of another release would
 #      mix two Debian releases on this machine. apt checks the source
 #      package's signature and checksums; the build's .debs install over
 #      Debian 12's 2.0.2 in place (kcat keeps working).
-#   3. The OpenTelemetry C++ SDK (opentelemetry-cpp-dev 1.19) from
-#      bookworm-backports, the only Debian 12 suite that has it. The suite is
-#      added with apt's default backports priority (100: nothing is upgraded
-#      from it), and only this package and its library are asked for there
-#      (`package/bookworm-backports`); everything else stays Debian 12's.
 #
 # One line per step on stdout; on failure, one line on stderr naming what
 # failed and where its log is.
@@ -56,6 +56,16 @@ apt_update() {
   apt_updated=true
 }
 
+# add_sources FILE STEP TYPES SUITE COMMENT: writes a deb822 sources file for Debian's own archive,
+# once (saying STEP), so that the next apt_update reads it.
+add_sources() {
+  [[ -f $1 ]] && return 0
+  step "$2"
+  printf '%s\nTypes: %s\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: %s\n' \
+    "$5" "$3" "$4" /usr/share/keyrings/debian-archive-keyring.gpg | $sudo tee "$1" >/dev/null
+  apt_updated=false
+}
+
 # ----------------------------------------------------- 1. Debian 12 packages
 missing=()
 for p in "${packages[@]}"; do
@@ -69,25 +79,16 @@ if ((${#missing[@]})); then
     die "apt-get install ${missing[*]} failed"
 fi
 
-# ------------------------------------ 3. OpenTelemetry C++ from backports
-# (before step 2, which ends the script when librdkafka is already in place)
+# ------------------------------------ 2. OpenTelemetry C++ from backports
+# (before step 3, which ends the script when librdkafka is already in place)
 if [[ -z $(installed_version opentelemetry-cpp-dev) ]]; then
   need_root "install opentelemetry-cpp-dev from bookworm-backports"
-  if [[ ! -f $backports_sources ]]; then
-    step "OpenTelemetry C++: adding bookworm-backports ($backports_sources)"
-    $sudo tee "$backports_sources" >/dev/null <<'EOF'
-# Added by Horizons' tools/install-deps.sh for opentelemetry-cpp-dev, which
+  add_sources "$backports_sources" "OpenTelemetry C++: adding bookworm-backports ($backports_sources)" \
+    deb bookworm-backports \
+    "# Added by Horizons' tools/install-deps.sh for opentelemetry-cpp-dev, which
 # Debian 12 has only in backports. Backports keep apt's default priority
 # (100), so nothing is installed or upgraded from here unless asked for by
-# name: `apt-get install opentelemetry-cpp-dev/bookworm-backports`.
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: bookworm-backports
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-    apt_updated=false
-  fi
+# name: \`apt-get install opentelemetry-cpp-dev/bookworm-backports\`."
   apt_update
   step "OpenTelemetry C++: installing opentelemetry-cpp-dev from bookworm-backports"
   $sudo apt-get install -y -qq --no-install-recommends \
@@ -95,7 +96,7 @@ EOF
     die "apt-get install opentelemetry-cpp-dev/bookworm-backports failed"
 fi
 
-# ------------------------------------------- 2. librdkafka from trixie source
+# ------------------------------------------- 3. librdkafka from trixie source
 librdkafka_installed() {
   [[ $(installed_version librdkafka-dev) == "$librdkafka_version" &&
      $(installed_version librdkafka1) == "$librdkafka_version" ]]
@@ -109,20 +110,12 @@ log=$build_dir/build.log
 mkdir -p "$build_dir"
 : >"$log"
 
-if [[ ! -f $trixie_sources ]]; then
-  step "librdkafka $librdkafka_version: adding Debian trixie's source index ($trixie_sources, deb-src only)"
-  $sudo tee "$trixie_sources" >/dev/null <<'EOF'
-# Added by Horizons' tools/install-deps.sh: source packages only (deb-src),
+add_sources "$trixie_sources" \
+  "librdkafka $librdkafka_version: adding Debian trixie's source index ($trixie_sources, deb-src only)" \
+  deb-src trixie \
+  "# Added by Horizons' tools/install-deps.sh: source packages only (deb-src),
 # to build librdkafka 2.8.0 from Debian trixie's source package. There must
-# never be a trixie `deb` line here.
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: trixie
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-  apt_updated=false
-fi
+# never be a trixie \`deb\` line here."
 apt_update
 
 step "librdkafka $librdkafka_version: installing its build dependencies (apt-get build-dep)"
