@@ -36,7 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from horizons_process import EmbeddedCluster, _die_with_parent, child_environment, terminate_on_sigterm  # noqa: E402
+from horizons_process import EmbeddedCluster, die_with_parent, child_environment, terminate_on_sigterm  # noqa: E402
 
 try:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -108,7 +108,7 @@ def start_service(horizons, service, cluster, data_dir, endpoint, log):
     if service == "health-monitor":
         command += ["--http", "127.0.0.1:0"]
     return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                            env=tracing_environment(endpoint), preexec_fn=_die_with_parent)
+                            env=tracing_environment(endpoint), preexec_fn=die_with_parent)
 
 
 def run_platform(horizons, receiver, work):

@@ -37,7 +37,7 @@ def run(command, stdin=b"", timeout=DEADLINE_S):
     return result.returncode, result.stdout, result.stderr.decode(errors="replace")
 
 
-def _die_with_parent():
+def die_with_parent():
     """In the child, before exec: SIGTERM when this script dies, even by SIGKILL (a CTest timeout)."""
     try:
         import ctypes
@@ -64,7 +64,7 @@ class EmbeddedCluster:
     def __enter__(self):
         self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                         stderr=self.stderr, env=child_environment(),
-                                        preexec_fn=_die_with_parent)
+                                        preexec_fn=die_with_parent)
         threading.Thread(target=self._read_stdout, daemon=True).start()
         try:
             self._wait_until_serving()
