@@ -208,11 +208,15 @@ void add_platform_commands(CLI::App& app, int& result) {
                       "schema-registry: where the other instances reach this one, to forward writes "
                       "(default: http://<listen address>)");
     serve->add_option("--webhook", opts->webhook_url, "notification-dispatcher: also POST each notification here");
+    serve->add_option("--metrics", opts->metrics_listen,
+                      "host:port of a listener of its own for GET /metrics (port 0: any free port); services "
+                      "with an HTTP API serve /metrics there too");
     add_simulation_options(serve, opts->sim);
     serve->footer(
         "Examples:\n"
         "  horizons serve orchestrator --brokers 127.0.0.1:19092 --http 127.0.0.1:8070\n"
-        "  horizons serve compliance-auditor --brokers 127.0.0.1:19092 --data-dir /var/lib/horizons\n"
+        "  horizons serve compliance-auditor --brokers 127.0.0.1:19092 --data-dir /var/lib/horizons \\\n"
+        "      --metrics 127.0.0.1:9470\n"
         "  horizons serve schema-registry --brokers 127.0.0.1:19092 --listen 127.0.0.1:8081\n"
         "Scale out by starting more processes of a service with the same data dir: they share its consumer group.");
     serve->callback([&result, kafka, opts, name] {
@@ -233,6 +237,10 @@ void add_platform_commands(CLI::App& app, int& result) {
       // On stdout, for whoever started it to read the address (port 0 picks one).
       options.on_listening = [service = *name](const std::string& url) {
         fmt::print("horizons serve: {} ready at {}\n", service, url);
+        std::fflush(stdout);
+      };
+      options.on_metrics_listening = [service = *name](const std::string& url) {
+        fmt::print("horizons serve: {} metrics at {}\n", service, url);
         std::fflush(stdout);
       };
       auto stop = stop_on_signals();  // first: threads started later (tracing's) inherit its signal mask

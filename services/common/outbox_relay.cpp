@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <horizons/metrics.hpp>
 #include <horizons/uuid.hpp>
 
 #include "services/common/sqlite.hpp"
@@ -62,6 +63,37 @@ struct outbox_relay::impl {
 
   std::atomic<std::uint64_t> published{0}, delivered{0}, failed{0};
   std::thread thread;
+
+  // Prometheus (horizons/metrics.hpp), labelled with the service.
+  struct instruments {
+    prometheus::Gauge& depth;
+    prometheus::Counter& delivered;
+    prometheus::Counter& failed;
+  };
+  instruments metrics = instruments_of(opts.service);
+  clock::time_point next_depth_check{};
+
+  static instruments instruments_of(const std::string& service) {
+    auto& registry = horizons::metrics::registry();
+    const prometheus::Labels labels{{"service", service}};
+    return {
+        .depth = prometheus::BuildGauge()
+                     .Name("horizons_outbox_depth")
+                     .Help("Events committed to a service's outbox and not yet acknowledged by Kafka.")
+                     .Register(registry)
+                     .Add(labels),
+        .delivered = prometheus::BuildCounter()
+                         .Name("horizons_outbox_published_total")
+                         .Help("Outbox events acknowledged by Kafka and removed from the outbox.")
+                         .Register(registry)
+                         .Add(labels),
+        .failed = prometheus::BuildCounter()
+                      .Name("horizons_outbox_delivery_failures_total")
+                      .Help("Outbox deliveries Kafka refused or that timed out; each is sent again.")
+                      .Register(registry)
+                      .Add(labels),
+    };
+  }
 
   impl(options o, sqlite::database d, sqlite::statement c, sqlite::statement rl, sqlite::statement rn,
        sqlite::statement rd, sqlite::statement rm)
@@ -118,10 +150,12 @@ struct outbox_relay::impl {
         }
         (void)remove.bind(1, a.seq).run();
         ++delivered;
+        metrics.delivered.Increment();
       } else {
         spdlog::warn("{} outbox: delivery of row {} failed ({}); sending it again", opts.service, a.seq, a.error);
         (void)release.bind(1, a.seq).bind(2, owner).run();
         ++failed;
+        metrics.failed.Increment();
       }
       if (row != in_flight.end()) in_flight.erase(row);
     }
@@ -183,11 +217,22 @@ struct outbox_relay::impl {
     }
   }
 
-  [[nodiscard]] bool outbox_empty() {
+  // Rows in the outbox (claimed or not); nullopt when SQLite cannot say.
+  std::optional<std::int64_t> outbox_rows() {
     auto count = db.prepare("SELECT count(*) FROM outbox");
-    if (!count) return false;
+    if (!count) return std::nullopt;
     auto n = count->single_int();
-    return n && n->value_or(0) == 0;
+    if (!n) return std::nullopt;
+    return n->value_or(0);
+  }
+
+  [[nodiscard]] bool outbox_empty() { return outbox_rows() == 0; }
+
+  // The depth gauge, counted about once a second.
+  void measure_depth() {
+    if (clock::now() < next_depth_check) return;
+    next_depth_check = clock::now() + std::chrono::seconds(1);
+    if (auto rows = outbox_rows()) metrics.depth.Set(static_cast<double>(*rows));
   }
 
   // Whether the relay has a working channel, recovering from a fatal producer error first.
@@ -232,6 +277,7 @@ struct outbox_relay::impl {
       } else if (!stop_now) {
         std::this_thread::sleep_for(std::chrono::seconds(1));
       }
+      measure_depth();
       if (clock::now() - last_renewal > opts.lease / 3) {
         (void)renew.bind(1, wall_ms() + opts.lease.count()).bind(2, owner).run();
         last_renewal = clock::now();
@@ -304,10 +350,9 @@ std::size_t outbox_relay::stop(std::chrono::milliseconds timeout) {
     impl_->wakeup.notify_one();
   }
   impl_->thread.join();
-  auto count = impl_->db.prepare("SELECT count(*) FROM outbox");
-  if (!count) return 0;
-  auto n = count->single_int();
-  return n ? static_cast<std::size_t>(n->value_or(0)) : 0;
+  auto rows = impl_->outbox_rows().value_or(0);
+  impl_->metrics.depth.Set(static_cast<double>(rows));
+  return static_cast<std::size_t>(rows);
 }
 
 relay_stats outbox_relay::stats() const {

@@ -14,8 +14,11 @@
 #include <fmt/format.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <prometheus/text_serializer.h>
 
-#include "services/common/listen_address.hpp"
+#include <horizons/metrics.hpp>
+
+#include "services/common/http_listener.hpp"
 #include "services/common/sqlite.hpp"
 #include "services/health_monitor/dashboard.hpp"
 #include "services/health_monitor/dashboard_assets.hpp"
@@ -25,55 +28,51 @@ namespace {
 
 using ordered_json = nlohmann::ordered_json;
 
-constexpr std::string_view metrics_content_type = "text/plain; version=0.0.4; charset=utf-8";
-
-// Prometheus text format 0.0.4: label values escape backslash, double quote and line feed;
-// HELP text escapes backslash and line feed.
-std::string escape(std::string_view text, bool quotes) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '"' && quotes) {
-      out += "\\\"";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-using labels = std::initializer_list<std::pair<std::string_view, std::string_view>>;
-
-class exposition {
+// The evaluation as Prometheus families (prometheus-cpp's data model; its serializer writes the text).
+class families {
  public:
-  void family(std::string_view name, std::string_view help, std::string_view type) {
-    text_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, escape(help, false), name, type);
+  void family(std::string name, std::string help, prometheus::MetricType type) {
+    out_.push_back({.name = std::move(name), .help = std::move(help), .type = type, .metric = {}});
   }
-  void sample(std::string_view name, labels with, double value) {
-    text_ += name;
-    if (with.size() > 0) {
-      text_ += '{';
-      bool first = true;
-      for (const auto& [label, label_value] : with) {
-        text_ += fmt::format("{}{}=\"{}\"", first ? "" : ",", label, escape(label_value, true));
-        first = false;
-      }
-      text_ += '}';
-    }
-    text_ += fmt::format(" {}\n", value);
+  // A sample of the last family declared.
+  void sample(std::vector<prometheus::ClientMetric::Label> labels, double value) {
+    prometheus::ClientMetric metric;
+    metric.label = std::move(labels);
+    if (out_.back().type == prometheus::MetricType::Counter)
+      metric.counter.value = value;
+    else
+      metric.gauge.value = value;
+    out_.back().metric.push_back(std::move(metric));
   }
-  void gauge(std::string_view name, std::string_view help, double value) {
-    family(name, help, "gauge");
-    sample(name, {}, value);
+  void gauge(std::string name, std::string help, double value) {
+    family(std::move(name), std::move(help), prometheus::MetricType::Gauge);
+    sample({}, value);
   }
-  [[nodiscard]] std::string take() { return std::move(text_); }
+  void counter(std::string name, std::string help, double value) {
+    family(std::move(name), std::move(help), prometheus::MetricType::Counter);
+    sample({}, value);
+  }
+  [[nodiscard]] std::vector<prometheus::MetricFamily> take() { return std::move(out_); }
 
  private:
-  std::string text_;
+  std::vector<prometheus::MetricFamily> out_;
+};
+
+// The families of the latest evaluation, for the process's /metrics.
+class evaluation_metrics : public prometheus::Collectable {
+ public:
+  void set(std::vector<prometheus::MetricFamily> families) {
+    std::lock_guard lock(mutex_);
+    families_ = std::move(families);
+  }
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::lock_guard lock(mutex_);
+    return families_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<prometheus::MetricFamily> families_;  // none before the first evaluation
 };
 
 constexpr std::array lag_statuses{lag_status::ok, lag_status::warning, lag_status::stalled, lag_status::stopped,
@@ -105,8 +104,9 @@ std::string render_healthz(const snapshot& latest) {
 
 int healthz_code(const snapshot& latest) { return latest.status == overall_status::down ? 503 : 200; }
 
-std::string render_metrics(const snapshot& latest) {
-  exposition out;
+std::vector<prometheus::MetricFamily> metric_families(const snapshot& latest) {
+  using prometheus::MetricType;
+  families out;
   const auto& b = latest.brokers;
   out.gauge("horizons_brokers_up", "Brokers listed in the cluster metadata that answered a probe.", b.brokers_up);
   out.gauge("horizons_brokers_expected", "Brokers the cluster should have.", b.expected_brokers);
@@ -115,34 +115,32 @@ std::string render_metrics(const snapshot& latest) {
   out.gauge("horizons_partitions_under_replicated", "Partitions with fewer in-sync replicas than replicas.",
             b.under_replicated);
 
-  out.family("horizons_health_status", "Overall health of the platform (one-hot).", "gauge");
+  out.family("horizons_health_status", "Overall health of the platform (one-hot).", MetricType::Gauge);
   for (auto status : {overall_status::ok, overall_status::degraded, overall_status::down}) {
-    out.sample("horizons_health_status", {{"status", status_name(status)}}, latest.status == status ? 1 : 0);
+    out.sample({{"status", std::string(status_name(status))}}, latest.status == status ? 1 : 0);
   }
 
-  out.family("horizons_consumer_lag_messages", "Records the group has yet to finish, per topic.", "gauge");
+  out.family("horizons_consumer_lag_messages", "Records the group has yet to finish, per topic.", MetricType::Gauge);
   for (const auto& g : latest.groups) {
-    out.sample("horizons_consumer_lag_messages", {{"group", g.group}, {"topic", g.topic}},
-               static_cast<double>(g.lag_messages));
+    out.sample({{"group", g.group}, {"topic", g.topic}}, static_cast<double>(g.lag_messages));
   }
   out.family("horizons_consumer_lag_seconds", "Age of the oldest record the group has yet to finish, per topic.",
-             "gauge");
-  for (const auto& g : latest.groups) {
-    out.sample("horizons_consumer_lag_seconds", {{"group", g.group}, {"topic", g.topic}}, g.lag_seconds);
-  }
+             MetricType::Gauge);
+  for (const auto& g : latest.groups) out.sample({{"group", g.group}, {"topic", g.topic}}, g.lag_seconds);
   out.family("horizons_consumer_lag_status", "The sliding-window lag rule's verdict per group and topic (one-hot).",
-             "gauge");
+             MetricType::Gauge);
   for (const auto& g : latest.groups) {
     for (auto status : lag_statuses) {
-      out.sample("horizons_consumer_lag_status",
-                 {{"group", g.group}, {"topic", g.topic}, {"status", status_name(status)}}, g.status == status ? 1 : 0);
+      out.sample({{"group", g.group}, {"topic", g.topic}, {"status", std::string(status_name(status))}},
+                 g.status == status ? 1 : 0);
     }
   }
 
-  out.family("horizons_jobs", "Jobs by state, folded from the job-lifecycle topic.", "gauge");
-  out.sample("horizons_jobs", {{"state", "active"}}, latest.jobs.active);
-  out.sample("horizons_jobs", {{"state", "pending"}}, latest.jobs.pending);
-  out.sample("horizons_jobs", {{"state", "failed_24h"}}, latest.jobs.failed_24h);
+  out.family("horizons_health_jobs", "Jobs by state, as the health monitor folds the job-lifecycle topic.",
+             MetricType::Gauge);
+  out.sample({{"state", "active"}}, latest.jobs.active);
+  out.sample({{"state", "pending"}}, latest.jobs.pending);
+  out.sample({{"state", "failed_24h"}}, latest.jobs.failed_24h);
   out.gauge("horizons_queue_depth", "Lag of the job-processor group on job-lifecycle.",
             static_cast<double>(latest.queue_depth));
 
@@ -150,21 +148,26 @@ std::string render_metrics(const snapshot& latest) {
             static_cast<double>(latest.open_alerts.size()));
   out.gauge("horizons_health_evaluation_seconds", "How long the latest evaluation took.",
             latest.response_time_ms / 1'000.0);
-  out.family("horizons_health_evaluations_total", "Evaluations since the monitor started.", "counter");
-  out.sample("horizons_health_evaluations_total", {}, static_cast<double>(latest.evaluations));
-  out.family("horizons_alerts_raised_total", "alert.raised events emitted since the monitor started.", "counter");
-  out.sample("horizons_alerts_raised_total", {}, static_cast<double>(latest.alerts_raised));
+  out.counter("horizons_health_evaluations_total", "Evaluations since the monitor started.",
+              static_cast<double>(latest.evaluations));
+  out.counter("horizons_alerts_raised_total", "alert.raised events emitted since the monitor started.",
+              static_cast<double>(latest.alerts_raised));
   return out.take();
+}
+
+std::string render_metrics(const snapshot& latest) {
+  std::ostringstream text;
+  prometheus::TextSerializer().Serialize(text, metric_families(latest));
+  return std::move(text).str();
 }
 
 struct http_endpoint::impl {
   explicit impl(const endpoint_options& o) : options(o), history(o.history_size) {}
 
-  httplib::Server server;
-  std::thread thread;
-  std::atomic<bool> finished{false};
-  std::string address;
+  std::unique_ptr<services::http_listener> http;
   endpoint_options options;
+  // The latest evaluation's families, served with the process's at /metrics (metrics::add_source).
+  std::shared_ptr<evaluation_metrics> metrics = std::make_shared<evaluation_metrics>();
   mutable std::mutex mutex;
   std::condition_variable changed;  // a publish() or the end
   bool stopping = false;
@@ -185,12 +188,6 @@ struct http_endpoint::impl {
     }
     response.status = healthz_code(*latest);
     response.set_content(render_healthz(*latest), "application/json");
-  }
-
-  void serve_metrics(httplib::Response& response) const {
-    std::lock_guard lock(mutex);
-    // Before the first evaluation there is nothing to expose; an empty exposition is valid.
-    response.set_content(latest ? render_metrics(*latest) : std::string(), std::string(metrics_content_type));
   }
 
   void serve_overview(httplib::Response& response) const {
@@ -303,51 +300,32 @@ struct http_endpoint::impl {
 
 std::expected<std::unique_ptr<http_endpoint>, std::string> http_endpoint::start(const std::string& listen,
                                                                                 const endpoint_options& options) {
-  auto parsed = services::parse_listen(listen);
-  if (!parsed) return std::unexpected(parsed.error());
+  auto http = services::http_listener::bind(listen);
+  if (!http) return std::unexpected(http.error());
   auto state = std::make_unique<impl>(options);
   auto* raw = state.get();
+  auto& server = (*http)->server();
   // Each stream holds a thread: room for them beside the page's own requests.
   const auto threads = options.max_streams + 8;
-  state->server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  state->server.Get("/healthz", [raw](const httplib::Request&, httplib::Response& r) { raw->serve_healthz(r); });
-  state->server.Get("/metrics", [raw](const httplib::Request&, httplib::Response& r) { raw->serve_metrics(r); });
-  state->server.Get("/api/overview", [raw](const httplib::Request&, httplib::Response& r) { raw->serve_overview(r); });
-  state->server.Get("/api/history", [raw](const httplib::Request&, httplib::Response& r) { raw->serve_history(r); });
-  state->server.Get("/api/stream", [raw](const httplib::Request&, httplib::Response& r) { raw->serve_stream(r); });
-  state->server.Get("/api/jobs",
-                    [raw](const httplib::Request& q, httplib::Response& r) { raw->serve_job_search(q, r); });
-  state->server.Get(R"(/api/jobs/([^/]+))",
-                    [raw](const httplib::Request& q, httplib::Response& r) { raw->serve_job(q.matches[1], r); });
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server.Get("/healthz", [raw](const httplib::Request&, httplib::Response& r) { raw->serve_healthz(r); });
+  server.Get("/api/overview", [raw](const httplib::Request&, httplib::Response& r) { raw->serve_overview(r); });
+  server.Get("/api/history", [raw](const httplib::Request&, httplib::Response& r) { raw->serve_history(r); });
+  server.Get("/api/stream", [raw](const httplib::Request&, httplib::Response& r) { raw->serve_stream(r); });
+  server.Get("/api/jobs", [raw](const httplib::Request& q, httplib::Response& r) { raw->serve_job_search(q, r); });
+  server.Get(R"(/api/jobs/([^/]+))",
+             [raw](const httplib::Request& q, httplib::Response& r) { raw->serve_job(q.matches[1], r); });
   for (const auto& asset : dashboard_assets()) {
     auto serve = [&asset](const httplib::Request&, httplib::Response& r) {
       r.set_header("Cache-Control", "no-cache");
       r.set_content(asset.body.data(), asset.body.size(), std::string(asset.content_type).c_str());
     };
-    state->server.Get(std::string(asset.path), serve);
-    if (asset.path == "/index.html") state->server.Get("/", serve);
+    server.Get(std::string(asset.path), serve);
+    if (asset.path == "/index.html") server.Get("/", serve);
   }
-  // httplib's default sets SO_REUSEPORT, which would let a second monitor share the port unnoticed;
-  // SO_REUSEADDR alone still allows a quick restart but refuses a port someone listens on.
-  state->server.set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
-  int port = parsed->port;
-  if (port == 0) {
-    port = state->server.bind_to_any_port(parsed->host);
-  } else if (!state->server.bind_to_port(parsed->host, port)) {
-    port = -1;
-  }
-  if (port < 0) {
-    return std::unexpected(fmt::format("cannot listen on {}: the address is not local or the port is in use", listen));
-  }
-  state->address = parsed->host.find(':') == std::string::npos ? fmt::format("{}:{}", parsed->host, port)
-                                                               : fmt::format("[{}]:{}", parsed->host, port);
-  state->thread = std::thread([raw] {
-    raw->server.listen_after_bind();
-    raw->finished = true;
-  });
+  metrics::add_source(state->metrics);
+  state->http = std::move(*http);
+  state->http->serve();
   return std::unique_ptr<http_endpoint>(new http_endpoint(std::move(state)));
 }
 
@@ -359,16 +337,12 @@ http_endpoint::~http_endpoint() {
     impl_->stopping = true;
   }
   impl_->changed.notify_all();
-  // httplib's stop() does nothing until the listening loop has started: repeat until it ended.
-  while (!impl_->finished) {
-    impl_->server.stop();
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  impl_->thread.join();
+  impl_->http->stop();
 }
 
 void http_endpoint::publish(snapshot latest) {
   auto overview = render_overview(&latest);
+  impl_->metrics->set(metric_families(latest));
   {
     std::lock_guard lock(impl_->mutex);
     impl_->history.add(latest);
@@ -383,8 +357,8 @@ void http_endpoint::serve_jobs_from(std::filesystem::path state_db) {
   impl_->job_db = std::move(state_db);
 }
 
-const std::string& http_endpoint::address() const { return impl_->address; }
+const std::string& http_endpoint::address() const { return impl_->http->address(); }
 
-std::string http_endpoint::url() const { return fmt::format("http://{}/", impl_->address); }
+std::string http_endpoint::url() const { return impl_->http->url() + "/"; }
 
 }  // namespace horizons::health_monitor

@@ -12,7 +12,9 @@
 // "brokers", "database", "jobs", "groups": [{group, topic, status,
 // lag_messages, lag_seconds, reason}], "open_alerts", ...}; HTTP 200 when ok
 // or degraded, 503 when down or before the first evaluation.
-// /metrics: Prometheus text exposition format 0.0.4 (render_metrics).
+// /metrics: the process's Prometheus metrics (horizons/metrics.hpp) and the
+// latest evaluation's families (render_metrics), text format 0.0.4; one
+// endpoint per process, or the evaluation's families appear twice.
 // / (also /index.html), /dashboard.js, /dashboard.css: the dashboard page,
 // embedded in the binary at build time (services/health_monitor/dashboard/).
 // /api/overview, /api/history, /api/jobs/{id}, /api/jobs?prefix=: JSON
@@ -75,7 +77,7 @@ class http_endpoint {
 [[nodiscard]] std::string render_healthz(const snapshot& latest);
 /// The /healthz status code: 503 when down, else 200.
 [[nodiscard]] int healthz_code(const snapshot& latest);
-/// The /metrics body: # HELP and # TYPE before each family, label values escaped (\\, \", \n).
+/// The evaluation's part of /metrics, in the text format (prometheus-cpp's serializer).
 [[nodiscard]] std::string render_metrics(const snapshot& latest);
 
 }  // namespace horizons::health_monitor

@@ -339,6 +339,18 @@ class monitor {
         abandoned_(groups_.size()) {
     measure_config_.connect_timeout = std::min(opts.config.connect_timeout, opts.measure_timeout);
   }
+  ~monitor() {
+    // A measurement given up on still runs on a thread of its own, and its librdkafka client logs
+    // through spdlog: give it a bounded time to end, so that it rarely outlives the process's logging.
+    auto deadline = steady::now() + 2 * opts_.measure_timeout;
+    for (const auto& call : abandoned_) {
+      if (call && !call->wait_until(deadline)) {
+        spdlog::warn("{}: a lag measurement still waits for a broker; leaving it", service_name);
+      }
+    }
+  }
+  monitor(const monitor&) = delete;
+  monitor& operator=(const monitor&) = delete;
 
   void evaluate() {
     auto started = steady::now();

@@ -24,7 +24,8 @@
 //      query waits for a dead leader beyond any timeout. A measurement caught
 //      by a leader dying after the cluster check is given up on after
 //      `measure_timeout` + 1 s (`error`; its thread is left to finish on its
-//      own, and the group is not measured again until it has);
+//      own, and the group is not measured again until it has; run() waits up
+//      to 2 × `measure_timeout` for such threads before it returns);
 //   2. in one SQLite transaction on <data_dir>/health-monitor/state.db: stores
 //      the job events read (pruned to `job_retention` and `max_jobs_kept`), adds
 //      the lag observations to the stored sliding windows and judges them
@@ -81,8 +82,9 @@ inline constexpr std::array topics{topic_id::job_lifecycle, topic_id::job_metric
                                    topic_id::audit_trail, topic_id::system_health};
 inline constexpr std::array routes{
     services::http_route{.method = "GET", .path = "/healthz", .what = "the latest evaluation as JSON; 503 unless ok"},
-    services::http_route{
-        .method = "GET", .path = "/metrics", .what = "the latest evaluation in Prometheus text format"},
+    services::http_route{.method = "GET",
+                         .path = "/metrics",
+                         .what = "the latest evaluation and the process's metrics in Prometheus text format"},
     services::http_route{.method = "GET", .path = "/", .what = "the live dashboard (page, script, style embedded)"},
     services::http_route{.method = "GET", .path = "/api/overview", .what = "the latest evaluation for the dashboard"},
     services::http_route{.method = "GET", .path = "/api/history", .what = "the last evaluations, oldest first"},

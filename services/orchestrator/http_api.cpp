@@ -1,7 +1,5 @@
 #include "services/orchestrator/http_api.hpp"
 
-#include <sys/socket.h>
-
 #include <future>
 #include <map>
 #include <mutex>
@@ -14,6 +12,7 @@
 
 #include <horizons/producer.hpp>
 
+#include "services/common/http_listener.hpp"
 #include "services/orchestrator/job_store.hpp"
 #include "services/orchestrator/orchestrator.hpp"
 #include "services/orchestrator/submission.hpp"
@@ -22,12 +21,8 @@ namespace horizons::orchestrator {
 
 struct http_api::impl {
   static std::expected<std::unique_ptr<impl>, std::string> start(const options& opts) {
-    auto colon = opts.listen.rfind(':');
-    int port = 0;
-    if (colon == std::string::npos || std::sscanf(opts.listen.c_str() + colon + 1, "%d", &port) != 1 || port < 0 ||
-        port > 65535) {
-      return std::unexpected(fmt::format("--http: expected host:port, got '{}'", opts.listen));
-    }
+    auto http = services::http_listener::bind(opts.listen);
+    if (!http) return std::unexpected(fmt::format("--http: {}", http.error()));
     auto api = std::make_unique<impl>();
     auto config = opts.config;
     config.client_id = fmt::format("{}-http", descriptor.name);
@@ -42,27 +37,18 @@ struct http_api::impl {
     if (!db) return std::unexpected(db.error().message);
     api->db_.emplace(std::move(*db));
     api->jobs_.emplace(*api->db_);
-    api->routes();
-    // httplib's default adds SO_REUSEPORT, which would let a second orchestrator share the port unnoticed.
-    api->server_.set_socket_options([](socket_t sock) {
-      int yes = 1;
-      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    });
-    std::string host = opts.listen.substr(0, colon);
-    if (!api->server_.bind_to_port(host, port)) {
-      return std::unexpected(fmt::format("cannot listen on {} (in use, or not a local address)", opts.listen));
-    }
-    api->thread_ = std::thread([raw] { raw->server_.listen_after_bind(); });
+    api->http_ = std::move(*http);
+    api->routes(api->http_->server());
+    api->http_->serve();
     return api;
   }
   ~impl() {
-    server_.stop();
-    if (thread_.joinable()) thread_.join();
+    if (http_) http_->stop();
     if (producer_) producer_->close(std::chrono::seconds(10));
   }
 
-  void routes() {
-    server_.Post("/jobs", [this](const httplib::Request& request, httplib::Response& response) {
+  void routes(httplib::Server& server) {
+    server.Post("/jobs", [this](const httplib::Request& request, httplib::Response& response) {
       auto submission = submission_from_json(request.body, request.get_header_value("X-User"));
       if (!submission) {
         response.status = 400;
@@ -82,7 +68,7 @@ struct http_api::impl {
                                .dump(),
                            "application/json");
     });
-    server_.Get(R"(/jobs/([A-Za-z0-9._:-]+))", [this](const httplib::Request& request, httplib::Response& response) {
+    server.Get(R"(/jobs/([A-Za-z0-9._:-]+))", [this](const httplib::Request& request, httplib::Response& response) {
       std::lock_guard lock(db_mutex_);
       auto state = jobs_->status_of(std::string(request.matches[1]));
       if (!state) {
@@ -131,8 +117,7 @@ struct http_api::impl {
     waiting_.erase(it);
   }
 
-  httplib::Server server_;
-  std::thread thread_;
+  std::unique_ptr<services::http_listener> http_;
   std::unique_ptr<producer> producer_;
   std::mutex db_mutex_;
   std::optional<sqlite::database> db_;
@@ -144,6 +129,7 @@ struct http_api::impl {
 
 http_api::http_api(std::unique_ptr<impl> state) : impl_(std::move(state)) {}
 http_api::~http_api() = default;
+std::string http_api::url() const { return impl_->http_->url(); }
 
 std::expected<std::unique_ptr<http_api>, std::string> http_api::start(const options& opts) {
   auto started = impl::start(opts);

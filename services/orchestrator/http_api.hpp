@@ -27,7 +27,7 @@ namespace horizons::orchestrator {
 class http_api {
  public:
   struct options {
-    std::string listen{};  // host:port
+    std::string listen{};  // host:port (port 0: any free port)
     client_config config{};
     std::filesystem::path database{};  // the orchestrator's state database, read through job_store
   };
@@ -37,6 +37,8 @@ class http_api {
   ~http_api();
   http_api(const http_api&) = delete;
   http_api& operator=(const http_api&) = delete;
+  /// "http://host:port", with the port actually bound.
+  [[nodiscard]] std::string url() const;
 
   struct impl;
 

@@ -154,4 +154,13 @@ std::expected<std::optional<job_state>, std::string> job_store::status_of(const 
                    .finished = select->integer(2) != 0};
 }
 
+std::expected<std::vector<std::pair<job_status, std::int64_t>>, std::string> job_store::count_by_status() {
+  auto select = db_.prepare("SELECT status, count(*) FROM jobs GROUP BY status");
+  if (!select) return std::unexpected(select.error().message);
+  std::vector<std::pair<job_status, std::int64_t>> counts;
+  while (select->next()) counts.emplace_back(static_cast<job_status>(select->integer(0)), select->integer(1));
+  if (select->last_error()) return std::unexpected(select->last_error()->message);
+  return counts;
+}
+
 }  // namespace horizons::orchestrator

@@ -18,6 +18,7 @@
 #include <expected>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <horizons/events.hpp>
@@ -67,6 +68,8 @@ class job_store {
   [[nodiscard]] std::expected<std::vector<std::string>, std::string> due(timestamp at, std::size_t limit);
   /// nullopt: no such job.
   [[nodiscard]] std::expected<std::optional<job_state>, std::string> status_of(const std::string& job_id);
+  /// How many jobs are in each status (statuses without jobs are absent).
+  [[nodiscard]] std::expected<std::vector<std::pair<job_status, std::int64_t>>, std::string> count_by_status();
 
  private:
   sqlite::database& db_;

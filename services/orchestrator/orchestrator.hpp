@@ -48,6 +48,8 @@ inline constexpr std::array routes{
         .method = "POST", .path = "/jobs", .what = "submit a job (JSON); 202 once Kafka acknowledged it"},
     services::http_route{
         .method = "GET", .path = "/jobs/<job_id>", .what = "the job's status, attempt and whether it finished"},
+    services::http_route{
+        .method = "GET", .path = "/metrics", .what = "the process's metrics in Prometheus text format"},
 };
 }  // namespace detail
 

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "services/common/http_listener.hpp"
 #include "services/descriptors.hpp"
 
 namespace horizons::platform {
@@ -105,6 +106,14 @@ std::string served_service_names() {
 
 std::expected<void, std::string> serve(const services::service_descriptor& service, const serve_options& options,
                                        std::stop_token stop) {
+  std::unique_ptr<services::http_listener> metrics;
+  if (!options.metrics_listen.empty()) {
+    auto bound = services::http_listener::bind(options.metrics_listen);
+    if (!bound) return std::unexpected(fmt::format("{}: --metrics: {}", service.name, bound.error()));
+    metrics = std::move(*bound);
+    metrics->serve();
+    if (options.on_metrics_listening) options.on_metrics_listening(metrics->url() + "/metrics");
+  }
   auto found = std::ranges::find(entries, &service, &entry::descriptor);
   if (found != entries.end()) return found->serve(options, std::move(stop));
   auto standalone = std::ranges::find(standalone_entries, &service, &entry::descriptor);

@@ -48,6 +48,11 @@ struct serve_options {
   std::function<void()> on_ready{};
   /// Called once with the service's URL when its HTTP API answers (the schema registry).
   std::function<void(const std::string& url)> on_listening{};
+  /// host:port of a listener of its own for GET /metrics (port 0: any free port); empty: none. Services
+  /// with an HTTP API serve /metrics there too.
+  std::string metrics_listen{};
+  /// Called once with the metrics listener's URL (".../metrics") when it answers.
+  std::function<void(const std::string& url)> on_metrics_listening{};
 };
 
 /// The service of that name (a descriptor of services::platform_services); null if none.

@@ -61,6 +61,8 @@ inline constexpr std::array routes{
                          .path = "/subjects/<subject>/versions/<version>",
                          .what = "delete a version (?permanent=true: for good)"},
     services::http_route{.method = "GET", .path = "/horizons/status", .what = "this instance's view of the writer"},
+    services::http_route{
+        .method = "GET", .path = "/metrics", .what = "the process's metrics in Prometheus text format"},
 };
 }  // namespace detail
 

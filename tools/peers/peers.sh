@@ -2,7 +2,7 @@
 # Independent programs the tests talk to, installed from the project's own pinned files into the
 # build tree (never into the system, never by hand):
 #   python  a virtualenv with tools/peers/requirements.txt (confluent-kafka with its Avro and
-#           schema-registry extras, opentelemetry-proto; every package pinned)
+#           schema-registry extras, opentelemetry-proto, prometheus_client; every package pinned)
 #   node    node_modules from tools/peers/package.json and package-lock.json via `npm ci`
 #           (kafkajs, @kafkajs/confluent-schema-registry, playwright-core)
 #

@@ -12,6 +12,7 @@
 
 #include "../registry/wire_schemas.hpp"
 #include "arrived_records.hpp"
+#include "consumer_metrics.hpp"
 #include "dead_letter.hpp"
 #include "headers.hpp"
 #include "rdkafka.hpp"
@@ -90,6 +91,7 @@ struct consumer::impl {
   std::string group;
   detail::kafka_ptr client;
   std::unique_ptr<detail::dead_letter_writer> dead_letters;
+  std::optional<detail::consumer_metrics> metrics;                      // from create(), once the group is known
   const std::array<erased_handler, payload_count>* handlers = nullptr;  // the consumer's
   // One reused event and one reused payload view per topic: decoding reuses their storage.
   std::array<any_event, topic_count> decoded;
@@ -106,6 +108,7 @@ struct consumer::impl {
   std::optional<detail::arrived_records> arrived;
   std::atomic<std::uint64_t> handled{0}, skipped{0}, retries{0}, dead_lettered{0}, undecodable{0}, rebalances{0};
   bool closed = false;
+  bool series_declared = false;  // the metrics' zero series, at the first poll (handlers are known then)
   // With a schema registry: how to read each writer id, the last plan per topic (records come in
   // runs from one writer), and the body of the record in hand turned into this build's schema.
   std::shared_ptr<detail::wire_schemas> wire;
@@ -265,7 +268,8 @@ struct consumer::impl {
   }
 
   // Calls the handler, retrying with exponential backoff; the last result.
-  handler_result dispatch(const erased_handler& handler, const decoded_event& event, message_context& at) {
+  handler_result dispatch(const erased_handler& handler, std::size_t handler_index, const decoded_event& event,
+                          message_context& at, std::chrono::steady_clock::time_point started) {
     handler_result result;
     auto backoff = opts.retry.initial_backoff;
     for (;; ++at.attempt) {
@@ -274,10 +278,14 @@ struct consumer::impl {
       } catch (const std::exception& e) {
         result = std::unexpected(fmt::format("handler threw: {}", e.what()));
       }
+      metrics->handler_call(handler_index,
+                            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       if (result || at.attempt >= opts.retry.max_attempts) return result;
       bump(retries);
+      metrics->retry(handler_index);
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, opts.retry.max_backoff);
+      started = std::chrono::steady_clock::now();
     }
   }
 
@@ -294,6 +302,7 @@ struct consumer::impl {
     }
     if (!written) return std::unexpected(written.error());
     bump(dead_lettered);
+    metrics->dead_letter(rd_kafka_topic_name(message->rkt), reason.error_class);
     detail::log().warn("consumer {}: {}[{}]@{} dead-lettered to {} ({}: {})", group, rd_kafka_topic_name(message->rkt),
                        message->partition, message->offset, *written, reason.error_class, reason.message);
     return {};
@@ -315,8 +324,9 @@ struct consumer::impl {
     const rd_kafka_message_t* message = owned.get();
     auto head = decode_head(message);
     if (!head) return finish(owned, undecodable_record(message, head.error()));
-    const auto& handler =
-        (*handlers)[detail::topic_payload_offsets[static_cast<std::size_t>(head->topic)] + head->payload.branch];
+    const auto handler_index =
+        detail::topic_payload_offsets[static_cast<std::size_t>(head->topic)] + head->payload.branch;
+    const auto& handler = (*handlers)[handler_index];
     auto event = decode(*head, handler.kind);
     if (!event) return finish(owned, undecodable_record(message, event.error()));
     if (handler.kind == handler_kind::none) {
@@ -330,6 +340,12 @@ struct consumer::impl {
     at.offset = message->offset;
     at.record_time = timestamp{std::chrono::milliseconds{rd_kafka_message_timestamp(message, &kind)}};
     detail::consumer_access::attach(at, message);
+    // Horizons' producer gives a record its produced-at as its CreateTime too: that is read without
+    // parsing the headers. A LogAppendTime topic leaves the header to read.
+    const auto started = std::chrono::steady_clock::now();
+    auto produced =
+        kind == RD_KAFKA_TIMESTAMP_CREATE_TIME ? std::optional(at.record_time) : detail::produced_at_header(message);
+    if (produced) metrics->latency(head->topic, metrics->seconds_between(*produced, started));
     std::optional<tracing::consumer_span> span;
     if (tracing::enabled()) [[unlikely]]
       span.emplace(facts_of(message, *head, *event),
@@ -339,7 +355,7 @@ struct consumer::impl {
                        .offset = message->offset,
                        .traceparent = detail::last_header(message, header::traceparent),
                    });
-    auto result = dispatch(handler, *event, at);
+    auto result = dispatch(handler, handler_index, *event, at, started);
     if (result) {
       bump(handled);
       return finish(owned, {});
@@ -364,6 +380,14 @@ struct consumer::impl {
     if (unstored && (unstored->rkt != message->rkt || unstored->partition != message->partition)) store_finished();
     unstored = std::move(message);
     return {};
+  }
+
+  void declare_series() {
+    for (std::size_t i = 0; i < handlers->size(); ++i) {
+      if ((*handlers)[i].kind != handler_kind::none) metrics->declare_handler(i);
+    }
+    for (auto topic : opts.topics) metrics->declare_topic(topic_name(topic));
+    series_declared = true;
   }
 
   // Stores the offset of the last finished record, if any.
@@ -407,6 +431,7 @@ std::expected<std::unique_ptr<consumer>, kafka_error> consumer::create(options o
   auto dead_letters = detail::dead_letter_writer::create(config);
   if (!dead_letters) return std::unexpected(dead_letters.error());
   state->dead_letters = std::move(*dead_letters);
+  state->metrics.emplace(state->group);
   auto wire = detail::wire_schemas::of(config);
   if (!wire) return std::unexpected(detail::make_kafka_error(RD_KAFKA_RESP_ERR__INVALID_ARG, wire.error()));
   state->wire = std::move(*wire);
@@ -441,6 +466,7 @@ consumer_stats consumer::stats() const {
 }
 
 std::expected<std::size_t, kafka_error> consumer::poll(std::chrono::milliseconds timeout, std::size_t max_records) {
+  if (!impl_->series_declared) impl_->declare_series();
   std::expected<std::size_t, kafka_error> finished = 0;
   // Only the first record is waited for; the clock is read for it alone.
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -459,6 +485,7 @@ std::expected<std::size_t, kafka_error> consumer::poll(std::chrono::milliseconds
   }
   // What finished is stored, whether the poll ended or failed.
   impl_->store_finished();
+  impl_->metrics->flush(impl_->client.get());
   return finished;
 }
 
@@ -478,6 +505,8 @@ std::expected<void, kafka_error> consumer::close() {
   state.closed = true;
   state.arrived->drop();  // not handled, so not stored: they come again
   state.store_finished();
+  state.metrics->flush(state.client.get());
+  state.metrics->forget_partitions();
   // A commit refused because the group is rebalancing (its members are leaving too) loses nothing:
   // leaving revokes the partitions, and the revoke commits again; at worst records are seen twice.
   auto commit = rd_kafka_commit(state.client.get(), nullptr, 0);

@@ -10,9 +10,9 @@ void add_header(rd_kafka_headers_t* headers, std::string_view name, std::string_
                       static_cast<ssize_t>(value.size()));
 }
 
-headers_ptr record_headers(const envelope& meta, std::string_view event_type) {
+headers_ptr record_headers(const envelope& meta, std::string_view event_type, timestamp produced) {
   char produced_at[24];
-  auto end = std::to_chars(produced_at, produced_at + sizeof produced_at, now().time_since_epoch().count()).ptr;
+  auto end = std::to_chars(produced_at, produced_at + sizeof produced_at, produced.time_since_epoch().count()).ptr;
   char event_id[uuid::text_size], correlation_id[uuid::text_size];
   meta.event_id.format_to(event_id);
   meta.correlation_id.format_to(correlation_id);

@@ -25,9 +25,10 @@ namespace horizons::detail {
 void add_header(rd_kafka_headers_t* headers, std::string_view name, std::string_view value);
 
 /// The headers every Horizons record carries: event-type, correlation-id, content-type,
-/// produced-at (now), traceparent when the envelope has one, and event-id last (a delivery
-/// report looks it up from the end).
-[[nodiscard]] headers_ptr record_headers(const envelope& meta, std::string_view event_type);
+/// produced-at (`produced_at`, which the producer also gives the record as its Kafka timestamp),
+/// traceparent when the envelope has one, and event-id last (a delivery report looks it up from
+/// the end).
+[[nodiscard]] headers_ptr record_headers(const envelope& meta, std::string_view event_type, timestamp produced_at);
 
 /// A copy of a consumed record's headers (none: an empty list with room for `extra`).
 [[nodiscard]] headers_ptr copy_headers(const rd_kafka_message_t* message, std::size_t extra);

@@ -236,7 +236,10 @@ std::expected<void, kafka_error> producer::enqueue(const outgoing_record& record
     if (auto fatal = fatal_error()) return std::unexpected(*fatal);
   }
   const auto value = impl_->registry_ids ? with_registry_id(record, *impl_->registry_ids) : record.value;
-  auto headers = detail::record_headers(record.meta, record.event_type);  // the message's once produce succeeds
+  // One clock reading for the produced-at header and the record's Kafka timestamp (CreateTime), so a
+  // consumer can take either: the timestamp is read without parsing the headers.
+  const auto produced_at = now();
+  auto headers = detail::record_headers(record.meta, record.event_type, produced_at);  // the message's once sent
   auto* topic = impl_->topics[static_cast<std::size_t>(record.topic)].get();
   const char* key_data = record.key ? record.key->data() : nullptr;
   std::size_t key_size = record.key ? record.key->size() : 0;
@@ -246,6 +249,8 @@ std::expected<void, kafka_error> producer::enqueue(const outgoing_record& record
         impl_->client.get(), RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(const_cast<std::byte*>(value.data()), value.size()),
         RD_KAFKA_V_KEY(key_data, key_size), RD_KAFKA_V_HEADERS(headers.get()),
+        RD_KAFKA_V_TIMESTAMP(
+            std::chrono::duration_cast<std::chrono::milliseconds>(produced_at.time_since_epoch()).count()),
         RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(tag))), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       (void)headers.release();

@@ -140,9 +140,9 @@ TEST(metrics_format, gauges_and_counters_carry_the_snapshot) {
   EXPECT_EQ(
       value_of(samples, "horizons_consumer_lag_seconds", {{"group", "metrics-aggregator"}, {"topic", "job-metrics"}}),
       3.25);
-  EXPECT_EQ(value_of(samples, "horizons_jobs", {{"state", "active"}}), 3);
-  EXPECT_EQ(value_of(samples, "horizons_jobs", {{"state", "pending"}}), 5);
-  EXPECT_EQ(value_of(samples, "horizons_jobs", {{"state", "failed_24h"}}), 1);
+  EXPECT_EQ(value_of(samples, "horizons_health_jobs", {{"state", "active"}}), 3);
+  EXPECT_EQ(value_of(samples, "horizons_health_jobs", {{"state", "pending"}}), 5);
+  EXPECT_EQ(value_of(samples, "horizons_health_jobs", {{"state", "failed_24h"}}), 1);
   EXPECT_EQ(value_of(samples, "horizons_queue_depth"), 17);
   EXPECT_EQ(value_of(samples, "horizons_alerts_open"), 2);
   EXPECT_EQ(value_of(samples, "horizons_health_evaluation_seconds"), 0.25);

@@ -301,7 +301,7 @@ TEST_F(health_monitor_service,
       metrics->body.find("horizons_consumer_lag_messages{group=\"metrics-aggregator\",topic=\"job-metrics\"} 40\n"),
       std::string::npos);
   EXPECT_NE(metrics->body.find("\nhorizons_brokers_up 3\n"), std::string::npos);
-  EXPECT_NE(metrics->body.find("\nhorizons_jobs{state=\"active\"} 1\n"), std::string::npos);
+  EXPECT_NE(metrics->body.find("\nhorizons_health_jobs{state=\"active\"} 1\n"), std::string::npos);
 
   // The group catches up: ok, and the alert is resolved in the flow that raised it.
   auto before_commit = first->evaluations();

@@ -1,0 +1,62 @@
+#include "services/common/http_listener.hpp"
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include <horizons/metrics.hpp>
+
+#include "services/common/listen_address.hpp"
+
+namespace horizons::services {
+
+std::expected<std::unique_ptr<http_listener>, std::string> http_listener::bind(const std::string& listen) {
+  auto parsed = parse_listen(listen);
+  if (!parsed) return std::unexpected(parsed.error());
+  std::unique_ptr<http_listener> listener(new http_listener());
+  auto& server = listener->server_;
+  server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  int port = parsed->port;
+  if (port == 0) {
+    port = server.bind_to_any_port(parsed->host);
+  } else if (!server.bind_to_port(parsed->host, port)) {
+    port = -1;
+  }
+  if (port < 0) {
+    return std::unexpected(fmt::format("cannot listen on {}: the address is not local or the port is in use", listen));
+  }
+  listener->address_ = parsed->host.find(':') == std::string::npos ? fmt::format("{}:{}", parsed->host, port)
+                                                                   : fmt::format("[{}]:{}", parsed->host, port);
+  return listener;
+}
+
+http_listener::~http_listener() { stop(); }
+
+void http_listener::serve() {
+  add_metrics_route(server_);
+  thread_ = std::thread([this] {
+    server_.listen_after_bind();
+    ended_ = true;
+  });
+}
+
+void http_listener::stop() {
+  if (!thread_.joinable()) return;
+  // httplib's stop() does nothing until the listening loop has started: repeat until it ended.
+  while (!ended_) {
+    server_.stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  thread_.join();
+}
+
+void add_metrics_route(httplib::Server& server) {
+  server.Get("/metrics", [](const httplib::Request&, httplib::Response& response) {
+    response.set_content(metrics::exposition(), std::string(metrics::content_type));
+  });
+}
+
+}  // namespace horizons::services

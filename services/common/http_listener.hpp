@@ -1,0 +1,56 @@
+// A service's HTTP listener: binds an address, serves on a thread of its own,
+// and stops on destruction. Every service that answers HTTP uses one, and
+// every one of them serves GET /metrics (the process's Prometheus metrics).
+//
+//   auto http = horizons::services::http_listener::bind("127.0.0.1:0");   // port 0: any free port
+//   if (!http) return std::unexpected(http.error());   // "cannot listen on 127.0.0.1:80: ..."
+//   (*http)->server().Get("/jobs", ...);              // the service's routes
+//   (*http)->serve();                                  // GET /metrics is added here
+//   fmt::print("{}\n", (*http)->url());               // "http://127.0.0.1:40123"
+//
+// bind() fails, naming the address, when it is malformed, not local or in use (SO_REUSEADDR
+// only: httplib's default SO_REUSEPORT would let a second instance share the port unnoticed).
+// Threads: bind(), serve() and stop() from the owning thread; routes run on httplib's threads.
+#pragma once
+
+#include <atomic>
+#include <expected>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <httplib.h>
+
+namespace horizons::services {
+
+class http_listener {
+ public:
+  [[nodiscard]] static std::expected<std::unique_ptr<http_listener>, std::string> bind(const std::string& listen);
+  ~http_listener();  ///< stop()
+  http_listener(const http_listener&) = delete;
+  http_listener& operator=(const http_listener&) = delete;
+
+  /// Where routes are added, before or after serve().
+  [[nodiscard]] httplib::Server& server() { return server_; }
+  /// Adds GET /metrics and starts answering.
+  void serve();
+  /// Stops answering and joins the thread (waits for requests in hand). Idempotent.
+  void stop();
+
+  /// "host:port" ("[v6]:port") with the port actually bound.
+  [[nodiscard]] const std::string& address() const { return address_; }
+  /// "http://" + address().
+  [[nodiscard]] std::string url() const { return "http://" + address_; }
+
+ private:
+  http_listener() = default;
+  httplib::Server server_;
+  std::thread thread_;
+  std::atomic<bool> ended_{false};
+  std::string address_;
+};
+
+/// GET /metrics on `server`: horizons::metrics::exposition(), text format 0.0.4.
+void add_metrics_route(httplib::Server& server);
+
+}  // namespace horizons::services

@@ -1,0 +1,59 @@
+// A service's HTTP listener: binds what it is given (port 0: a free port),
+// refuses bad and busy addresses with messages naming them, serves the
+// service's routes beside GET /metrics, and stops.
+#include "services/common/http_listener.hpp"
+
+#include <gtest/gtest.h>
+
+#include <horizons/metrics.hpp>
+
+namespace horizons::services {
+namespace {
+
+int port_of(const std::string& address) { return std::stoi(address.substr(address.rfind(':') + 1)); }
+
+TEST(http_listener, serves_its_routes_and_the_process_metrics) {
+  auto& probe = prometheus::BuildCounter()
+                    .Name("horizons_http_listener_test_probes_total")
+                    .Help("A counter this test increments.")
+                    .Register(metrics::registry())
+                    .Add({{"test", "listener"}});
+  probe.Increment(3);
+  auto http = http_listener::bind("127.0.0.1:0");
+  ASSERT_TRUE(http) << http.error();
+  (*http)->server().Get("/hello", [](const httplib::Request&, httplib::Response& r) { r.set_content("hi", "text/plain"); });
+  (*http)->serve();
+  EXPECT_EQ((*http)->url(), "http://" + (*http)->address());
+
+  httplib::Client client("127.0.0.1", port_of((*http)->address()));
+  auto hello = client.Get("/hello");
+  ASSERT_TRUE(hello);
+  EXPECT_EQ(hello->body, "hi");
+  auto scraped = client.Get("/metrics");
+  ASSERT_TRUE(scraped);
+  EXPECT_EQ(scraped->status, 200);
+  EXPECT_EQ(scraped->get_header_value("Content-Type"), metrics::content_type);
+  EXPECT_NE(scraped->body.find("# TYPE horizons_http_listener_test_probes_total counter\n"), std::string::npos);
+  EXPECT_NE(scraped->body.find("horizons_http_listener_test_probes_total{test=\"listener\"} 3\n"), std::string::npos)
+      << scraped->body;
+
+  (*http)->stop();
+  (*http)->stop();  // idempotent
+  EXPECT_FALSE(client.Get("/hello")) << "nothing answers after stop()";
+}
+
+TEST(http_listener, refuses_a_malformed_or_busy_address_naming_it) {
+  auto malformed = http_listener::bind("9464");
+  ASSERT_FALSE(malformed);
+  EXPECT_EQ(malformed.error(), "HTTP listen address: expected host:port, got '9464'");
+
+  auto first = http_listener::bind("127.0.0.1:0");
+  ASSERT_TRUE(first) << first.error();
+  auto busy = http_listener::bind((*first)->address());
+  ASSERT_FALSE(busy);
+  EXPECT_EQ(busy.error(),
+            "cannot listen on " + (*first)->address() + ": the address is not local or the port is in use");
+}
+
+}  // namespace
+}  // namespace horizons::services
