@@ -33,7 +33,7 @@ packages=(
   python3-avro kcat python3-kafka python3-lz4 python3-snappy python3-venv
   openjdk-17-jre-headless openjdk-17-jdk-headless maven util-linux
   dpkg-dev clang-format chromium
-  libabsl-dev libgrpc++-dev libprotobuf-dev protobuf-compiler-grpc prometheus-cpp-dev
+  libabsl-dev libgrpc++-dev libprotobuf-dev protobuf-compiler-grpc prometheus-cpp-dev libjemalloc-dev
 )
 
 step() { printf 'install-deps: %s\n' "$*"; }

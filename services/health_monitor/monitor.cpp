@@ -148,6 +148,10 @@ alert_severity broker_severity(const broker_state& b) {
   return something_missing ? alert_severity::critical : alert_severity::warning;
 }
 
+// Job events read and not yet stored (the state database refused them) are kept up to this many; the
+// oldest go first.
+constexpr std::size_t max_pending_job_events = 200'000;
+
 // The monitor's own reader of every topic and its dead-letter twin, without a group, from the beginning,
 // on a thread of its own so that the time a record waits for it is the record's latency and not the
 // evaluation interval. It keeps the job tally and the job timelines (job-lifecycle, every record) and the
@@ -272,8 +276,6 @@ class topic_feed {
     return true;
   }
 
-  static constexpr std::size_t max_pending_job_events = 200'000;
-
   client_config config_;
   timestamp started_;
   traffic_meter traffic_;
@@ -361,6 +363,13 @@ class monitor {
     now.dead_letters = std::move(seen.traffic.dead_letters);
     pending_job_events_.insert(pending_job_events_.end(), std::make_move_iterator(seen.job_events.begin()),
                                std::make_move_iterator(seen.job_events.end()));
+    if (pending_job_events_.size() > max_pending_job_events) {
+      auto excess = pending_job_events_.size() - max_pending_job_events;
+      pending_job_events_.erase(pending_job_events_.begin(),
+                                pending_job_events_.begin() + static_cast<std::ptrdiff_t>(excess));
+      spdlog::warn("{}: {} job events left out of the timelines while the state database refuses them", service_name,
+                   excess);
+    }
     auto measured = measure();
     now.brokers = judge_brokers(measured);
     now.response_time_ms = ms_since(started);
