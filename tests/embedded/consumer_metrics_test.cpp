@@ -113,12 +113,12 @@ TEST_F(consumer_metrics, count_every_record_call_retry_and_dead_letter_and_lag_r
   auto other_retries = child("horizons_handler_retries_total", {{"group", group}, {"event_type", "job.cancelled"}});
   EXPECT_FALSE(other_retries) << "only handled event types have series";
 
-  auto decode = child("horizons_dead_letters_total",
-                      {{"group", group}, {"topic", "job-lifecycle"}, {"error_class", "decode"}});
+  auto decode =
+      child("horizons_dead_letters_total", {{"group", group}, {"topic", "job-lifecycle"}, {"error_class", "decode"}});
   ASSERT_TRUE(decode);
   EXPECT_EQ(decode->counter.value, 1);
-  auto handler = child("horizons_dead_letters_total",
-                       {{"group", group}, {"topic", "job-lifecycle"}, {"error_class", "handler"}});
+  auto handler =
+      child("horizons_dead_letters_total", {{"group", group}, {"topic", "job-lifecycle"}, {"error_class", "handler"}});
   ASSERT_TRUE(handler) << "declared at zero before any handler fails for good";
   EXPECT_EQ(handler->counter.value, 0);
 

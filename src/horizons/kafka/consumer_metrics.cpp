@@ -91,7 +91,8 @@ void consumer_metrics::pending_histogram::add_to_registry(prometheus::Family<pro
 
 prometheus::Counter& consumer_metrics::retries_counter(std::size_t index) {
   auto& counter = retries_[index];
-  if (!counter) counter = &retries_family_.Add({{"group", group_}, {"event_type", std::string(all_event_types[index])}});
+  if (!counter)
+    counter = &retries_family_.Add({{"group", group_}, {"event_type", std::string(all_event_types[index])}});
   return *counter;
 }
 
@@ -150,10 +151,11 @@ void consumer_metrics::refresh_lag(rd_kafka_t* client) {
     if (position < 0) continue;
     auto key = std::pair(std::string(p.topic), p.partition);
     auto found = lag_.find(key);
-    auto* gauge = found != lag_.end() ? found->second
-                                      : &partition_gauges().hold(lag_family_, {{"group", group_},
-                                                                               {"topic", key.first},
-                                                                               {"partition", fmt::format("{}", p.partition)}});
+    auto* gauge = found != lag_.end()
+                      ? found->second
+                      : &partition_gauges().hold(
+                            lag_family_,
+                            {{"group", group_}, {"topic", key.first}, {"partition", fmt::format("{}", p.partition)}});
     gauge->Set(static_cast<double>(std::max<std::int64_t>(high - position, 0)));
     seen.emplace(std::move(key), gauge);
   }

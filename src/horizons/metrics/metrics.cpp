@@ -52,9 +52,8 @@ std::string exposition() {
 }
 
 const prometheus::Histogram::BucketBoundaries& latency_buckets() {
-  static const prometheus::Histogram::BucketBoundaries bounds{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                              0.05,   0.1,   0.25,   0.5,   1,    2.5,
-                                                              5,      10,    30,     60};
+  static const prometheus::Histogram::BucketBoundaries bounds{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                              0.25,   0.5,   1,      2.5,   5,    10,    30,   60};
   return bounds;
 }
 

@@ -21,7 +21,8 @@ TEST(http_listener, serves_its_routes_and_the_process_metrics) {
   probe.Increment(3);
   auto http = http_listener::bind("127.0.0.1:0");
   ASSERT_TRUE(http) << http.error();
-  (*http)->server().Get("/hello", [](const httplib::Request&, httplib::Response& r) { r.set_content("hi", "text/plain"); });
+  (*http)->server().Get("/hello",
+                        [](const httplib::Request&, httplib::Response& r) { r.set_content("hi", "text/plain"); });
   (*http)->serve();
   EXPECT_EQ((*http)->url(), "http://" + (*http)->address());
 
