@@ -9,9 +9,11 @@
 //   std::string body = horizons::metrics::exposition();   // text format 0.0.4, for GET /metrics
 //
 // What the library records by itself, per consumer (labels in braces):
-//   horizons_event_latency_seconds{group,topic}        histogram: the record's produced-at header
-//                                                      (its Kafka timestamp when it has none) to
-//                                                      the start of its handling
+//   horizons_event_latency_seconds{group,topic}        histogram: the record's production to the
+//                                                      start of its handling (its CreateTime, which
+//                                                      Horizons' producer sets from the clock
+//                                                      reading of its produced-at header; the
+//                                                      header on LogAppendTime topics)
 //   horizons_handler_duration_seconds{group,event_type} histogram: each handler call
 //   horizons_handler_retries_total{group,event_type}    handler calls repeated after a failure
 //   horizons_dead_letters_total{group,topic,error_class} records written to a DLQ (decode, handler)

@@ -43,8 +43,9 @@ consumer_metrics::consumer_metrics(std::string group)
     : group_(std::move(group)),
       latency_family_(prometheus::BuildHistogram()
                           .Name("horizons_event_latency_seconds")
-                          .Help("From a record's produced-at header (else its Kafka timestamp) to the start of its "
-                                "handling, per consumer group and topic.")
+                          .Help("From a record's production (its CreateTime, which Horizons' producer takes from its "
+                                "produced-at header's clock reading) to the start of its handling, per consumer "
+                                "group and topic.")
                           .Register(metrics::registry())),
       handler_family_(prometheus::BuildHistogram()
                           .Name("horizons_handler_duration_seconds")
