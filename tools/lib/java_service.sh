@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Shell functions shared by the scripts that run Java servers on loopback (tools/kafka,
-# tools/registry). Sourced, not run; the sourcing script defines `die`. Locals here
+# Shell functions shared by the scripts that run servers on loopback (tools/kafka and
+# tools/registry, Java; tools/postgres uses the process helpers). Sourced, not run; the sourcing
+# script defines `die`. Locals here
 # must not share a name with the scripts' readonly globals (java_bin, pid_file, ...).
 
 # Dies unless `$1` (a java binary) is Java 17 or newer.
