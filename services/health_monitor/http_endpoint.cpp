@@ -5,10 +5,8 @@
 #include <atomic>
 #include <charconv>
 #include <condition_variable>
-#include <initializer_list>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <utility>
 
 #include <fmt/format.h>

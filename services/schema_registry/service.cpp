@@ -1,12 +1,7 @@
 #include "services/schema_registry/service.hpp"
 
-#include <sys/socket.h>
-
-#include <atomic>
-#include <charconv>
 #include <condition_variable>
 #include <mutex>
-#include <thread>
 
 #include <fmt/format.h>
 #include <httplib.h>

@@ -80,16 +80,6 @@ void consumer_metrics::pending_histogram::observe(double value) {
   any = true;
 }
 
-void consumer_metrics::pending_histogram::add_to_registry(prometheus::Family<prometheus::Histogram>& family,
-                                                          const prometheus::Labels& labels) {
-  if (!any) return;
-  if (!target) target = &family.Add(labels, *bounds);
-  target->ObserveMultiple(counts, sum);
-  std::fill(counts.begin(), counts.end(), 0.0);
-  sum = 0;
-  any = false;
-}
-
 prometheus::Counter& consumer_metrics::retries_counter(std::size_t index) {
   auto& counter = retries_[index];
   if (!counter)
@@ -119,11 +109,14 @@ void consumer_metrics::dead_letter(std::string_view topic, std::string_view erro
 
 void consumer_metrics::flush(rd_kafka_t* client) {
   for (std::size_t t = 0; t < topic_count; ++t) {
-    latency_[t].add_to_registry(latency_family_,
-                                {{"group", group_}, {"topic", std::string(topic_name(static_cast<topic_id>(t)))}});
+    latency_[t].add_to_registry(latency_family_, [&] {
+      return prometheus::Labels{{"group", group_}, {"topic", std::string(topic_name(static_cast<topic_id>(t)))}};
+    });
   }
   for (std::size_t i = 0; i < payload_count; ++i) {
-    handler_[i].add_to_registry(handler_family_, {{"group", group_}, {"event_type", std::string(all_event_types[i])}});
+    handler_[i].add_to_registry(handler_family_, [&] {
+      return prometheus::Labels{{"group", group_}, {"event_type", std::string(all_event_types[i])}};
+    });
   }
   auto now = std::chrono::steady_clock::now();
   wall_anchor_ = std::chrono::system_clock::now();

@@ -10,6 +10,7 @@
 // Threads: one object per consumer, used from its polling thread alone (flush() too).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -70,7 +71,17 @@ class consumer_metrics {
     double sum = 0;
     bool any = false;
     void observe(double value);
-    void add_to_registry(prometheus::Family<prometheus::Histogram>& family, const prometheus::Labels& labels);
+    // Adds what is pending to its child of `family`, made with `labels()` at the first flush that has
+    // something (so an idle flush builds no labels).
+    template <class MakeLabels>
+    void add_to_registry(prometheus::Family<prometheus::Histogram>& family, const MakeLabels& labels) {
+      if (!any) return;
+      if (!target) target = &family.Add(labels(), *bounds);
+      target->ObserveMultiple(counts, sum);
+      std::fill(counts.begin(), counts.end(), 0.0);
+      sum = 0;
+      any = false;
+    }
   };
   void refresh_lag(rd_kafka_t* client);
   prometheus::Counter& retries_counter(std::size_t index);
