@@ -2,6 +2,7 @@
 #include "commands.hpp"
 
 #include "services/compliance_auditor/ledger.hpp"
+#include "state_option.hpp"
 
 #include <horizons/timestamp.hpp>
 
@@ -21,6 +22,7 @@ using ordered_json = nlohmann::ordered_json;
 struct ledger_location {
   std::string data_dir = "horizons-data";
   std::string file;
+  std::string state;  // --state: a state root URL
 };
 
 void add_location_options(CLI::App* command, const std::shared_ptr<ledger_location>& where) {
@@ -29,12 +31,17 @@ void add_location_options(CLI::App* command, const std::shared_ptr<ledger_locati
                                "Service state directory; the ledger is DIR/compliance-auditor/ledger.db")
                   ->capture_default_str();
   auto* file = command->add_option("--ledger", where->file, "The ledger file itself, instead of --data-dir");
+  auto* state = add_state_option(command, where->state);
   dir->excludes(file);
+  state->excludes(file);
 }
 
 std::expected<ledger, int> open_ledger(std::string_view command, const ledger_location& where) {
-  auto path = where.file.empty() ? ledger::path_in(where.data_dir) : std::filesystem::path(where.file);
-  auto opened = ledger::open_existing(path);
+  auto root = state_root(where.state);
+  if (!root) return std::unexpected(fail(command, root.error(), exit_usage));
+  auto at = !where.file.empty() ? sql::location(std::filesystem::path(where.file))
+                                : ledger::location_in(root->value_or(sql::location(where.data_dir)));
+  auto opened = ledger::open_existing(at);
   if (!opened) return std::unexpected(fail(command, opened.error().message, exit_usage));
   return std::move(*opened);
 }
@@ -89,7 +96,7 @@ int run_verify(const ledger_location& where, bool json) {
   if (!report) return fail("audit verify", report.error().message);
   const auto& r = *report;
   if (json) {
-    ordered_json out{{"ledger", opened->path().string()},
+    ordered_json out{{"ledger", opened->where().to_string()},
                      {"ok", r.ok()},
                      {"entries_checked", r.entries_checked},
                      {"first_seq", r.first_seq},
@@ -103,7 +110,7 @@ int run_verify(const ledger_location& where, bool json) {
     }
     fmt::print("{}\n", out.dump(2));
   } else {
-    fmt::print("ledger      {}\n", opened->path().string());
+    fmt::print("ledger      {}\n", opened->where().to_string());
     fmt::print("entries     {} checked{}\n", r.entries_checked,
                r.entries_checked ? fmt::format(" (seq {}..{})", r.first_seq, r.last_seq) : "");
     if (r.checkpoint) {

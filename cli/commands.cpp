@@ -14,6 +14,7 @@ void add_commands(CLI::App& app, int& result) {
   add_platform_commands(app, result);
   add_bench_commands(app, result);
   add_audit_commands(app, result);
+  add_state_commands(app, result);
 }
 
 }  // namespace horizons::cli

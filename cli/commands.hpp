@@ -49,5 +49,6 @@ void add_ops_commands(CLI::App& app, int& result);
 void add_platform_commands(CLI::App& app, int& result);
 void add_bench_commands(CLI::App& app, int& result);
 void add_audit_commands(CLI::App& app, int& result);
+void add_state_commands(CLI::App& app, int& result);
 
 }  // namespace horizons::cli

@@ -16,6 +16,7 @@
 
 #include "commands.hpp"
 #include "kafka_options.hpp"
+#include "state_option.hpp"
 #include "services/orchestrator/submission.hpp"
 #include "services/platform/registry.hpp"
 #include "services/platform/run_harness.hpp"
@@ -79,7 +80,10 @@ void add_platform_commands(CLI::App& app, int& result) {
     run->add_option("--rate", opts->submit_rate, "Jobs submitted per second")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
-    run->add_option("--data-dir", opts->data_dir, "Where the services keep their state")->capture_default_str();
+    run->add_option("--data-dir", opts->data_dir, "Where the services keep their files (and state, without --state)")
+        ->capture_default_str();
+    auto run_state = std::make_shared<std::string>();
+    add_state_option(run, *run_state);
     run->add_option("--services", *services,
                     "Services to run in this process (default: all; none: no service): " + platform::service_names() +
                         "; the others must run elsewhere (horizons serve) on the same cluster and data dir")
@@ -108,81 +112,88 @@ void add_platform_commands(CLI::App& app, int& result) {
         "  horizons run --brokers 127.0.0.1:19092 --data-dir /tmp/h   # a real cluster\n"
         "  horizons run --dashboard                      # prints Dashboard: http://127.0.0.1:PORT/\n"
         "Exit status: 0 when every job ended, nothing was lost or duplicated and the ledger verified; 1 otherwise.");
-    run->callback([&result, run, kafka, opts, services, report_json, timeout_s, dashboard, dashboard_hold_s] {
-      auto config = resolve_config(*kafka, false);
-      if (!config) {
-        result = fail("run", config.error(), exit_usage);
-        return;
-      }
-      auto options = *opts;
-      options.config = *config;
-      options.timeout = std::chrono::seconds(*timeout_s);
-      if (!services->empty()) {
-        options.services.clear();
-        for (const auto& name : *services) {
-          if (name == "none") continue;  // every service runs elsewhere
-          const auto* s = platform::find_service(name);
-          if (!s) {
-            result = fail("run", fmt::format("unknown service '{}' (expected {})", name, platform::service_names()),
-                          exit_usage);
+    run->callback(
+        [&result, run, kafka, opts, services, report_json, timeout_s, dashboard, dashboard_hold_s, run_state] {
+          auto config = resolve_config(*kafka, false);
+          if (!config) {
+            result = fail("run", config.error(), exit_usage);
             return;
           }
-          options.services.push_back(s);
-        }
-      }
-      if (auto ok = options.sim.check(); !ok) {
-        result = fail("run", ok.error(), exit_usage);
-        return;
-      }
-      options.on_progress = show_progress;
-      auto stop = stop_on_signals();  // first: threads started later (tracing's) inherit its signal mask
-      auto tracing = start_tracing("run", "horizons", result);
-      if (!tracing) return;
-      // The dashboard is this command's, not the monitor's: up before the workload, and after the report.
-      if (run->count("--dashboard") > 0) {
-        auto listen = dashboard->empty() ? std::string("127.0.0.1:0") : *dashboard;
-        auto started = health_monitor::http_endpoint::start(listen);
-        if (!started) {
-          result = fail("run", fmt::format("--dashboard: {}", started.error()), exit_usage);
-          return;
-        }
-        options.dashboard = std::move(*started);
-        fmt::print("Dashboard: {}\n", options.dashboard->url());
-        std::fflush(stdout);
-        if (std::ranges::find(options.services, &health_monitor::descriptor) == options.services.end()) {
-          fmt::print(stderr, "horizons run: the health monitor runs elsewhere; this dashboard shows nothing\n");
-        }
-      }
-      auto report = platform::run(options, stop);
-      if (isatty(STDERR_FILENO)) fmt::print(stderr, "\n");
-      if (!report) {
-        result = fail("run", report.error());
-        return;
-      }
-      fmt::print("{}", report->text());
-      std::fflush(stdout);
-      if (!report_json->empty()) {
-        std::ofstream file(*report_json);
-        file << report->json();
-        if (!file) {
-          result = fail("run", fmt::format("cannot write {}", *report_json));
-          return;
-        }
-      }
-      result = report->ok() ? exit_ok : exit_bad_input;
-      if (options.dashboard) {
-        // A person at a terminal keeps the page until Ctrl-C; scripts and CI never wait unless asked to.
-        int hold_s = *dashboard_hold_s >= 0 ? *dashboard_hold_s : isatty(STDOUT_FILENO) ? 86'400 : 0;
-        if (hold_s > 0 && !stop.stop_requested()) {
-          fmt::print(stderr, "Dashboard still at {} ({}); Ctrl-C ends it\n", options.dashboard->url(),
-                     *dashboard_hold_s >= 0 ? fmt::format("for {} s", hold_s) : std::string("until Ctrl-C"));
-          std::mutex mutex;
-          std::condition_variable_any never;
-          std::unique_lock lock(mutex);
-          never.wait_for(lock, stop, std::chrono::seconds(hold_s), [] { return false; });
-        }
-      }
-    });
+          auto root = state_root(*run_state);
+          if (!root) {
+            result = fail("run", root.error(), exit_usage);
+            return;
+          }
+          auto options = *opts;
+          options.state = *root;
+          options.config = *config;
+          options.timeout = std::chrono::seconds(*timeout_s);
+          if (!services->empty()) {
+            options.services.clear();
+            for (const auto& name : *services) {
+              if (name == "none") continue;  // every service runs elsewhere
+              const auto* s = platform::find_service(name);
+              if (!s) {
+                result = fail("run", fmt::format("unknown service '{}' (expected {})", name, platform::service_names()),
+                              exit_usage);
+                return;
+              }
+              options.services.push_back(s);
+            }
+          }
+          if (auto ok = options.sim.check(); !ok) {
+            result = fail("run", ok.error(), exit_usage);
+            return;
+          }
+          options.on_progress = show_progress;
+          auto stop = stop_on_signals();  // first: threads started later (tracing's) inherit its signal mask
+          auto tracing = start_tracing("run", "horizons", result);
+          if (!tracing) return;
+          // The dashboard is this command's, not the monitor's: up before the workload, and after the report.
+          if (run->count("--dashboard") > 0) {
+            auto listen = dashboard->empty() ? std::string("127.0.0.1:0") : *dashboard;
+            auto started = health_monitor::http_endpoint::start(listen);
+            if (!started) {
+              result = fail("run", fmt::format("--dashboard: {}", started.error()), exit_usage);
+              return;
+            }
+            options.dashboard = std::move(*started);
+            fmt::print("Dashboard: {}\n", options.dashboard->url());
+            std::fflush(stdout);
+            if (std::ranges::find(options.services, &health_monitor::descriptor) == options.services.end()) {
+              fmt::print(stderr, "horizons run: the health monitor runs elsewhere; this dashboard shows nothing\n");
+            }
+          }
+          auto report = platform::run(options, stop);
+          if (isatty(STDERR_FILENO)) fmt::print(stderr, "\n");
+          if (!report) {
+            result = fail("run", report.error());
+            return;
+          }
+          fmt::print("{}", report->text());
+          std::fflush(stdout);
+          if (!report_json->empty()) {
+            std::ofstream file(*report_json);
+            file << report->json();
+            if (!file) {
+              result = fail("run", fmt::format("cannot write {}", *report_json));
+              return;
+            }
+          }
+          result = report->ok() ? exit_ok : exit_bad_input;
+          if (options.dashboard) {
+            // A person at a terminal keeps the page until Ctrl-C; scripts and CI never wait unless asked to.
+            int hold_s = *dashboard_hold_s >= 0 ? *dashboard_hold_s : isatty(STDOUT_FILENO) ? 86'400 : 0;
+            if (hold_s > 0 && !stop.stop_requested()) {
+              fmt::print(stderr, "Dashboard still at {} ({}); Ctrl-C ends it\n", options.dashboard->url(),
+                         *dashboard_hold_s >= 0 ? fmt::format("for {} s", hold_s) : std::string("until Ctrl-C"));
+              std::mutex mutex;
+              std::condition_variable_any never;
+              std::unique_lock lock(mutex);
+              never.wait_for(lock, stop, std::chrono::seconds(hold_s), [] { return false; });
+            }
+          }
+        });
   }
 
   // ---- serve
@@ -193,7 +204,10 @@ void add_platform_commands(CLI::App& app, int& result) {
     auto opts = std::make_shared<platform::serve_options>();
     auto name = std::make_shared<std::string>();
     serve->add_option("service", *name, "One of: " + platform::served_service_names())->required();
-    serve->add_option("--data-dir", opts->data_dir, "Where the service keeps its state")->capture_default_str();
+    serve->add_option("--data-dir", opts->data_dir, "Where the service keeps its files (and state, without --state)")
+        ->capture_default_str();
+    auto serve_state = std::make_shared<std::string>();
+    add_state_option(serve, *serve_state);
     serve->add_option("--http,--listen", opts->http_listen,
                       "host:port of the orchestrator's job API (default: none), the health monitor's "
                       "/healthz and /metrics (default 127.0.0.1:9464) or the schema registry's REST API "
@@ -218,8 +232,10 @@ void add_platform_commands(CLI::App& app, int& result) {
         "  horizons serve compliance-auditor --brokers 127.0.0.1:19092 --data-dir /var/lib/horizons \\\n"
         "      --metrics 127.0.0.1:9470\n"
         "  horizons serve schema-registry --brokers 127.0.0.1:19092 --listen 127.0.0.1:8081\n"
-        "Scale out by starting more processes of a service with the same data dir: they share its consumer group.");
-    serve->callback([&result, kafka, opts, name] {
+        "  horizons serve metrics-aggregator --brokers kafka1:9092 --state postgresql://horizons@db:5432/horizons\n"
+        "Scale out by starting more processes of a service: on one host with the same data dir, or on any\n"
+        "hosts with the same --state postgresql://...; they share its consumer group and its state.");
+    serve->callback([&result, kafka, opts, name, serve_state] {
       const auto* s = platform::find_served_service(*name);
       if (!s) {
         result =
@@ -232,8 +248,14 @@ void add_platform_commands(CLI::App& app, int& result) {
         result = fail("serve", config.error(), exit_usage);
         return;
       }
+      auto root = state_root(*serve_state);
+      if (!root) {
+        result = fail("serve", root.error(), exit_usage);
+        return;
+      }
       auto options = *opts;
       options.config = *config;
+      options.state = *root;
       // On stdout, for whoever started it to read the address (port 0 picks one).
       options.on_listening = [service = *name](const std::string& url) {
         fmt::print("horizons serve: {} ready at {}\n", service, url);
@@ -246,8 +268,8 @@ void add_platform_commands(CLI::App& app, int& result) {
       auto stop = stop_on_signals();  // first: threads started later (tracing's) inherit its signal mask
       auto tracing = start_tracing("serve", *name, result);
       if (!tracing) return;
-      fmt::print(stderr, "horizons serve: {} running on {} (data in {}); SIGTERM stops it\n", *name, config->brokers,
-                 options.data_dir.string());
+      fmt::print(stderr, "horizons serve: {} running on {} (state in {}); SIGTERM stops it\n", *name, config->brokers,
+                 options.state ? options.state->to_string() : options.data_dir.string());
       if (auto ran = platform::serve(*s, options, stop); !ran) {
         result = fail("serve", ran.error());
         return;

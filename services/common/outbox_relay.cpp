@@ -15,7 +15,7 @@
 #include <horizons/metrics.hpp>
 #include <horizons/uuid.hpp>
 
-#include "services/common/sqlite.hpp"
+#include "services/common/sql/sql.hpp"
 #include "services/common/state_store.hpp"
 
 namespace horizons::services {
@@ -47,8 +47,9 @@ constexpr std::size_t claim_batch = 1'000;
 struct outbox_relay::impl {
   options opts;
   std::string owner = uuid::random().to_string();  // this relay's claim on rows
-  sqlite::database db;
-  sqlite::statement claim, release, renew, record_delivered, remove;
+  sql::database db;
+  sql::statement claim, release, renew, record_delivered, remove;
+  std::optional<sql::statement> claim_turn;  // PostgreSQL: claims take turns
   std::shared_ptr<relay_producer> shared;
   std::optional<relay_producer::connection> out;  // this relay's channel on the shared producer
 
@@ -95,8 +96,8 @@ struct outbox_relay::impl {
     };
   }
 
-  impl(options o, sqlite::database d, sqlite::statement c, sqlite::statement rl, sqlite::statement rn,
-       sqlite::statement rd, sqlite::statement rm)
+  impl(options o, sql::database d, sql::statement c, sql::statement rl, sql::statement rn, sql::statement rd,
+       sql::statement rm)
       : opts(std::move(o)),
         db(std::move(d)),
         claim(std::move(c)),
@@ -133,7 +134,7 @@ struct outbox_relay::impl {
 
   void apply(std::vector<ack>& batch) {
     if (batch.empty()) return;
-    auto tx = sqlite::transaction::begin(db);
+    auto tx = sql::transaction::begin(db);
     if (!tx) {
       spdlog::error("{} outbox: {}", opts.service, tx.error().message);
       return;  // rows stay claimed; the lease hands them out again
@@ -170,8 +171,9 @@ struct outbox_relay::impl {
     };
     std::vector<claimed> rows;
     {
-      auto tx = sqlite::transaction::begin(db);
+      auto tx = sql::transaction::begin(db);
       if (!tx) return;
+      if (claim_turn && !claim_turn->run()) return;
       auto now = wall_ms();
       claim.bind(1, owner)
           .bind(2, now + opts.lease.count())
@@ -217,7 +219,7 @@ struct outbox_relay::impl {
     }
   }
 
-  // Rows in the outbox (claimed or not); nullopt when SQLite cannot say.
+  // Rows in the outbox (claimed or not); nullopt when the database cannot say.
   std::optional<std::int64_t> outbox_rows() {
     auto count = db.prepare("SELECT count(*) FROM outbox");
     if (!count) return std::nullopt;
@@ -291,7 +293,7 @@ struct outbox_relay::impl {
 };
 
 std::expected<std::unique_ptr<outbox_relay>, std::string> outbox_relay::start(options opts) {
-  auto db = sqlite::database::open(opts.database);
+  auto db = sql::database::open(opts.database);
   if (!db) return std::unexpected(db.error().message);
   if (auto ok = create_shared_tables(*db); !ok) return std::unexpected(ok.error().message);
   // Rows are claimed in order and never past a row another live relay holds: per-key order in Kafka
@@ -309,8 +311,9 @@ std::expected<std::unique_ptr<outbox_relay>, std::string> outbox_relay::start(op
   auto release =
       db->prepare("UPDATE outbox SET claimed_by = NULL, claimed_until = 0 WHERE seq = ?1 AND claimed_by = ?2");
   auto renew = db->prepare("UPDATE outbox SET claimed_until = ?1 WHERE claimed_by = ?2");
-  auto record =
-      db->prepare("INSERT OR IGNORE INTO delivered(event_id, topic, event_type, delivered_at) VALUES (?1, ?2, ?3, ?4)");
+  auto record = db->prepare(
+      "INSERT INTO delivered(event_id, topic, event_type, delivered_at) VALUES (?1, ?2, ?3, ?4) "
+      "ON CONFLICT DO NOTHING");
   auto remove = db->prepare("DELETE FROM outbox WHERE seq = ?1");
   for (auto* s : {&claim, &release, &renew, &record, &remove}) {
     if (!*s) return std::unexpected(s->error().message);
@@ -324,6 +327,13 @@ std::expected<std::unique_ptr<outbox_relay>, std::string> outbox_relay::start(op
   auto state = std::make_unique<impl>(std::move(opts), std::move(*db), std::move(*claim), std::move(*release),
                                       std::move(*renew), std::move(*record), std::move(*remove));
   state->shared = std::move(shared);
+  if (state->db.kind() == sql::engine::postgresql) {
+    // Under READ COMMITTED two claims could both see a row unclaimed; one claim at a time per outbox
+    // keeps "never past a row another live relay holds" true. A claim is one short UPDATE.
+    auto turn = state->db.prepare("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ' outbox claim'))");
+    if (!turn) return std::unexpected(turn.error().message);
+    state->claim_turn.emplace(std::move(*turn));
+  }
   if (auto made = state->connect(); !made) return std::unexpected(made.error());
   auto* raw = state.get();
   state->thread = std::thread([raw] { raw->loop(); });

@@ -1,7 +1,9 @@
 // Publishes a service's outbox (state_store.hpp) to Kafka.
 //
-//   auto relay = horizons::services::outbox_relay::start({.database = path, .config = config, .service =
-//   "orchestrator"}); auto store = horizons::services::state_store::open(path, [&] { (*relay)->wake(); });
+//   auto where = horizons::services::state_location(root, "orchestrator");
+//   auto relay = horizons::services::outbox_relay::start({.database = where, .config = config,
+//                                                         .service = "orchestrator"});
+//   auto store = horizons::services::state_store::open(where, [&] { (*relay)->wake(); });
 //   ...
 //   (*relay)->stop(std::chrono::seconds(30));   // publishes what is left first
 //
@@ -10,9 +12,11 @@
 // with other relays (relay_producer.hpp), where it hears only its own
 // acknowledgements — and when Kafka acknowledges a row records its
 // event id in `delivered` and deletes the row, in one transaction. A failed
-// delivery releases the row to be sent again. Several processes may share one
-// outbox: a row is claimed by one relay for a lease that the relay renews
-// while it lives; the rows of a relay that died are taken over when the lease
+// delivery releases the row to be sent again. Several processes, on one host
+// (SQLite) or many (PostgreSQL), may share one outbox: a row is claimed by one
+// relay for a lease that the relay renews while it lives (claims take turns:
+// SQLite's write lock, a PostgreSQL advisory lock held by the claiming
+// transaction); the rows of a relay that died are taken over when the lease
 // runs out. No relay claims past a row another live relay holds, so events
 // reach Kafka in outbox order (per-key order kept) even across a crash; the
 // price is a pause of one lease after a relay dies with rows in flight. A
@@ -22,7 +26,7 @@
 // unacknowledged rows; records of them still queued in a shared producer may
 // reach Kafka anyway and are sent again, same event ids, at the next start.
 //
-// Threads: the relay runs its own thread and SQLite connection; wake() and
+// Threads: the relay runs its own thread and database connection; wake() and
 // stats() may be called from any thread.
 #pragma once
 
@@ -36,6 +40,7 @@
 #include <horizons/config.hpp>
 
 #include "services/common/relay_producer.hpp"
+#include "services/common/sql/sql.hpp"
 
 namespace horizons::services {
 
@@ -48,7 +53,7 @@ struct relay_stats {
 class outbox_relay {
  public:
   struct options {
-    std::filesystem::path database{};
+    sql::location database{std::filesystem::path{}};
     client_config config{};
     std::string service{};  // for logs and, with no shared producer, the producer's client id
     /// The process's shared relay producer; null: the relay makes one of its own ("<service>-relay").

@@ -8,14 +8,14 @@ namespace horizons::services {
 
 std::expected<std::unique_ptr<service_host>, std::string> service_host::start(const service_descriptor& descriptor,
                                                                               const service_options& options) {
-  auto path = state_path(options.data_dir, descriptor.name);
-  auto relay = outbox_relay::start({.database = path,
+  auto where = state_location(state_root(options), descriptor.name);
+  auto relay = outbox_relay::start({.database = where,
                                     .config = options.config,
                                     .service = std::string(descriptor.name),
                                     .producer = options.relay_producer});
   if (!relay) return std::unexpected(fmt::format("{}: {}", descriptor.name, relay.error()));
   auto* wake = relay->get();
-  auto store = state_store::open(path, [wake] { wake->wake(); });
+  auto store = state_store::open(where, [wake] { wake->wake(); });
   if (!store) return std::unexpected(fmt::format("{}: {}", descriptor.name, store.error()));
   return std::unique_ptr<service_host>(new service_host(descriptor, options, std::move(*relay), std::move(*store)));
 }

@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 
@@ -37,7 +38,12 @@ namespace horizons::services {
 /// What every service takes.
 struct service_options {
   client_config config{};
+  /// Files the service writes (the dispatcher's e-mail outbox) and, unless `state` says otherwise, its
+  /// SQLite database (<data_dir>/<name>/state.db).
   std::filesystem::path data_dir{"horizons-data"};
+  /// Where the services keep their state (`--state`, HORIZONS_STATE_URL): a PostgreSQL database shared
+  /// by every instance, or a SQLite directory; none: SQLite in `data_dir`.
+  std::optional<sql::location> state{};
   /// The producer every outbox relay of the process shares; null: the service's relay makes its own.
   std::shared_ptr<services::relay_producer> relay_producer{};
   /// Called once by run(), on the service's thread, when its consumer first holds its partitions: from
@@ -45,9 +51,15 @@ struct service_options {
   std::function<void()> on_ready{};
 };
 
+/// The state root the options name: `state`, else SQLite files under `data_dir`.
+[[nodiscard]] inline sql::location state_root(const service_options& options) {
+  return options.state.value_or(sql::location(options.data_dir));
+}
+
 class service_host {
  public:
-  /// Opens <data_dir>/<descriptor.name>/state.db and starts its outbox relay. Errors name the service.
+  /// Opens the service's state (state_location(state_root(options), name)) and starts its outbox relay.
+  /// Errors name the service.
   [[nodiscard]] static std::expected<std::unique_ptr<service_host>, std::string> start(
       const service_descriptor& descriptor, const service_options& options);
 

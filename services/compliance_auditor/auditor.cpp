@@ -25,7 +25,7 @@ void enforce_retention(ledger& entries, services::state_store& store) {
                          : !verified ? verified.error().message
                                      : verified->bad->explanation;
     check.violations.push_back(
-        {.rule = "ledger-chain-intact", .resource_id = entries.path().string(), .detail = detail});
+        {.rule = "ledger-chain-intact", .resource_id = entries.where().to_string(), .detail = detail});
     spdlog::error("{}: {}", descriptor.name, detail);
   } else if (pruned->pruned > 0) {
     spdlog::info("{}: pruned {} entries older than {} days", descriptor.name, pruned->pruned, retention.count());
@@ -42,7 +42,7 @@ void enforce_retention(ledger& entries, services::state_store& store) {
 }  // namespace
 
 std::expected<void, std::string> run(const auditor_options& opts, std::stop_token stop) {
-  auto entries = ledger::open(ledger::path_in(opts.service.data_dir));
+  auto entries = ledger::open(ledger::location_in(services::state_root(opts.service)));
   if (!entries) return std::unexpected(fmt::format("{}: {}", descriptor.name, entries.error().message));
   auto host = services::service_host::start(descriptor, opts.service);
   if (!host) return std::unexpected(host.error());

@@ -20,7 +20,7 @@ namespace horizons::compliance {
 
 namespace {
 
-constexpr std::string_view schema = R"sql(
+constexpr std::array<sql::migration, 1> schema{{{1, R"sql(
 CREATE TABLE IF NOT EXISTS ledger_entries (
   seq         INTEGER PRIMARY KEY,
   event_id    TEXT NOT NULL UNIQUE,
@@ -43,15 +43,15 @@ CREATE TABLE IF NOT EXISTS ledger_checkpoint (
   pruned_total INTEGER NOT NULL,
   pruned_at    INTEGER NOT NULL
 );
-)sql";
+)sql"}}};
 
 constexpr std::string_view entry_columns =
     "seq, prev_hash, hash, body, event_id, event_type, occurred_at, job_id, user_id";
 
-ledger_error from(const sqlite::error& e) { return {e.message}; }
+ledger_error from(const sql::error& e) { return {e.message}; }
 
-using sqlite::from_micros;
-using sqlite::micros;
+using sql::from_micros;
+using sql::micros;
 
 std::span<const std::byte> bytes_of(const digest& d) { return std::as_bytes(std::span(d)); }
 
@@ -130,9 +130,9 @@ std::optional<std::string> user_of(const audit_event& e) {
 
 // Reads the first row of a lookup with `read`, then steps to the end so the statement resets.
 template <class Read>
-auto first_row(sqlite::statement& s, Read read)
-    -> std::expected<std::optional<std::invoke_result_t<Read, sqlite::statement&>>, ledger_error> {
-  std::optional<std::invoke_result_t<Read, sqlite::statement&>> value;
+auto first_row(sql::statement& s, Read read)
+    -> std::expected<std::optional<std::invoke_result_t<Read, sql::statement&>>, ledger_error> {
+  std::optional<std::invoke_result_t<Read, sql::statement&>> value;
   if (s.next()) {
     value = read(s);
     while (s.next()) {
@@ -142,16 +142,16 @@ auto first_row(sqlite::statement& s, Read read)
   return value;
 }
 
-std::expected<sqlite::statement, ledger_error> prepare(sqlite::database& db, std::string_view sql) {
+std::expected<sql::statement, ledger_error> prepare(sql::database& db, std::string_view sql) {
   auto s = db.prepare(sql);
   if (!s) return std::unexpected(from(s.error()));
   return std::move(*s);
 }
 
-std::expected<std::optional<checkpoint>, ledger_error> read_checkpoint(sqlite::database& db) {
+std::expected<std::optional<checkpoint>, ledger_error> read_checkpoint(sql::database& db) {
   auto s = prepare(db, "SELECT seq, hash, pruned_total, pruned_at FROM ledger_checkpoint WHERE id = 1");
   if (!s) return std::unexpected(s.error());
-  auto row = first_row(*s, [](sqlite::statement& r) {
+  auto row = first_row(*s, [](sql::statement& r) {
     // A malformed hash (tampering) reads as all ones: it then matches no entry's link.
     digest hash;
     hash.fill(0xff);
@@ -169,10 +169,10 @@ struct chain_head {
 };
 
 // The entry new appends link to: the last entry, else the checkpoint, else the genesis (seq 0, zeros).
-std::expected<chain_head, ledger_error> read_head(sqlite::database& db) {
+std::expected<chain_head, ledger_error> read_head(sql::database& db) {
   auto last = prepare(db, "SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1");
   if (!last) return std::unexpected(last.error());
-  auto row = first_row(*last, [](sqlite::statement& r) { return std::pair{r.integer(0), as_digest(r.blob(1))}; });
+  auto row = first_row(*last, [](sql::statement& r) { return std::pair{r.integer(0), as_digest(r.blob(1))}; });
   if (!row) return std::unexpected(row.error());
   if (*row) {
     auto [seq, hash] = **row;
@@ -191,7 +191,7 @@ std::expected<chain_head, ledger_error> read_head(sqlite::database& db) {
 // Appends inside an open write transaction; `head` moves along with each new entry.
 class appender {
  public:
-  static std::expected<appender, ledger_error> start(sqlite::database& db) {
+  static std::expected<appender, ledger_error> start(sql::database& db) {
     auto head = read_head(db);
     if (!head) return std::unexpected(head.error());
     auto find = prepare(db, "SELECT seq, hash FROM ledger_entries WHERE event_id = ?1");
@@ -206,7 +206,7 @@ class appender {
   std::expected<append_result, ledger_error> append(const audit_event& e) {
     auto event_id = e.event_id.to_string();
     find_.bind(1, event_id);
-    auto existing = first_row(find_, [](sqlite::statement& r) {
+    auto existing = first_row(find_, [](sql::statement& r) {
       return append_result{.seq = r.integer(0), .hash = as_digest(r.blob(1)).value_or(digest{}), .duplicate = true};
     });
     if (!existing) return std::unexpected(existing.error());
@@ -228,11 +228,11 @@ class appender {
   }
 
  private:
-  appender(chain_head head, sqlite::statement find, sqlite::statement insert)
+  appender(chain_head head, sql::statement find, sql::statement insert)
       : head_(head), find_(std::move(find)), insert_(std::move(insert)) {}
   chain_head head_;
-  sqlite::statement find_;
-  sqlite::statement insert_;
+  sql::statement find_;
+  sql::statement insert_;
   byte_buffer body_;
   sha256 sha_;
 };
@@ -250,7 +250,7 @@ struct stored_entry {
   std::optional<std::string> user_id;
 };
 
-stored_entry read_entry(const sqlite::statement& r) {
+stored_entry read_entry(const sql::statement& r) {
   auto optional_text = [&](int column) { return r.is_null(column) ? std::nullopt : std::optional(r.text(column)); };
   return {.seq = r.integer(0),
           .prev_hash = as_digest(r.blob(1)),
@@ -272,7 +272,7 @@ class chain_checker {
  public:
   using result = std::expected<std::optional<bad_entry>, ledger_error>;
 
-  chain_checker(sqlite::database& db, std::optional<checkpoint> cp)
+  chain_checker(sql::database& db, std::optional<checkpoint> cp)
       : db_(db), checkpoint_(cp), expected_seq_(cp ? cp->seq + 1 : 1), expected_prev_(cp ? cp->hash : digest{}) {}
 
   [[nodiscard]] const digest& head_hash() const { return expected_prev_; }
@@ -377,7 +377,7 @@ class chain_checker {
     auto next = prepare(db_, "SELECT prev_hash FROM ledger_entries WHERE seq > ?1 ORDER BY seq LIMIT 1");
     if (!next) return std::unexpected(next.error());
     next->bind(1, e.seq);
-    auto next_link = first_row(*next, [](sqlite::statement& r) { return as_digest(r.blob(0)); });
+    auto next_link = first_row(*next, [](sql::statement& r) { return as_digest(r.blob(0)); });
     if (!next_link) return std::unexpected(next_link.error());
     if (*next_link && **next_link == expected_prev_) {
       return found(
@@ -423,7 +423,7 @@ class chain_checker {
     return *seq;
   }
 
-  sqlite::database& db_;
+  sql::database& db_;
   std::optional<checkpoint> checkpoint_;
   std::int64_t expected_seq_;
   digest expected_prev_;
@@ -448,33 +448,37 @@ std::string_view to_string(tamper_kind kind) {
   return "unknown";
 }
 
-std::filesystem::path ledger::path_in(const std::filesystem::path& data_dir) {
-  return data_dir / descriptor.name / "ledger.db";
-}
+sql::location ledger::location_in(const sql::location& root) { return root.of(descriptor.name, "ledger.db"); }
 
-std::expected<ledger, ledger_error> ledger::with_tables(std::expected<sqlite::database, sqlite::error> db) {
+std::expected<ledger, ledger_error> ledger::with_tables(std::expected<sql::database, sql::error> db) {
   if (!db) return std::unexpected(from(db.error()));
-  if (auto ok = db->exec(schema); !ok) return std::unexpected(from(ok.error()));
+  if (auto ok = db->migrate("ledger", schema); !ok) return std::unexpected(from(ok.error()));
   return ledger(std::move(*db));
 }
 
-std::expected<ledger, ledger_error> ledger::open(const std::filesystem::path& path) {
-  return with_tables(sqlite::database::open(path));
+std::expected<ledger, ledger_error> ledger::open(const sql::location& where) {
+  auto db = with_tables(sql::database::open(where));
+  if (!db) return db;
+  if (db->db_.kind() == sql::engine::postgresql) {
+    auto turn = prepare(db->db_, "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ' ledger append'))");
+    if (!turn) return std::unexpected(turn.error());
+    db->append_turn_.emplace(std::move(*turn));
+  }
+  return db;
 }
 
-std::expected<ledger, ledger_error> ledger::open_existing(const std::filesystem::path& path) {
-  if (!std::filesystem::exists(path)) {
-    return std::unexpected(ledger_error{fmt::format("no ledger at {}", path.string())});
-  }
+std::expected<ledger, ledger_error> ledger::open_existing(const sql::location& where) {
   // Writes nothing, so that a ledger on read-only storage (a backup, evidence) can be verified.
-  auto db = sqlite::database::open_existing(path);
-  if (!db) return std::unexpected(from(db.error()));
-  auto tables = prepare(*db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'ledger_entries'");
-  if (!tables) return std::unexpected(tables.error());
-  auto found = tables->single_int();
-  if (!found) return std::unexpected(from(found.error()));
-  if (found->value_or(0) == 0) {
-    return std::unexpected(ledger_error{fmt::format("{} is not a ledger (no ledger_entries table)", path.string())});
+  auto db = sql::database::open_existing(where);
+  if (!db) {
+    if (db.error().message.starts_with("no database at")) {
+      return std::unexpected(ledger_error{fmt::format("no ledger at {}", where.to_string())});
+    }
+    return std::unexpected(from(db.error()));
+  }
+  if (!db->has_table("ledger_entries")) {
+    return std::unexpected(
+        ledger_error{fmt::format("{} is not a ledger (no ledger_entries table)", where.to_string())});
   }
   return ledger(std::move(*db));
 }
@@ -486,9 +490,14 @@ std::expected<append_result, ledger_error> ledger::append(const audit_event& e) 
 }
 
 std::expected<std::vector<append_result>, ledger_error> ledger::append(std::span<const audit_event> events) {
-  // BEGIN IMMEDIATE: the head read and the inserts form one unit against every other writer.
-  auto tx = sqlite::transaction::begin(db_);
+  // The head read and the inserts form one unit against every other writer: on SQLite BEGIN
+  // IMMEDIATE takes the write lock; on PostgreSQL a transaction-scoped advisory lock does (see the
+  // header for why not a row lock).
+  auto tx = sql::transaction::begin(db_);
   if (!tx) return std::unexpected(from(tx.error()));
+  if (append_turn_) {
+    if (auto turn = append_turn_->run(); !turn) return std::unexpected(from(turn.error()));
+  }
   auto writer = appender::start(db_);
   if (!writer) return std::unexpected(writer.error());
   std::vector<append_result> results;
@@ -575,7 +584,7 @@ std::expected<std::vector<ledger_entry>, ledger_error> ledger::query(const query
 }
 
 std::expected<prune_report, ledger_error> ledger::prune(timestamp older_than) {
-  auto tx = sqlite::transaction::begin(db_);
+  auto tx = sql::transaction::begin(db_);
   if (!tx) return std::unexpected(from(tx.error()));
   // The prefix ends just before the first entry that is not old enough.
   auto last = prepare(db_,

@@ -1,9 +1,9 @@
 // The compliance auditor's ledger: every audit event, once, in a hash-chained,
-// append-only SQLite table, so that editing, deleting, inserting or reordering
+// append-only table (SQLite or PostgreSQL), so that editing, deleting, inserting or reordering
 // an entry after the fact is detected by verify().
 //
 //   using horizons::compliance::ledger;
-//   auto book = ledger::open(ledger::path_in("horizons-data"));
+//   auto book = ledger::open(ledger::location_in(root));   // root: the state root (--state)
 //   if (!book) return fail(book.error().message);
 //   auto appended = book->append(event);                // idempotent by event_id: appended->duplicate
 //   auto report = book->verify();                       // report->ok(), else report->bad->seq
@@ -20,9 +20,17 @@
 // whole chain rewritten by someone who recomputes every hash. Record the head
 // hash verify() reports somewhere else to catch those.
 //
-// Several processes may share one file: each append is one BEGIN IMMEDIATE
-// transaction, so sequence numbers and links never race. Threads: one ledger
-// object per thread.
+// Several processes may share one ledger, on one host (SQLite) or many
+// (PostgreSQL): each append is one transaction that reads the head and
+// inserts after it while holding the ledger's write turn, so sequence numbers
+// and links never race and there is one chain. SQLite: BEGIN IMMEDIATE is the
+// turn. PostgreSQL: a transaction-scoped advisory lock, taken before the head
+// is read. Not a row lock on the head: the head is the last entry, or the
+// prune checkpoint, or nothing at all in an empty ledger, so there is no one
+// row every appender could lock; and SERIALIZABLE would turn every race into
+// a failed transaction to retry. Under READ COMMITTED each statement after the
+// lock sees what the previous holder committed. Threads: one ledger object per
+// thread.
 #pragma once
 
 #include <array>
@@ -38,7 +46,7 @@
 #include <horizons/events.hpp>
 #include <horizons/timestamp.hpp>
 
-#include "services/common/sqlite.hpp"
+#include "services/common/sql/sql.hpp"
 
 namespace horizons::compliance {
 
@@ -118,13 +126,14 @@ struct prune_report {
 
 class ledger {
  public:
-  /// Opens the ledger at `path`, creating the file and its tables if needed.
-  [[nodiscard]] static std::expected<ledger, ledger_error> open(const std::filesystem::path& path);
+  /// Opens the ledger at `where`, creating the database and its tables if needed.
+  [[nodiscard]] static std::expected<ledger, ledger_error> open(const sql::location& where);
   /// Opens an existing ledger without writing to it, so a read-only copy can be verified;
-  /// a missing file, or one without a ledger, is an error.
-  [[nodiscard]] static std::expected<ledger, ledger_error> open_existing(const std::filesystem::path& path);
-  /// The ledger of a service data directory: data_dir/compliance-auditor/ledger.db.
-  [[nodiscard]] static std::filesystem::path path_in(const std::filesystem::path& data_dir);
+  /// a missing database, or one without a ledger, is an error.
+  [[nodiscard]] static std::expected<ledger, ledger_error> open_existing(const sql::location& where);
+  /// The ledger under a state root: <data_dir>/compliance-auditor/ledger.db, or the PostgreSQL
+  /// schema compliance_auditor.
+  [[nodiscard]] static sql::location location_in(const sql::location& root);
 
   ledger(ledger&&) noexcept = default;
   ledger& operator=(ledger&&) noexcept = default;
@@ -149,15 +158,16 @@ class ledger {
   [[nodiscard]] std::expected<std::int64_t, ledger_error> count();
   /// Whether the ledger holds an entry for `event_id`.
   [[nodiscard]] std::expected<bool, ledger_error> contains(const uuid& event_id);
-  [[nodiscard]] const std::filesystem::path& path() const { return db_.path(); }
+  [[nodiscard]] const sql::location& where() const { return db_.where(); }
 
  private:
-  explicit ledger(sqlite::database db) : db_(std::move(db)) {}
-  static std::expected<ledger, ledger_error> with_tables(std::expected<sqlite::database, sqlite::error> db);
+  explicit ledger(sql::database db) : db_(std::move(db)) {}
+  static std::expected<ledger, ledger_error> with_tables(std::expected<sql::database, sql::error> db);
   // Verifies the chain from the checkpoint through `last_seq` (all of it when nullopt).
   std::expected<verify_report, ledger_error> walk(std::optional<std::int64_t> last_seq);
 
-  sqlite::database db_;
+  sql::database db_;
+  std::optional<sql::statement> append_turn_;  // PostgreSQL: the advisory lock appends take turns by
 };
 
 }  // namespace horizons::compliance

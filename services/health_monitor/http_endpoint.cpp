@@ -17,7 +17,7 @@
 #include <horizons/metrics.hpp>
 
 #include "services/common/http_listener.hpp"
-#include "services/common/sqlite.hpp"
+#include "services/common/sql/sql.hpp"
 #include "services/health_monitor/dashboard.hpp"
 #include "services/health_monitor/dashboard_assets.hpp"
 
@@ -172,7 +172,7 @@ struct http_endpoint::impl {
   std::optional<snapshot> latest;
   std::string latest_overview;  // render_overview(&*latest), rendered once per publish for every stream
   evaluation_history history;
-  std::optional<std::filesystem::path> job_db;
+  std::optional<sql::location> job_db;
   std::atomic<std::size_t> streams{0};
 
   void serve_healthz(httplib::Response& response) const {
@@ -206,9 +206,10 @@ struct http_endpoint::impl {
     response.set_content(ordered_json{{"error", message}}.dump(), "application/json");
   }
 
-  // The state database, opened for this request; nullopt (and the response filled) when it cannot be.
-  std::optional<sqlite::database> open_jobs(httplib::Response& response) const {
-    std::optional<std::filesystem::path> path;
+  // The state database for this request (a pooled connection on PostgreSQL); nullopt (and the
+  // response filled) when it cannot be opened.
+  std::optional<sql::database> open_jobs(httplib::Response& response) const {
+    std::optional<sql::location> path;
     {
       std::lock_guard lock(mutex);
       path = job_db;
@@ -217,7 +218,7 @@ struct http_endpoint::impl {
       json_error(response, 503, "the health monitor has not opened its state yet");
       return std::nullopt;
     }
-    auto db = sqlite::database::open_existing(*path);
+    auto db = sql::database::open_existing(*path);
     if (!db) {
       json_error(response, 503, db.error().message);
       return std::nullopt;
@@ -350,7 +351,7 @@ void http_endpoint::publish(snapshot latest) {
   impl_->changed.notify_all();
 }
 
-void http_endpoint::serve_jobs_from(std::filesystem::path state_db) {
+void http_endpoint::serve_jobs_from(sql::location state_db) {
   std::lock_guard lock(impl_->mutex);
   impl_->job_db = std::move(state_db);
 }

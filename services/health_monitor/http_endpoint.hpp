@@ -4,7 +4,7 @@
 //
 //   auto http = horizons::health_monitor::http_endpoint::start("127.0.0.1:9464");   // port 0: any free port
 //   if (!http) return std::unexpected(http.error());   // "cannot listen on 127.0.0.1:9464: ..."
-//   (*http)->serve_jobs_from(state_db_path);            // GET /api/jobs/... reads the monitor's state
+//   (*http)->serve_jobs_from(store.where());            // GET /api/jobs/... reads the monitor's state
 //   (*http)->publish(latest);                           // after every evaluation
 //   // curl -s http://127.0.0.1:9464/healthz ; curl -N http://127.0.0.1:9464/api/stream
 //
@@ -36,6 +36,7 @@
 #include <memory>
 #include <string>
 
+#include "services/common/sql/sql.hpp"
 #include "services/health_monitor/snapshot.hpp"
 
 namespace horizons::health_monitor {
@@ -60,7 +61,7 @@ class http_endpoint {
   void publish(snapshot latest);
   /// GET /api/jobs/... reads the job timelines from this state database (monitor_state.hpp), opened
   /// per request; a database that cannot be opened or read is a 503 naming it.
-  void serve_jobs_from(std::filesystem::path state_db);
+  void serve_jobs_from(sql::location state_db);
   /// The bound address, "host:port" with the actual port.
   [[nodiscard]] const std::string& address() const;
   /// "http://<address>/": the dashboard.

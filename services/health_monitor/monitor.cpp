@@ -381,7 +381,7 @@ class monitor {
       for (auto& note : alerts_now_) recent_alerts_.push_back(std::move(note));
       while (recent_alerts_.size() > recent_alerts_kept) recent_alerts_.pop_front();
     } else {
-      spdlog::error("{}: state {}: {}", service_name, store_.path().string(), recorded.error());
+      spdlog::error("{}: state {}: {}", service_name, store_.where().to_string(), recorded.error());
       now.database = health_status::down;
       now.database_detail = recorded.error();
       now.open_alerts.clear();
@@ -467,7 +467,7 @@ class monitor {
     auto outbox_rows = waiting->single_int();
     if (!outbox_rows) return std::unexpected(outbox_rows.error().message);
     now.database_detail =
-        fmt::format("{}: {} events waiting to be published", store_.path().string(), outbox_rows->value_or(0));
+        fmt::format("{}: {} events waiting to be published", store_.where().to_string(), outbox_rows->value_or(0));
     double database_ms = ms_since(database_started);
 
     auto evaluator = load_windows(db, opts_.lag_rule);
@@ -675,14 +675,16 @@ std::expected<void, std::string> run(const options& opts, std::stop_token stop, 
     spdlog::info("{}: serving /healthz, /metrics and the dashboard on {}", service_name, http->url());
   }
   auto host = services::service_host::start(
-      descriptor, {.config = opts.config, .data_dir = opts.data_dir, .relay_producer = opts.relay_producer});
+      descriptor,
+      {.config = opts.config, .data_dir = opts.data_dir, .state = opts.state, .relay_producer = opts.relay_producer});
   if (!host) return std::unexpected(fmt::format("health monitor: {}", host.error()));
   auto& store = (*host)->store();
   if (auto created = create_monitor_tables(store.db()); !created) {
-    return std::unexpected(fmt::format("health monitor: state {}: {}", store.path().string(), created.error().message));
+    return std::unexpected(
+        fmt::format("health monitor: state {}: {}", store.where().to_string(), created.error().message));
   }
 
-  if (http) http->serve_jobs_from(store.path());
+  if (http) http->serve_jobs_from(store.where());
 
   monitor evaluation(opts, opts.groups.empty() ? platform_groups() : opts.groups, store, http.get(), on_evaluated);
   std::mutex mutex;

@@ -62,6 +62,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stop_token>
 #include <string>
@@ -71,6 +72,7 @@
 
 #include "services/common/relay_producer.hpp"
 #include "services/common/service_descriptor.hpp"
+#include "services/common/sql/sql.hpp"
 #include "services/health_monitor/http_endpoint.hpp"
 #include "services/health_monitor/lag_rule.hpp"
 #include "services/health_monitor/snapshot.hpp"
@@ -114,8 +116,9 @@ struct watched_group {
 
 struct options {
   client_config config{};
-  /// State lives in <data_dir>/health-monitor/state.db.
+  /// State lives in <data_dir>/health-monitor/state.db, or under `state` (service_options).
   std::filesystem::path data_dir{"horizons-data"};
+  std::optional<sql::location> state{};
   /// The process's shared producer for outbox relays; null: the service's relay makes its own.
   std::shared_ptr<services::relay_producer> relay_producer{};
   std::chrono::milliseconds interval{2'000};

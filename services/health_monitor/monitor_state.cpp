@@ -3,21 +3,21 @@
 namespace horizons::health_monitor {
 namespace {
 
-using sqlite::from_micros;
-using sqlite::micros;
+using sql::from_micros;
+using sql::micros;
 
 template <class T>
-std::expected<T, sqlite::error> rows_done(const sqlite::statement& rows, T value) {
+std::expected<T, sql::error> rows_done(const sql::statement& rows, T value) {
   if (rows.last_error()) return std::unexpected(*rows.last_error());
   return value;
 }
 
 }  // namespace
 
-std::expected<void, sqlite::error> create_monitor_tables(sqlite::database& db) {
+std::expected<void, sql::error> create_monitor_tables(sql::database& db) {
   // Times in microseconds since the epoch; severity as its schema symbol; committed NULL: the group has committed
   // nothing there.
-  return db.exec(R"sql(
+  static constexpr std::array<sql::migration, 1> steps{{{1, R"sql(
     CREATE TABLE IF NOT EXISTS lag_observations (
       consumer_group TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, observed_at INTEGER NOT NULL,
       committed INTEGER, high INTEGER NOT NULL, lag INTEGER NOT NULL, committed_since INTEGER NOT NULL,
@@ -26,14 +26,15 @@ std::expected<void, sqlite::error> create_monitor_tables(sqlite::database& db) {
       alert_id TEXT PRIMARY KEY, alert_type TEXT NOT NULL, severity TEXT NOT NULL,
       correlation_id TEXT NOT NULL) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS job_events (
-      job_id TEXT NOT NULL, event_id TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL,
+      job_id TEXT NOT NULL, event_id TEXT NOT NULL, partition INTEGER NOT NULL, "offset" INTEGER NOT NULL,
       event_type TEXT NOT NULL, status TEXT NOT NULL, occurred_at INTEGER NOT NULL, read_at INTEGER NOT NULL,
       detail TEXT NOT NULL, PRIMARY KEY (job_id, event_id)) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS job_events_by_read_at ON job_events (read_at);
-  )sql");
+  )sql"}}};
+  return db.migrate("health_monitor", steps);
 }
 
-std::expected<lag_evaluator, sqlite::error> load_windows(sqlite::database& db, const lag_rule_options& options) {
+std::expected<lag_evaluator, sql::error> load_windows(sql::database& db, const lag_rule_options& options) {
   auto rows = db.prepare(
       "SELECT consumer_group, topic, partition, observed_at, committed, high, lag, committed_since "
       "FROM lag_observations ORDER BY consumer_group, topic, partition, observed_at");
@@ -54,7 +55,7 @@ std::expected<lag_evaluator, sqlite::error> load_windows(sqlite::database& db, c
   return rows_done(*rows, std::move(evaluator));
 }
 
-std::expected<void, sqlite::error> save_windows(sqlite::database& db, const lag_evaluator& evaluator) {
+std::expected<void, sql::error> save_windows(sql::database& db, const lag_evaluator& evaluator) {
   if (auto cleared = db.exec("DELETE FROM lag_observations"); !cleared) return cleared;
   auto insert = db.prepare("INSERT INTO lag_observations VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   if (!insert) return std::unexpected(insert.error());
@@ -73,7 +74,7 @@ std::expected<void, sqlite::error> save_windows(sqlite::database& db, const lag_
   return {};
 }
 
-std::expected<std::map<std::string, open_alert>, sqlite::error> load_open_alerts(sqlite::database& db) {
+std::expected<std::map<std::string, open_alert>, sql::error> load_open_alerts(sql::database& db) {
   auto rows = db.prepare("SELECT alert_id, alert_type, severity, correlation_id FROM open_alerts");
   if (!rows) return std::unexpected(rows.error());
   std::map<std::string, open_alert> alerts;
@@ -87,8 +88,10 @@ std::expected<std::map<std::string, open_alert>, sqlite::error> load_open_alerts
   return rows_done(*rows, std::move(alerts));
 }
 
-std::expected<void, sqlite::error> store_open_alert(sqlite::database& db, const open_alert& alert) {
-  auto upsert = db.prepare("INSERT OR REPLACE INTO open_alerts VALUES (?1, ?2, ?3, ?4)");
+std::expected<void, sql::error> store_open_alert(sql::database& db, const open_alert& alert) {
+  auto upsert = db.prepare(
+      "INSERT INTO open_alerts VALUES (?1, ?2, ?3, ?4) ON CONFLICT(alert_id) DO UPDATE SET "
+      "alert_type = excluded.alert_type, severity = excluded.severity, correlation_id = excluded.correlation_id");
   if (!upsert) return std::unexpected(upsert.error());
   return upsert->bind(1, alert.id)
       .bind(2, alert.type)
@@ -97,14 +100,14 @@ std::expected<void, sqlite::error> store_open_alert(sqlite::database& db, const 
       .run();
 }
 
-std::expected<void, sqlite::error> remove_open_alert(sqlite::database& db, const std::string& id) {
+std::expected<void, sql::error> remove_open_alert(sql::database& db, const std::string& id) {
   auto remove = db.prepare("DELETE FROM open_alerts WHERE alert_id = ?1");
   if (!remove) return std::unexpected(remove.error());
   return remove->bind(1, id).run();
 }
 
-std::expected<void, sqlite::error> store_job_events(sqlite::database& db, std::span<const job_event_row> events) {
-  auto insert = db.prepare("INSERT OR IGNORE INTO job_events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+std::expected<void, sql::error> store_job_events(sql::database& db, std::span<const job_event_row> events) {
+  auto insert = db.prepare("INSERT INTO job_events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING");
   if (!insert) return std::unexpected(insert.error());
   for (const auto& e : events) {
     insert->bind(1, e.job_id)
@@ -121,26 +124,25 @@ std::expected<void, sqlite::error> store_job_events(sqlite::database& db, std::s
   return {};
 }
 
-std::expected<std::int64_t, sqlite::error> prune_job_events(sqlite::database& db, timestamp read_before,
-                                                            std::int64_t max_jobs) {
+std::expected<std::int64_t, sql::error> prune_job_events(sql::database& db, timestamp read_before,
+                                                         std::int64_t max_jobs) {
   auto aged = db.prepare("DELETE FROM job_events WHERE read_at < ?1");
   if (!aged) return std::unexpected(aged.error());
   if (auto done = aged->bind(1, micros(read_before)).run(); !done) return std::unexpected(done.error());
   std::int64_t removed = db.changes();
   // Whole timelines go: the jobs read least recently beyond the limit.
   auto surplus = db.prepare(
-      "DELETE FROM job_events WHERE job_id IN (SELECT job_id FROM job_events GROUP BY job_id "
-      "ORDER BY max(read_at) DESC LIMIT -1 OFFSET ?1)");
+      "DELETE FROM job_events WHERE job_id NOT IN (SELECT job_id FROM job_events GROUP BY job_id "
+      "ORDER BY max(read_at) DESC LIMIT ?1)");
   if (!surplus) return std::unexpected(surplus.error());
   if (auto done = surplus->bind(1, max_jobs).run(); !done) return std::unexpected(done.error());
   return removed + db.changes();
 }
 
-std::expected<std::vector<job_event_row>, sqlite::error> load_job_events(sqlite::database& db,
-                                                                         const std::string& job_id) {
+std::expected<std::vector<job_event_row>, sql::error> load_job_events(sql::database& db, const std::string& job_id) {
   auto rows = db.prepare(
-      "SELECT job_id, event_id, partition, offset, event_type, status, occurred_at, read_at, detail "
-      "FROM job_events WHERE job_id = ?1 ORDER BY partition, offset");
+      "SELECT job_id, event_id, partition, \"offset\", event_type, status, occurred_at, read_at, detail "
+      "FROM job_events WHERE job_id = ?1 ORDER BY partition, \"offset\"");
   if (!rows) return std::unexpected(rows.error());
   rows->bind(1, job_id);
   std::vector<job_event_row> events;
@@ -158,8 +160,7 @@ std::expected<std::vector<job_event_row>, sqlite::error> load_job_events(sqlite:
   return rows_done(*rows, std::move(events));
 }
 
-std::expected<std::vector<std::string>, sqlite::error> find_jobs(sqlite::database& db, const std::string& prefix,
-                                                                 int limit) {
+std::expected<std::vector<std::string>, sql::error> find_jobs(sql::database& db, const std::string& prefix, int limit) {
   auto rows = db.prepare(
       "SELECT job_id FROM job_events WHERE substr(job_id, 1, length(?1)) = ?1 GROUP BY job_id "
       "ORDER BY max(read_at) DESC, job_id LIMIT ?2");

@@ -25,7 +25,7 @@
 #include <horizons/events.hpp>
 #include <horizons/uuid.hpp>
 
-#include "services/common/sqlite.hpp"
+#include "services/common/sql/sql.hpp"
 #include "services/health_monitor/lag_rule.hpp"
 
 namespace horizons::health_monitor {
@@ -51,31 +51,30 @@ struct job_event_row {
 };
 
 /// Creates the monitor's tables. Idempotent.
-[[nodiscard]] std::expected<void, sqlite::error> create_monitor_tables(sqlite::database& db);
+[[nodiscard]] std::expected<void, sql::error> create_monitor_tables(sql::database& db);
 
 /// An evaluator holding every stored window.
-[[nodiscard]] std::expected<lag_evaluator, sqlite::error> load_windows(sqlite::database& db,
-                                                                       const lag_rule_options& options);
+[[nodiscard]] std::expected<lag_evaluator, sql::error> load_windows(sql::database& db, const lag_rule_options& options);
 /// Replaces the stored windows with the evaluator's.
-[[nodiscard]] std::expected<void, sqlite::error> save_windows(sqlite::database& db, const lag_evaluator& evaluator);
+[[nodiscard]] std::expected<void, sql::error> save_windows(sql::database& db, const lag_evaluator& evaluator);
 
-[[nodiscard]] std::expected<std::map<std::string, open_alert>, sqlite::error> load_open_alerts(sqlite::database& db);
+[[nodiscard]] std::expected<std::map<std::string, open_alert>, sql::error> load_open_alerts(sql::database& db);
 /// Inserts or replaces the alert `alert.id`.
-[[nodiscard]] std::expected<void, sqlite::error> store_open_alert(sqlite::database& db, const open_alert& alert);
-[[nodiscard]] std::expected<void, sqlite::error> remove_open_alert(sqlite::database& db, const std::string& id);
+[[nodiscard]] std::expected<void, sql::error> store_open_alert(sql::database& db, const open_alert& alert);
+[[nodiscard]] std::expected<void, sql::error> remove_open_alert(sql::database& db, const std::string& id);
 
 /// Stores events; one already stored (the same job and event id, e.g. a republished record) is kept as it was.
-[[nodiscard]] std::expected<void, sqlite::error> store_job_events(sqlite::database& db,
-                                                                  std::span<const job_event_row> events);
+[[nodiscard]] std::expected<void, sql::error> store_job_events(sql::database& db,
+                                                               std::span<const job_event_row> events);
 /// Forgets events read before `read_before`, then every job but the `max_jobs` read most recently.
 /// Returns the events removed.
-[[nodiscard]] std::expected<std::int64_t, sqlite::error> prune_job_events(sqlite::database& db, timestamp read_before,
-                                                                          std::int64_t max_jobs);
+[[nodiscard]] std::expected<std::int64_t, sql::error> prune_job_events(sql::database& db, timestamp read_before,
+                                                                       std::int64_t max_jobs);
 /// A job's events in topic order (offset); empty when the monitor holds none of it.
-[[nodiscard]] std::expected<std::vector<job_event_row>, sqlite::error> load_job_events(sqlite::database& db,
-                                                                                       const std::string& job_id);
+[[nodiscard]] std::expected<std::vector<job_event_row>, sql::error> load_job_events(sql::database& db,
+                                                                                    const std::string& job_id);
 /// Up to `limit` job ids starting with `prefix`, the most recently read first.
-[[nodiscard]] std::expected<std::vector<std::string>, sqlite::error> find_jobs(sqlite::database& db,
-                                                                               const std::string& prefix, int limit);
+[[nodiscard]] std::expected<std::vector<std::string>, sql::error> find_jobs(sql::database& db,
+                                                                            const std::string& prefix, int limit);
 
 }  // namespace horizons::health_monitor

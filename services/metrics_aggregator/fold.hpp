@@ -43,7 +43,6 @@ class job_folds {
 
  private:
   handler_result once(const envelope& meta, const std::function<services::step_result(services::outbox&)>& step);
-  bool summarized(const std::string& job_id);
   std::expected<job_performance_summary, std::string> summary_of(const std::string& job_id);
 
   services::state_store& store_;

@@ -17,9 +17,9 @@ namespace {
 using services::outbox;
 using services::step_result;
 
-std::int64_t wall_us() { return sqlite::micros(now()); }
+std::int64_t wall_us() { return sql::micros(now()); }
 
-constexpr std::string_view webhook_schema = R"sql(
+constexpr std::array<sql::migration, 1> webhook_schema{{{1, R"sql(
   CREATE TABLE IF NOT EXISTS webhook_queue (
     notification_id TEXT PRIMARY KEY,
     event BLOB NOT NULL,               -- the notification.sent event, framed Avro
@@ -27,13 +27,13 @@ constexpr std::string_view webhook_schema = R"sql(
     next_at INTEGER NOT NULL,
     failed INTEGER NOT NULL DEFAULT 0  -- gave up for good; kept for people to see
   ) WITHOUT ROWID;
-)sql";
+)sql"}}};
 
 constexpr int max_rounds = 8;
 
 // Posts queued notifications to the webhook on its own thread, so a slow receiver never holds up consuming.
-void deliver_webhooks(const webhook_sender& sender, const std::filesystem::path& db_path, std::stop_token stop) {
-  auto db = sqlite::database::open(db_path);
+void deliver_webhooks(const webhook_sender& sender, const sql::location& where, std::stop_token stop) {
+  auto db = sql::database::open(where);
   if (!db) {
     spdlog::error("{}: webhook queue: {}", descriptor.name, db.error().message);
     return;
@@ -97,7 +97,7 @@ class dispatcher {
         byte_buffer framed;
         encode_framed(*built, framed);
         auto queue = store_.db().prepare(
-            "INSERT OR IGNORE INTO webhook_queue(notification_id, event, next_at) VALUES (?1, ?2, ?3)");
+            "INSERT INTO webhook_queue(notification_id, event, next_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING");
         if (!queue) return std::unexpected(queue.error().message);
         if (auto ok = queue->bind(1, sent->notification_id).bind(2, framed.bytes()).bind(3, wall_us()).run(); !ok) {
           return std::unexpected(ok.error().message);
@@ -118,16 +118,24 @@ class dispatcher {
 
 }  // namespace
 
-std::expected<std::int64_t, std::string> webhooks_pending(const std::filesystem::path& data_dir) {
-  auto path = state_path(data_dir);
-  if (!std::filesystem::exists(path)) return 0;
-  auto db = sqlite::database::open_existing(path);
-  if (!db) return std::unexpected(db.error().message);
+std::expected<std::int64_t, std::string> webhooks_pending(const sql::location& root) {
+  auto db = sql::database::open_existing(state_location(root));
+  if (!db) {
+    if (db.error().message.starts_with("no database at")) return 0;
+    return std::unexpected(db.error().message);
+  }
+  if (!db->has_table("webhook_queue")) return 0;
   auto count = db->prepare("SELECT count(*) FROM webhook_queue WHERE failed = 0");
   if (!count) return std::unexpected(count.error().message);
   auto n = count->single_int();
   if (!n) return std::unexpected(n.error().message);
   return n->value_or(0);
+}
+
+std::expected<void, std::string> prepare(sql::database& db) {
+  if (auto ok = db.migrate("notification_webhooks", webhook_schema); !ok) return std::unexpected(ok.error().message);
+  if (auto inbox = inbox_store::create(db); !inbox) return std::unexpected(inbox.error().message);
+  return {};
 }
 
 std::expected<void, std::string> run(const options& opts, std::stop_token stop) {
@@ -140,7 +148,7 @@ std::expected<void, std::string> run(const options& opts, std::stop_token stop) 
   auto host = services::service_host::start(descriptor, opts.service);
   if (!host) return std::unexpected(host.error());
   auto& store = (*host)->store();
-  if (auto ok = store.db().exec(webhook_schema); !ok) return std::unexpected(ok.error().message);
+  if (auto ok = prepare(store.db()); !ok) return std::unexpected(ok.error());
   auto inbox = inbox_store::create(store.db());
   if (!inbox) return std::unexpected(inbox.error().message);
   dispatcher notifications(store, std::move(*inbox), email_outbox(outbox_path(opts.service.data_dir), opts.email),
@@ -157,9 +165,8 @@ std::expected<void, std::string> run(const options& opts, std::stop_token stop) 
 
   std::jthread webhook_thread;
   if (webhook) {
-    webhook_thread = std::jthread([&](std::stop_token webhook_stop) {
-      deliver_webhooks(*webhook, state_path(opts.service.data_dir), webhook_stop);
-    });
+    webhook_thread =
+        std::jthread([&](std::stop_token webhook_stop) { deliver_webhooks(*webhook, store.where(), webhook_stop); });
   }
   return (*host)->run(sources, stop);
 }

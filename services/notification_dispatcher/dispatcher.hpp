@@ -56,9 +56,11 @@ struct options {
 };
 
 [[nodiscard]] std::expected<void, std::string> run(const options& opts, std::stop_token stop);
+/// Creates or migrates the dispatcher's tables (the inbox, the webhook queue); run() does it on start.
+[[nodiscard]] std::expected<void, std::string> prepare(sql::database& db);
 
-/// Notifications of the dispatcher under `data_dir` queued for the webhook and not yet delivered (nor given
+/// Notifications of the dispatcher under the state root `root` queued for the webhook and not yet delivered (nor given
 /// up on). Reads without changing anything, from any thread or process; no database yet: 0.
-[[nodiscard]] std::expected<std::int64_t, std::string> webhooks_pending(const std::filesystem::path& data_dir);
+[[nodiscard]] std::expected<std::int64_t, std::string> webhooks_pending(const sql::location& root);
 
 }  // namespace horizons::notification_dispatcher

@@ -4,7 +4,7 @@ namespace horizons::notification_dispatcher {
 
 namespace {
 
-constexpr std::string_view schema = R"sql(
+constexpr std::array<sql::migration, 1> schema{{{1, R"sql(
 CREATE TABLE IF NOT EXISTS inbox (
   notification_id TEXT PRIMARY KEY,
   source_event_id TEXT NOT NULL UNIQUE,
@@ -16,15 +16,15 @@ CREATE TABLE IF NOT EXISTS inbox (
   read_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS inbox_by_recipient ON inbox (recipient, created_at DESC);
-)sql";
+)sql"}}};
 
-using sqlite::from_micros;
-using sqlite::micros;
+using sql::from_micros;
+using sql::micros;
 
 }  // namespace
 
-std::expected<inbox_store, sqlite::error> inbox_store::create(sqlite::database& db) {
-  if (auto ok = db.exec(schema); !ok) return std::unexpected(ok.error());
+std::expected<inbox_store, sql::error> inbox_store::create(sql::database& db) {
+  if (auto ok = db.migrate("notification_inbox", schema); !ok) return std::unexpected(ok.error());
   // DO NOTHING on either unique column: a redelivered source (same source id, same derived
   // notification id) leaves the first row as it was.
   auto insert = db.prepare(
@@ -34,8 +34,8 @@ std::expected<inbox_store, sqlite::error> inbox_store::create(sqlite::database& 
   return inbox_store(db, std::move(*insert));
 }
 
-std::expected<bool, sqlite::error> inbox_store::insert(const notification_sent& sent, const uuid& source_event_id,
-                                                       timestamp created_at) {
+std::expected<bool, sql::error> inbox_store::insert(const notification_sent& sent, const uuid& source_event_id,
+                                                    timestamp created_at) {
   insert_.bind(1, sent.notification_id)
       .bind(2, source_event_id.to_string())
       .bind(3, sent.recipient_id)
@@ -51,8 +51,7 @@ std::expected<bool, sqlite::error> inbox_store::insert(const notification_sent& 
   return db_->changes() == 1;
 }
 
-std::expected<std::vector<inbox_entry>, sqlite::error> inbox_store::list(std::string_view recipient,
-                                                                         std::int64_t limit) {
+std::expected<std::vector<inbox_entry>, sql::error> inbox_store::list(std::string_view recipient, std::int64_t limit) {
   auto rows = db_->prepare(
       "SELECT notification_id, source_event_id, recipient, subject, body, related_job_id, created_at, read_at "
       "FROM inbox WHERE recipient = ?1 ORDER BY created_at DESC, notification_id LIMIT ?2");
@@ -73,7 +72,7 @@ std::expected<std::vector<inbox_entry>, sqlite::error> inbox_store::list(std::st
   return entries;
 }
 
-std::expected<std::int64_t, sqlite::error> inbox_store::count() {
+std::expected<std::int64_t, sql::error> inbox_store::count() {
   auto query = db_->prepare("SELECT count(*) FROM inbox");
   if (!query) return std::unexpected(query.error());
   auto n = query->single_int();
@@ -81,7 +80,7 @@ std::expected<std::int64_t, sqlite::error> inbox_store::count() {
   return n->value_or(0);
 }
 
-std::expected<std::int64_t, sqlite::error> inbox_store::count_for_source(const uuid& source_event_id) {
+std::expected<std::int64_t, sql::error> inbox_store::count_for_source(const uuid& source_event_id) {
   auto query = db_->prepare("SELECT count(*) FROM inbox WHERE source_event_id = ?1");
   if (!query) return std::unexpected(query.error());
   query->bind(1, source_event_id.to_string());

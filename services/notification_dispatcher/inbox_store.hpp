@@ -4,9 +4,9 @@
 // handled-source marks and its outgoing notification.sent events, so the
 // inbox row, the mark and the event commit in one transaction or not at all.
 //
-//   auto db = horizons::sqlite::database::open(state_path(data_dir));
+//   auto db = horizons::sql::database::open(state_path(data_dir));
 //   auto inbox = inbox_store::create(*db);
-//   auto tx = horizons::sqlite::transaction::begin(*db);
+//   auto tx = horizons::sql::transaction::begin(*db);
 //   auto inserted = inbox->insert(*sent, meta.event_id, horizons::now());   // false: source seen before
 //   tx->commit();
 //   for (const auto& n : *inbox->list("alice", 20)) show(n.subject);
@@ -31,7 +31,7 @@
 
 #include <horizons/events.hpp>
 
-#include "services/common/sqlite.hpp"
+#include "services/common/sql/sql.hpp"
 
 namespace horizons::notification_dispatcher {
 
@@ -49,24 +49,24 @@ struct inbox_entry {
 class inbox_store {
  public:
   /// Creates the `inbox` table and its indexes if missing, and prepares the statements.
-  [[nodiscard]] static std::expected<inbox_store, sqlite::error> create(sqlite::database& db);
+  [[nodiscard]] static std::expected<inbox_store, sql::error> create(sql::database& db);
 
   /// Stores `sent` for its recipient. True when a row was added; false, changing nothing, when
   /// a row for `source_event_id` (or for the same notification id) is already there.
-  [[nodiscard]] std::expected<bool, sqlite::error> insert(const notification_sent& sent, const uuid& source_event_id,
-                                                          timestamp created_at);
+  [[nodiscard]] std::expected<bool, sql::error> insert(const notification_sent& sent, const uuid& source_event_id,
+                                                       timestamp created_at);
   /// The newest `limit` notifications of `recipient`, newest first.
-  [[nodiscard]] std::expected<std::vector<inbox_entry>, sqlite::error> list(std::string_view recipient,
-                                                                            std::int64_t limit);
+  [[nodiscard]] std::expected<std::vector<inbox_entry>, sql::error> list(std::string_view recipient,
+                                                                         std::int64_t limit);
   /// All stored notifications.
-  [[nodiscard]] std::expected<std::int64_t, sqlite::error> count();
+  [[nodiscard]] std::expected<std::int64_t, sql::error> count();
   /// How many notifications `source_event_id` produced: 0 or 1.
-  [[nodiscard]] std::expected<std::int64_t, sqlite::error> count_for_source(const uuid& source_event_id);
+  [[nodiscard]] std::expected<std::int64_t, sql::error> count_for_source(const uuid& source_event_id);
 
  private:
-  inbox_store(sqlite::database& db, sqlite::statement insert) : db_(&db), insert_(std::move(insert)) {}
-  sqlite::database* db_;
-  sqlite::statement insert_;  // prepared once: insert() runs for every notification
+  inbox_store(sql::database& db, sql::statement insert) : db_(&db), insert_(std::move(insert)) {}
+  sql::database* db_;
+  sql::statement insert_;  // prepared once: insert() runs for every notification
 };
 
 }  // namespace horizons::notification_dispatcher

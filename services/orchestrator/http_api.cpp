@@ -33,7 +33,7 @@ struct http_api::impl {
                                   .max_queued_messages = 100'000});
     if (!made) return std::unexpected(made.error().message);
     api->producer_ = std::move(*made);
-    auto db = sqlite::database::open(opts.database);
+    auto db = sql::database::open(opts.database);
     if (!db) return std::unexpected(db.error().message);
     api->db_.emplace(std::move(*db));
     api->jobs_.emplace(*api->db_);
@@ -120,7 +120,7 @@ struct http_api::impl {
   std::unique_ptr<services::http_listener> http_;
   std::unique_ptr<producer> producer_;
   std::mutex db_mutex_;
-  std::optional<sqlite::database> db_;
+  std::optional<sql::database> db_;
   std::optional<job_store> jobs_;
   std::mutex mutex_;
   std::uint64_t next_tag_ = 0;

@@ -1,7 +1,7 @@
 // The orchestrator's HTTP API.
 //
 //   auto api = horizons::orchestrator::http_api::start({.listen = "127.0.0.1:8070", .config = config,
-//                                                       .database = state_path(data_dir, "orchestrator")});
+//                                                       .database = state_location(root, "orchestrator")});
 //   // curl -X POST -H 'X-User: alice' -d '{"job_name": "m87"}' http://127.0.0.1:8070/jobs
 //   api->reset();   // stops serving
 //
@@ -22,6 +22,8 @@
 
 #include <horizons/config.hpp>
 
+#include "services/common/sql/sql.hpp"
+
 namespace horizons::orchestrator {
 
 class http_api {
@@ -29,7 +31,7 @@ class http_api {
   struct options {
     std::string listen{};  // host:port (port 0: any free port)
     client_config config{};
-    std::filesystem::path database{};  // the orchestrator's state database, read through job_store
+    sql::location database{std::filesystem::path{}};  // the orchestrator's state database, read through job_store
   };
 
   /// Errors: a bad or busy address, a producer or database that cannot be opened.

@@ -7,10 +7,10 @@
 namespace horizons::orchestrator {
 namespace {
 
-using sqlite::from_micros;
-using sqlite::micros;
+using sql::from_micros;
+using sql::micros;
 
-constexpr std::string_view schema = R"sql(
+constexpr std::array<sql::migration, 1> schema{{{1, R"sql(
   CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY,
     submitted BLOB NOT NULL,          -- the job.submitted event, framed Avro
@@ -30,7 +30,7 @@ constexpr std::string_view schema = R"sql(
     allocation_id TEXT
   );
   CREATE INDEX IF NOT EXISTS jobs_due ON jobs(finished, next_at);
-)sql";
+)sql"}}};
 
 std::optional<event<job_submitted>> decode_submission(std::span<const std::byte> framed) {
   auto decoded = decode_framed(framed);
@@ -48,7 +48,7 @@ std::optional<event<job_submitted>> decode_submission(std::span<const std::byte>
 }  // namespace
 
 std::expected<void, std::string> job_store::prepare() {
-  if (auto ok = db_.exec(schema); !ok) return std::unexpected(ok.error().message);
+  if (auto ok = db_.migrate("orchestrator_jobs", schema); !ok) return std::unexpected(ok.error().message);
   return {};
 }
 

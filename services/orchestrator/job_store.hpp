@@ -23,7 +23,7 @@
 
 #include <horizons/events.hpp>
 
-#include "services/common/sqlite.hpp"
+#include "services/common/sql/sql.hpp"
 
 namespace horizons::orchestrator {
 
@@ -54,7 +54,7 @@ struct job_state {
 
 class job_store {
  public:
-  explicit job_store(sqlite::database& db) : db_(db) {}
+  explicit job_store(sql::database& db) : db_(db) {}
 
   /// Creates the table and its index if needed.
   [[nodiscard]] std::expected<void, std::string> prepare();
@@ -72,7 +72,7 @@ class job_store {
   [[nodiscard]] std::expected<std::vector<std::pair<job_status, std::int64_t>>, std::string> count_by_status();
 
  private:
-  sqlite::database& db_;
+  sql::database& db_;
 };
 
 }  // namespace horizons::orchestrator

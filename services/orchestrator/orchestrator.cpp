@@ -69,12 +69,12 @@ std::expected<void, std::string> run(const options& opts, std::stop_token stop) 
   std::unique_ptr<http_api> api;
   if (!opts.http_listen.empty()) {
     auto started = http_api::start(
-        {.listen = opts.http_listen, .config = opts.service.config, .database = (*host)->store().path()});
+        {.listen = opts.http_listen, .config = opts.service.config, .database = (*host)->store().where()});
     if (!started) return std::unexpected(fmt::format("{}: {}", descriptor.name, started.error()));
     api = std::move(*started);
     spdlog::info("{}: job API and /metrics at {}", descriptor.name, api->url());
   }
-  spdlog::info("{}: running (data in {})", descriptor.name, (*host)->store().path().string());
+  spdlog::info("{}: running (state in {})", descriptor.name, (*host)->store().where().to_string());
   return (*host)->run(
       submissions, stop,
       [&] {

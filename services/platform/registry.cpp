@@ -6,20 +6,33 @@
 #include <fmt/format.h>
 
 #include "services/common/http_listener.hpp"
+#include "services/common/state_store.hpp"
+#include "services/compliance_auditor/ledger.hpp"
 #include "services/descriptors.hpp"
+#include "services/health_monitor/monitor_state.hpp"
+#include "services/metrics_aggregator/fold.hpp"
+#include "services/orchestrator/job_store.hpp"
 
 namespace horizons::platform {
 namespace {
 
 using serve_function = std::expected<void, std::string> (*)(const serve_options&, std::stop_token);
+/// Creates or migrates the service's own tables (each service's run() does the same on start), given
+/// its opened state store (whose shared tables are migrated by then) and the state root.
+using migrate_function = std::expected<void, std::string> (*)(services::state_store&, const sql::location& root);
 
 struct entry {
   const services::service_descriptor* descriptor;
   serve_function serve;
+  migrate_function migrate = nullptr;  // null: the service keeps no state in the state root
 };
 
 services::service_options service_options_of(const serve_options& o) {
-  return {.config = o.config, .data_dir = o.data_dir, .relay_producer = o.relay_producer, .on_ready = o.on_ready};
+  return {.config = o.config,
+          .data_dir = o.data_dir,
+          .state = o.state,
+          .relay_producer = o.relay_producer,
+          .on_ready = o.on_ready};
 }
 
 // How each service of services::platform_services is started from serve_options. The health monitor's
@@ -28,25 +41,39 @@ constexpr std::array<entry, services::platform_services.size()> entries{{
     {&orchestrator::descriptor,
      [](const serve_options& o, std::stop_token stop) {
        return orchestrator::run({.service = service_options_of(o), .sim = o.sim, .http_listen = o.http_listen}, stop);
-     }},
+     },
+     [](services::state_store& store, const sql::location&) { return orchestrator::job_store(store.db()).prepare(); }},
     {&metrics_aggregator::descriptor,
      [](const serve_options& o, std::stop_token stop) {
        return metrics_aggregator::run({.service = service_options_of(o)}, stop);
-     }},
+     },
+     [](services::state_store& store, const sql::location&) { return metrics_aggregator::job_folds(store).prepare(); }},
     {&notification_dispatcher::descriptor,
      [](const serve_options& o, std::stop_token stop) {
        return notification_dispatcher::run(
            {.service = service_options_of(o), .email = {}, .webhook = {.url = o.webhook_url}}, stop);
-     }},
+     },
+     [](services::state_store& store, const sql::location&) { return notification_dispatcher::prepare(store.db()); }},
     {&compliance::descriptor,
      [](const serve_options& o, std::stop_token stop) {
        return compliance::run({.service = service_options_of(o)}, stop);
+     },
+     [](services::state_store&, const sql::location& root) -> std::expected<void, std::string> {
+       auto opened = compliance::ledger::open(compliance::ledger::location_in(root));
+       if (!opened) return std::unexpected(opened.error().message);
+       return {};
      }},
     {&health_monitor::descriptor,
      [](const serve_options& o, std::stop_token stop) {
-       health_monitor::options monitor{.config = o.config, .data_dir = o.data_dir, .relay_producer = o.relay_producer};
+       health_monitor::options monitor{
+           .config = o.config, .data_dir = o.data_dir, .state = o.state, .relay_producer = o.relay_producer};
        if (!o.http_listen.empty()) monitor.http_listen = o.http_listen;
        return health_monitor::run(monitor, stop);
+     },
+     [](services::state_store& store, const sql::location&) -> std::expected<void, std::string> {
+       if (auto made = health_monitor::create_monitor_tables(store.db()); !made)
+         return std::unexpected(made.error().message);
+       return {};
      }},
 }};
 
@@ -119,6 +146,20 @@ std::expected<void, std::string> serve(const services::service_descriptor& servi
   auto standalone = std::ranges::find(standalone_entries, &service, &entry::descriptor);
   if (standalone != standalone_entries.end()) return standalone->serve(options, std::move(stop));
   return std::unexpected(fmt::format("{} is not a service of the platform", service.name));
+}
+
+std::expected<void, std::string> migrate_state(const sql::location& root,
+                                               const std::function<void(std::string_view service)>& on_migrated) {
+  for (const auto& e : entries) {
+    auto store = services::state_store::open(services::state_location(root, e.descriptor->name));
+    if (!store) return std::unexpected(fmt::format("{}: {}", e.descriptor->name, store.error()));
+    if (e.migrate) {
+      if (auto done = e.migrate(*store, root); !done)
+        return std::unexpected(fmt::format("{}: {}", e.descriptor->name, done.error()));
+    }
+    if (on_migrated) on_migrated(e.descriptor->name);
+  }
+  return {};
 }
 
 }  // namespace horizons::platform

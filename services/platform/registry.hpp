@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -26,6 +27,7 @@
 
 #include "services/common/relay_producer.hpp"
 #include "services/common/service_descriptor.hpp"
+#include "services/common/sql/sql.hpp"
 #include "services/orchestrator/scheduler.hpp"
 
 namespace horizons::platform {
@@ -34,6 +36,8 @@ namespace horizons::platform {
 struct serve_options {
   client_config config{};
   std::filesystem::path data_dir{"horizons-data"};
+  /// Where the services keep their state (services::service_options::state); none: SQLite in data_dir.
+  std::optional<sql::location> state{};
   orchestrator::simulation sim{};
   std::string http_listen{};  // the service's HTTP routes (its descriptor's); empty: the service's default
   /// Schema registry: how long its writer may go unheard before another instance takes over; 0: its default.
@@ -64,6 +68,11 @@ struct serve_options {
 [[nodiscard]] const services::service_descriptor* find_served_service(std::string_view name);
 /// The names find_served_service() knows.
 [[nodiscard]] std::string served_service_names();
+
+/// Creates or migrates the tables of every service of the platform under the state root `root`, as each
+/// does on start (`horizons state migrate`); `on_migrated` hears each service once it is done.
+[[nodiscard]] std::expected<void, std::string> migrate_state(
+    const sql::location& root, const std::function<void(std::string_view service)>& on_migrated = {});
 
 /// Runs `service` (one of services::platform_services or services::standalone_services) until `stop`.
 [[nodiscard]] std::expected<void, std::string> serve(const services::service_descriptor& service,

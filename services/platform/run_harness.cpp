@@ -271,10 +271,10 @@ event<job_submitted> make_job(std::mt19937_64& rng, std::string_view run_tag, in
 }
 
 // Ids of events the services saw acknowledged in [from, until), as each one's state store tells.
-std::set<uuid> delivered_between(const std::filesystem::path& data_dir, timestamp from, timestamp until) {
+std::set<uuid> delivered_between(const sql::location& root, timestamp from, timestamp until) {
   std::set<uuid> ids;
   for (const auto* service : services::platform_services) {
-    auto delivered = services::delivered_between(services::state_path(data_dir, service->name), from, until);
+    auto delivered = services::delivered_between(services::state_location(root, service->name), from, until);
     if (!delivered) {
       spdlog::warn("{}: delivered events: {}", service->name, delivered.error());
       continue;
@@ -285,8 +285,8 @@ std::set<uuid> delivered_between(const std::filesystem::path& data_dir, timestam
 }
 
 // Audit events the ledger does not hold (all of them while there is no ledger).
-std::int64_t missing_from_ledger(const std::filesystem::path& data_dir, const std::set<uuid>& audit_ids) {
-  auto ledger = compliance::ledger::open_existing(compliance::ledger::path_in(data_dir));
+std::int64_t missing_from_ledger(const sql::location& root, const std::set<uuid>& audit_ids) {
+  auto ledger = compliance::ledger::open_existing(compliance::ledger::location_in(root));
   if (!ledger) return static_cast<std::int64_t>(audit_ids.size());
   std::int64_t missing = 0;
   for (const auto& id : audit_ids) {
@@ -297,8 +297,8 @@ std::int64_t missing_from_ledger(const std::filesystem::path& data_dir, const st
 }
 
 // Notifications queued for the webhook and not yet delivered (or given up on).
-std::int64_t webhooks_pending(const std::filesystem::path& data_dir) {
-  return notification_dispatcher::webhooks_pending(data_dir).value_or(0);
+std::int64_t webhooks_pending(const sql::location& root) {
+  return notification_dispatcher::webhooks_pending(root).value_or(0);
 }
 
 // This build's schemas as the run's registry holds them (empty without a registry).
@@ -324,6 +324,7 @@ std::string format_ms(double ms) { return ms < 10 ? fmt::format("{:.2f}", ms) : 
 std::expected<report, std::string> run(const options& opts, std::stop_token stop) {
   report out;
   out.jobs_submitted = opts.jobs;
+  const sql::location root = opts.state.value_or(sql::location(opts.data_dir));
   auto started = steady::now();
   auto since = now() - std::chrono::seconds(1);
 
@@ -414,6 +415,7 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
   if (!relays) return std::unexpected(fmt::format("the relays' producer: {}", relays.error()));
   serve_options serving{.config = config,
                         .data_dir = opts.data_dir,
+                        .state = opts.state,
                         .sim = opts.sim,
                         .http_listen = {},
                         .webhook_url = opts.webhook_url,
@@ -427,6 +429,7 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
       auto ran = service == &health_monitor::descriptor && opts.dashboard
                      ? health_monitor::run({.config = mine.config,
                                             .data_dir = mine.data_dir,
+                                            .state = mine.state,
                                             .relay_producer = mine.relay_producer,
                                             .http = opts.dashboard},
                                            services_stop.get_token())
@@ -500,8 +503,8 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
       last_check = now_steady;
       waiting =
           submitted.load() < opts.jobs ? std::optional<std::string>("the workload") : watch->waiting_for(jobs.size());
-      if (!waiting && missing_from_ledger(opts.data_dir, watch->audit_ids()) > 0) waiting = "the ledger to catch up";
-      if (!waiting && !opts.webhook_url.empty() && webhooks_pending(opts.data_dir) > 0) waiting = "webhook deliveries";
+      if (!waiting && missing_from_ledger(root, watch->audit_ids()) > 0) waiting = "the ledger to catch up";
+      if (!waiting && !opts.webhook_url.empty() && webhooks_pending(root) > 0) waiting = "webhook deliveries";
       if (!waiting) break;
       std::lock_guard lock(failures_mutex);
       if (!failures.empty()) {
@@ -540,8 +543,7 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
   // An auditor running in another process goes on appending what it read last (one restarted mid-run
   // records its own start-up check): give it until the deadline to catch up before counting what is missing.
   if (out.complete && std::ranges::find(opts.services, &compliance::descriptor) == opts.services.end()) {
-    while (missing_from_ledger(opts.data_dir, watch->audit_ids()) > 0 &&
-           steady::now() < deadline + std::chrono::seconds(30)) {
+    while (missing_from_ledger(root, watch->audit_ids()) > 0 && steady::now() < deadline + std::chrono::seconds(30)) {
       (void)watch->poll(std::chrono::milliseconds(250));
     }
   }
@@ -554,7 +556,7 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
     if (lag) out.lag_per_group[watched.group] = lag->lag_messages;
   }
 
-  auto delivered = delivered_between(opts.data_dir, since, read_all_before);
+  auto delivered = delivered_between(root, since, read_all_before);
   {
     std::lock_guard lock(acked_mutex);
     delivered.insert(acknowledged.begin(), acknowledged.end());
@@ -563,8 +565,8 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
   for (const auto& id : delivered) {
     if (!watch->seen().contains(id)) ++out.lost;
   }
-  out.audit_events_missing_from_ledger = missing_from_ledger(opts.data_dir, watch->audit_ids());
-  if (auto ledger = compliance::ledger::open_existing(compliance::ledger::path_in(opts.data_dir))) {
+  out.audit_events_missing_from_ledger = missing_from_ledger(root, watch->audit_ids());
+  if (auto ledger = compliance::ledger::open_existing(compliance::ledger::location_in(root))) {
     if (auto n = ledger->count()) out.ledger_entries = *n;
     auto verified = ledger->verify();
     out.ledger_verified = verified && verified->ok();

@@ -36,6 +36,7 @@
 #include <horizons/config.hpp>
 
 #include "services/common/service_descriptor.hpp"
+#include "services/common/sql/sql.hpp"
 #include "services/descriptors.hpp"
 #include "services/health_monitor/http_endpoint.hpp"
 #include "services/orchestrator/scheduler.hpp"
@@ -103,6 +104,8 @@ struct report {
 struct options {
   client_config config{};  // empty brokers: start the embedded cluster
   std::filesystem::path data_dir{"horizons-data"};
+  /// Where the services keep their state (`--state`); none: SQLite in data_dir.
+  std::optional<sql::location> state{};
   int jobs = 300;
   double submit_rate = 200;  // jobs per second
   orchestrator::simulation sim{};

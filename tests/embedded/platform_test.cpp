@@ -13,7 +13,7 @@
 
 #include "child_process.hpp"
 #include "platform_check.hpp"
-#include "services/common/sqlite.hpp"
+#include "services/common/sql/sql.hpp"
 
 namespace {
 
@@ -97,7 +97,7 @@ TEST_F(platform_test, a_thousand_jobs_match_an_independent_count_and_the_ledger_
     auto copy = data_dir_ / ("tampered-" + t.kind + ".db");
     std::filesystem::copy_file(ledger, copy, std::filesystem::copy_options::overwrite_existing);
     {
-      auto db = horizons::sqlite::database::open(copy);
+      auto db = horizons::sql::database::open(copy);
       ASSERT_TRUE(db);
       auto done = db->exec(t.sql);
       ASSERT_TRUE(done) << t.kind << ": " << done.error().message;

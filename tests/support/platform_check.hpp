@@ -20,7 +20,7 @@
 #include <horizons/topic_reader.hpp>
 
 #include "child_process.hpp"
-#include "services/common/sqlite.hpp"
+#include "services/common/sql/sql.hpp"
 
 namespace testing_support {
 
@@ -165,7 +165,7 @@ inline void check_platform(const nlohmann::json& report, const platform_count& c
   }
 
   // ... delivered to the in-app inbox and the email outbox, once each.
-  auto inbox = horizons::sqlite::database::open_existing(data_dir / "notification-dispatcher" / "state.db");
+  auto inbox = horizons::sql::database::open_existing(data_dir / "notification-dispatcher" / "state.db");
   ASSERT_TRUE(inbox) << inbox.error().message;
   auto in_inbox = inbox->prepare("SELECT count(*) FROM inbox WHERE source_event_id = ?1");
   ASSERT_TRUE(in_inbox);
@@ -198,7 +198,7 @@ inline void check_platform(const nlohmann::json& report, const platform_count& c
   }
 
   // Every audit event is in the ledger, once, and the chain verifies.
-  auto ledger = horizons::sqlite::database::open_existing(data_dir / "compliance-auditor" / "ledger.db");
+  auto ledger = horizons::sql::database::open_existing(data_dir / "compliance-auditor" / "ledger.db");
   ASSERT_TRUE(ledger) << ledger.error().message;
   auto find = ledger->prepare("SELECT count(*) FROM ledger_entries WHERE event_id = ?1");
   ASSERT_TRUE(find);

@@ -28,6 +28,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing_common::count_rows;
 using testing_common::scratch_dir;
+using testing_common::test_database;
 
 // Points the payload's partition key field at `key`, so keys repeat and per-key order is tested.
 template <class Payload>
@@ -127,13 +128,14 @@ class common_outbox_relay : public testkit::cluster_fixture {
   [[nodiscard]] std::filesystem::path path() const { return dir_ / "relay-test/state.db"; }
 
   state_store open_store(std::function<void()> on_emit = {}) {
-    auto store = state_store::open(path(), std::move(on_emit));
+    auto store = state_store::open(test_database(path()), std::move(on_emit));
     EXPECT_TRUE(store) << store.error();
     return std::move(*store);
   }
 
   std::unique_ptr<outbox_relay> start_relay(std::chrono::milliseconds lease = 10s) {
-    auto relay = outbox_relay::start({.database = path(), .config = config(), .service = "relay-test", .lease = lease});
+    auto relay = outbox_relay::start(
+        {.database = test_database(path()), .config = config(), .service = "relay-test", .lease = lease});
     EXPECT_TRUE(relay) << relay.error();
     return relay ? std::move(*relay) : nullptr;
   }
@@ -215,7 +217,7 @@ TEST_F(common_outbox_relay, publishes_every_event_once_in_key_order_and_records_
   // `delivered` names every event with its topic and type.
   std::unordered_map<uuid, std::pair<std::string, std::string>> delivered;
   {
-    auto db = sqlite::database::open(path());
+    auto db = sql::database::open(test_database(path()));
     ASSERT_TRUE(db);
     auto rows = db->prepare("SELECT event_id, topic, event_type FROM delivered");
     ASSERT_TRUE(rows);
@@ -292,7 +294,8 @@ TEST_F(common_outbox_relay, a_full_local_queue_while_brokers_are_down_strands_no
   auto relay_config = config();
   relay_config.delivery_timeout = 60s;
   relay_config.rdkafka["queue.buffering.max.messages"] = "50";
-  auto started = outbox_relay::start({.database = path(), .config = relay_config, .service = "relay-test"});
+  auto started =
+      outbox_relay::start({.database = test_database(path()), .config = relay_config, .service = "relay-test"});
   ASSERT_TRUE(started) << started.error();
   auto& relay = *started;
   for (int broker = 1; broker <= cluster().broker_count(); ++broker) ASSERT_TRUE(cluster().set_broker_down(broker));
@@ -320,7 +323,7 @@ TEST_F(common_outbox_relay, rows_of_a_relay_that_died_are_taken_over_when_its_le
     emit_all(store, events);
   }
   // A relay that vanished holding the first half: its lease runs for another 4 s.
-  auto db = sqlite::database::open(path());
+  auto db = sql::database::open(test_database(path()));
   ASSERT_TRUE(db);
   auto claim = db->prepare("UPDATE outbox SET claimed_by = 'dead', claimed_until = ?1 WHERE seq <= ?2");
   ASSERT_TRUE(claim);
@@ -387,8 +390,10 @@ TEST_F(common_outbox_relay, two_services_relays_sharing_one_producer_each_delive
   services.push_back({dir_ / "service-b/state.db", keyed_only(make_events(2'000, 20, 18, "b-key-")), nullptr});
   ASSERT_GT(services[1].events.size(), 1'000u);
   for (auto& s : services) {
-    auto relay = outbox_relay::start(
-        {.database = s.path, .config = config(), .service = s.path.parent_path().filename(), .producer = *shared});
+    auto relay = outbox_relay::start({.database = test_database(s.path),
+                                      .config = config(),
+                                      .service = s.path.parent_path().filename(),
+                                      .producer = *shared});
     ASSERT_TRUE(relay) << relay.error();
     s.relay = std::move(*relay);
   }
@@ -396,8 +401,8 @@ TEST_F(common_outbox_relay, two_services_relays_sharing_one_producer_each_delive
   // The outbox sequences of the two overlap, so an acknowledgement reaching the wrong relay would
   // delete another row of its outbox and record an event it never held.
   {
-    auto a = state_store::open(services[0].path, [&] { services[0].relay->wake(); });
-    auto b = state_store::open(services[1].path, [&] { services[1].relay->wake(); });
+    auto a = state_store::open(test_database(services[0].path), [&] { services[0].relay->wake(); });
+    auto b = state_store::open(test_database(services[1].path), [&] { services[1].relay->wake(); });
     ASSERT_TRUE(a && b);
     std::jthread other([&] { emit_all(*b, services[1].events); });
     emit_all(*a, services[0].events);
@@ -414,7 +419,7 @@ TEST_F(common_outbox_relay, two_services_relays_sharing_one_producer_each_delive
     EXPECT_EQ(stats.failed, 0u);
     std::set<uuid> emitted, delivered;
     for (const auto& e : s.events) emitted.insert(id_of(e));
-    auto db = sqlite::database::open(s.path);
+    auto db = sql::database::open(test_database(s.path));
     ASSERT_TRUE(db);
     auto rows = db->prepare("SELECT event_id FROM delivered");
     ASSERT_TRUE(rows);
@@ -439,8 +444,10 @@ TEST_F(common_outbox_relay, a_fatal_error_of_the_shared_producer_is_recovered_on
   std::vector<std::vector<any_event>> events{make_events(300, 10, 19, "a-key-"), make_events(300, 10, 20, "b-key-")};
   std::vector<std::unique_ptr<outbox_relay>> relays;
   for (const auto& path : paths) {
-    auto relay = outbox_relay::start(
-        {.database = path, .config = config(), .service = path.parent_path().filename(), .producer = *shared});
+    auto relay = outbox_relay::start({.database = test_database(path),
+                                      .config = config(),
+                                      .service = path.parent_path().filename(),
+                                      .producer = *shared});
     ASSERT_TRUE(relay) << relay.error();
     relays.push_back(std::move(*relay));
   }
@@ -448,7 +455,7 @@ TEST_F(common_outbox_relay, a_fatal_error_of_the_shared_producer_is_recovered_on
   constexpr int produce_api = 0, producer_fenced = 90;
   cluster().inject_request_errors(produce_api, producer_fenced, 1);
   for (std::size_t i = 0; i < paths.size(); ++i) {
-    auto store = state_store::open(paths[i], [&, i] { relays[i]->wake(); });
+    auto store = state_store::open(test_database(paths[i]), [&, i] { relays[i]->wake(); });
     ASSERT_TRUE(store);
     emit_all(*store, events[i]);
   }

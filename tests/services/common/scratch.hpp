@@ -1,10 +1,13 @@
 // Helpers shared by the services tests: a scratch directory removed at the end
-// of a test, a row count read through a connection of its own (as another
-// process would see the file), and the events a state store's outbox holds.
+// of a test, the database a test uses (a SQLite file, or a PostgreSQL schema
+// in the `postgres` runs), a row count read through a connection of its own
+// (as another process would see it), and the events a state store's outbox holds.
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -13,7 +16,7 @@
 #include <horizons/codec.hpp>
 #include <horizons/uuid.hpp>
 
-#include "services/common/sqlite.hpp"
+#include "services/common/sql/sql.hpp"
 #include "services/common/state_store.hpp"
 
 namespace horizons::services::testing_common {
@@ -36,9 +39,19 @@ class scratch_dir {
   std::filesystem::path path_;
 };
 
-/// `SELECT count(*) FROM <from>` on a fresh connection; -1 (and a test failure) if it cannot be read.
+/// The database a test keeps at `sqlite_file`: that file, or, when HORIZONS_TEST_POSTGRES_URL names a
+/// server (the `postgres` runs of a test binary, tests/CMakeLists.txt), a schema of its own there whose
+/// name follows from the file's path (a scratch directory is unique, so the schema is new).
+inline sql::location test_database(const std::filesystem::path& sqlite_file) {
+  const char* url = std::getenv("HORIZONS_TEST_POSTGRES_URL");
+  if (!url || !*url) return sql::location(sqlite_file);
+  return sql::location::postgresql(url, fmt::format("t{:016x}", std::hash<std::string>{}(sqlite_file.string())));
+}
+
+/// `SELECT count(*) FROM <from>` on a fresh connection to test_database(database); -1 (and a test
+/// failure) if it cannot be read.
 inline std::int64_t count_rows(const std::filesystem::path& database, const std::string& from) {
-  auto db = sqlite::database::open(database);
+  auto db = sql::database::open(test_database(database));
   if (!db) {
     ADD_FAILURE() << db.error().message;
     return -1;

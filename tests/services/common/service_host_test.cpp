@@ -92,7 +92,9 @@ class common_service_host : public testkit::cluster_fixture {
     short_session.session_timeout = 6s;
     return {.config = short_session, .data_dir = dir_.path()};
   }
-  [[nodiscard]] std::filesystem::path state() const { return state_path(dir_.path(), service_name); }
+  [[nodiscard]] std::filesystem::path state() const {
+    return state_location(sql::location(dir_.path()), service_name).file();
+  }
 
   scratch_dir dir_;
 };

@@ -18,6 +18,7 @@ namespace {
 
 using testing_common::count_rows;
 using testing_common::scratch_dir;
+using testing_common::test_database;
 
 event<job_status_changed> queued(const std::string& job_id) {
   auto e = make_event(job_status_changed{.job_id = job_id,
@@ -31,7 +32,7 @@ event<job_status_changed> queued(const std::string& job_id) {
 }
 
 state_store open_store(const std::filesystem::path& path, std::function<void()> on_emit = {}) {
-  auto store = state_store::open(path, std::move(on_emit));
+  auto store = state_store::open(test_database(path), std::move(on_emit));
   EXPECT_TRUE(store) << store.error();
   return std::move(*store);
 }
@@ -39,7 +40,7 @@ state_store open_store(const std::filesystem::path& path, std::function<void()> 
 // The outbox's rows, decoded, in emit order.
 std::vector<any_event> outbox_events(const std::filesystem::path& path) {
   std::vector<any_event> events;
-  auto db = sqlite::database::open(path);
+  auto db = sql::database::open(test_database(path));
   EXPECT_TRUE(db);
   auto rows = db->prepare("SELECT value FROM outbox ORDER BY seq");
   EXPECT_TRUE(rows);
@@ -70,16 +71,17 @@ class common_state_store : public testing::Test {
 
   scratch_dir dir_;
   std::optional<state_store> store_;
-  std::optional<sqlite::statement> insert_job_;
+  std::optional<sql::statement> insert_job_;
 };
 
 TEST_F(common_state_store, open_creates_the_shared_tables_at_the_state_path) {
-  EXPECT_EQ(state_path("/data", "metrics-aggregator"), std::filesystem::path("/data/metrics-aggregator/state.db"));
-  EXPECT_EQ(store().path(), path());
+  EXPECT_EQ(state_location(sql::location("/data"), "metrics-aggregator").file(),
+            std::filesystem::path("/data/metrics-aggregator/state.db"));
+  EXPECT_EQ(store().where(), test_database(path()));
   for (auto table : {"handled", "outbox", "delivered"}) EXPECT_EQ(count_rows(path(), table), 0) << table;
   // Opening again (a restart) keeps what is there.
   ASSERT_TRUE(store().handle_once(uuid::random(), [](outbox&) -> step_result { return {}; }));
-  auto again = state_store::open(path());
+  auto again = state_store::open(test_database(path()));
   ASSERT_TRUE(again) << again.error();
   EXPECT_EQ(count_rows(path(), "handled"), 1);
 }
@@ -176,7 +178,10 @@ TEST_F(common_state_store, transact_commits_or_rolls_back_everything) {
     return insert_job("job-1");  // the primary key refuses it
   });
   ASSERT_FALSE(failed);
-  EXPECT_NE(failed.error().find("UNIQUE constraint failed: jobs.job_id"), std::string::npos) << failed.error();
+  // SQLite and PostgreSQL each say it their way.
+  EXPECT_TRUE(failed.error().find("UNIQUE constraint failed: jobs.job_id") != std::string::npos ||
+              failed.error().find("duplicate key value violates unique constraint \"jobs_pkey\"") != std::string::npos)
+      << failed.error();
   EXPECT_EQ(count_rows(path(), "outbox"), 2);
   EXPECT_EQ(count_rows(path(), "jobs"), 1);
 }

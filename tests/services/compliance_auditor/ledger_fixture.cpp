@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
     e.occurred_at = (i < old ? start - 100 * 24h : start - 1h) + std::chrono::seconds(i);
     events.push_back(std::move(e));
   }
-  auto ledger = horizons::compliance::ledger::open(argv[1]);
+  auto ledger = horizons::compliance::ledger::open(std::filesystem::path(argv[1]));
   if (!ledger) {
     fmt::print(stderr, "ledger_fixture: {}\n", ledger.error().message);
     return 1;

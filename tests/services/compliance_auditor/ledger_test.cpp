@@ -2,7 +2,7 @@
 // in which each kind of after-the-fact tampering (raw SQL on the file) is found and named.
 #include "services/compliance_auditor/ledger.hpp"
 
-#include "services/common/sqlite.hpp"
+#include "services/common/sql/sql.hpp"
 
 #include <horizons/byte_buffer.hpp>
 #include <horizons/catalogue.hpp>
@@ -52,7 +52,7 @@ class audit_ledger_test : public ::testing::Test {
     dir_ = std::filesystem::path(::testing::TempDir()) /
            fmt::format("ledger-{}-{}-{}", test->test_suite_name(), test->name(), ::getpid());
     std::filesystem::remove_all(dir_);
-    path_ = ledger::path_in(dir_);
+    path_ = ledger::location_in(sql::location(dir_)).file();
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -91,7 +91,7 @@ class audit_ledger_test : public ::testing::Test {
 
   // What someone with write access to the file can do, behind the ledger's back.
   void tamper(std::string_view sql) {
-    auto db = sqlite::database::open(path_);
+    auto db = sql::database::open(path_);
     ASSERT_TRUE(db) << db.error().message;
     auto done = db->exec(sql);
     ASSERT_TRUE(done) << done.error().message;
@@ -114,7 +114,7 @@ class audit_ledger_test : public ::testing::Test {
 
   // Inserts forged_event() `e` at `seq`, linked to `prev` and claiming `hash`.
   void insert_forged(std::int64_t seq, const audit_event& e, const digest& prev, const digest& hash) {
-    auto db = sqlite::database::open(path_);
+    auto db = sql::database::open(path_);
     ASSERT_TRUE(db);
     auto insert = db->prepare(
         "INSERT INTO ledger_entries(seq, event_id, event_type, occurred_at, job_id, user_id, appended_at, body, "
@@ -245,7 +245,7 @@ class audit_ledger_tampering_test : public audit_ledger_test {
 
 TEST_F(audit_ledger_tampering_test, an_edited_event_byte_is_found) {
   {
-    auto db = sqlite::database::open(path_);
+    auto db = sql::database::open(path_);
     ASSERT_TRUE(db);
     auto read = db->prepare("SELECT body FROM ledger_entries WHERE seq = 4");
     ASSERT_TRUE(read && read->next());
@@ -358,7 +358,7 @@ TEST_F(audit_ledger_tampering_test, bytes_that_no_longer_decode_are_found_even_w
   std::vector<std::byte> garbage(12, std::byte{0x7f});
   auto hash = expected_hash(appended_[8].hash, 10, garbage);
   {
-    auto db = sqlite::database::open(path_);
+    auto db = sql::database::open(path_);
     ASSERT_TRUE(db);
     auto write = db->prepare("UPDATE ledger_entries SET body = ?1, hash = ?2 WHERE seq = 10");
     ASSERT_TRUE(write);

@@ -9,7 +9,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include "services/common/sqlite.hpp"
+#include "services/common/sql/sql.hpp"
 #include "services/health_monitor/dashboard_assets.hpp"
 #include "services/health_monitor/http_endpoint.hpp"
 #include "services/health_monitor/monitor_state.hpp"
@@ -132,7 +132,7 @@ class job_timelines : public ::testing::Test {
     dir_ = std::filesystem::temp_directory_path() / ("horizons-dashboard-test-" + std::to_string(::getpid()) + "-" +
                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
-    auto db = sqlite::database::open(path());
+    auto db = sql::database::open(path());
     ASSERT_TRUE(db) << db.error().message;
     ASSERT_TRUE(create_monitor_tables(*db));
     db_.emplace(std::move(*db));
@@ -157,7 +157,7 @@ class job_timelines : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
-  std::optional<sqlite::database> db_;
+  std::optional<sql::database> db_;
 };
 
 TEST_F(job_timelines, come_back_in_topic_order_once_each_and_are_pruned) {

@@ -13,8 +13,8 @@ using testing::source_event;
 
 class notification_dispatcher_inbox : public ::testing::Test {
  protected:
-  sqlite::database open_db() {
-    auto db = sqlite::database::open(state_path(dir_.path()));
+  sql::database open_db() {
+    auto db = sql::database::open(state_location(sql::location(dir_.path())));
     EXPECT_TRUE(db.has_value()) << db.error().message;
     return std::move(*db);
   }
@@ -35,7 +35,7 @@ TEST_F(notification_dispatcher_inbox, rolled_back_insert_leaves_nothing_committe
   auto sent = cancelled_for(source);
 
   {
-    auto tx = sqlite::transaction::begin(db);
+    auto tx = sql::transaction::begin(db);
     ASSERT_TRUE(tx);
     EXPECT_EQ(inbox->insert(sent, source.event_id, t0_), true);
     EXPECT_EQ(inbox->count_for_source(source.event_id), 1);  // visible inside the transaction
@@ -44,14 +44,14 @@ TEST_F(notification_dispatcher_inbox, rolled_back_insert_leaves_nothing_committe
   EXPECT_EQ(inbox->count_for_source(source.event_id), 0);
 
   {
-    auto tx = sqlite::transaction::begin(db);
+    auto tx = sql::transaction::begin(db);
     ASSERT_TRUE(tx);
     EXPECT_EQ(inbox->insert(sent, source.event_id, t0_), true);
     EXPECT_EQ(inbox->insert(sent, source.event_id, t0_), false);  // same transaction, same source
     ASSERT_TRUE(tx->commit());
   }
   {
-    auto tx = sqlite::transaction::begin(db);
+    auto tx = sql::transaction::begin(db);
     ASSERT_TRUE(tx);
     EXPECT_EQ(inbox->insert(sent, source.event_id, t0_ + std::chrono::hours(1)), false);  // redelivery
     ASSERT_TRUE(tx->commit());
