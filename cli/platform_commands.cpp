@@ -88,6 +88,10 @@ void add_platform_commands(CLI::App& app, int& result) {
                     "Services to run in this process (default: all; none: no service): " + platform::service_names() +
                         "; the others must run elsewhere (horizons serve) on the same cluster and data dir")
         ->delimiter(',');
+    run->add_option("--instances", opts->instances,
+                    "Instances of each service in this process, sharing its consumer group and its state")
+        ->check(CLI::Range(1, 16))
+        ->capture_default_str();
     run->add_option("--webhook", opts->webhook_url, "Also deliver notifications to this URL (HTTP POST)");
     run->add_option("--report-json", *report_json, "Also write the report as JSON to this file");
     run->add_option("--timeout", *timeout_s, "Give up after this many seconds")

@@ -354,6 +354,9 @@ class monitor {
   monitor(const monitor&) = delete;
   monitor& operator=(const monitor&) = delete;
 
+  /// What a standby does each interval: drops what its readers saw (the evaluating instance records it).
+  void stand_by() { (void)feed_.take(horizons::now()); }
+
   void evaluate() {
     auto started = steady::now();
     snapshot now{.checked_at = horizons::now()};
@@ -689,9 +692,29 @@ std::expected<void, std::string> run(const options& opts, std::stop_token stop, 
   monitor evaluation(opts, opts.groups.empty() ? platform_groups() : opts.groups, store, http.get(), on_evaluated);
   std::mutex mutex;
   std::condition_variable_any wakeup;
+  // Instances sharing the state take turns: one evaluates (and publishes), the others stand by and take
+  // over when its process ends. Two evaluating would raise every alert twice.
+  std::optional<sql::exclusive_role> evaluator;
+  bool standing_by = false;
   while (!stop.stop_requested()) {
     auto next = steady::now() + opts.interval;
-    evaluation.evaluate();
+    if (!evaluator) {
+      auto taken = sql::exclusive_role::try_take(store.where(), "health-monitor evaluator");
+      if (!taken) {
+        spdlog::error("{}: {}", service_name, taken.error().message);
+      } else if (*taken) {
+        evaluator = std::move(**taken);
+        if (standing_by) spdlog::info("{}: the evaluating instance is gone; this one evaluates now", service_name);
+      } else if (!standing_by) {
+        spdlog::info("{}: another instance evaluates; this one stands by", service_name);
+        standing_by = true;
+      }
+    }
+    if (evaluator) {
+      evaluation.evaluate();
+    } else {
+      evaluation.stand_by();
+    }
     std::unique_lock lock(mutex);
     wakeup.wait_until(lock, stop, next, [] { return false; });
   }

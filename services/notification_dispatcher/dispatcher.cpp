@@ -1,5 +1,7 @@
 #include "services/notification_dispatcher/dispatcher.hpp"
 
+#include <algorithm>
+#include <span>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -31,24 +33,44 @@ constexpr std::array<sql::migration, 1> webhook_schema{{{1, R"sql(
 
 constexpr int max_rounds = 8;
 
+// How long a claimed notification stays with the instance delivering it; long enough for
+// webhook_sender's retries, so only an instance that died gives it up to another.
+constexpr std::chrono::seconds webhook_claim{120};
+
+struct queued_webhook {
+  std::string id;
+  std::vector<std::byte> framed;
+  std::int64_t rounds = 0;
+};
+
 // Posts queued notifications to the webhook on its own thread, so a slow receiver never holds up consuming.
+// Several instances share the queue: each claims what is due by moving its next_at past the claim (the
+// claim passes over rows another instance is claiming), so a notification goes out from one instance,
+// and from another only if the first died holding it.
 void deliver_webhooks(const webhook_sender& sender, const sql::location& where, std::stop_token stop) {
   auto db = sql::database::open(where);
   if (!db) {
     spdlog::error("{}: webhook queue: {}", descriptor.name, db.error().message);
     return;
   }
+  auto claim = db->prepare(fmt::format(
+      "UPDATE webhook_queue SET next_at = ?2 WHERE notification_id IN (SELECT notification_id FROM webhook_queue "
+      "WHERE failed = 0 AND next_at <= ?1 ORDER BY next_at LIMIT 20{}) RETURNING notification_id, event, rounds",
+      db->skip_locked()));
+  if (!claim) {
+    spdlog::error("{}: webhook queue: {}", descriptor.name, claim.error().message);
+    return;
+  }
   while (!stop.stop_requested()) {
-    std::vector<std::pair<std::string, std::vector<std::byte>>> due;
-    if (auto select = db->prepare("SELECT notification_id, event FROM webhook_queue WHERE failed = 0 AND next_at <= ?1 "
-                                  "ORDER BY next_at LIMIT 20")) {
-      select->bind(1, wall_us());
-      while (select->next()) {
-        auto bytes = select->blob(1);
-        due.emplace_back(select->text(0), std::vector<std::byte>(bytes.begin(), bytes.end()));
-      }
+    std::vector<queued_webhook> due;
+    claim->bind(1, wall_us()).bind(2, wall_us() + std::chrono::microseconds(webhook_claim).count());
+    while (claim->next()) {
+      auto bytes = claim->blob(1);
+      due.push_back({claim->text(0), std::vector<std::byte>(bytes.begin(), bytes.end()), claim->integer(2)});
     }
-    for (const auto& [id, framed] : due) {
+    if (claim->last_error()) spdlog::warn("{}: webhook queue: {}", descriptor.name, claim->last_error()->message);
+    for (std::size_t i = 0; i < due.size(); ++i) {
+      const auto& [id, framed, rounds] = due[i];
       auto decoded = decode_framed(framed);
       const notification_sent* sent = nullptr;
       if (decoded) {
@@ -66,11 +88,22 @@ void deliver_webhooks(const webhook_sender& sender, const sql::location& where, 
           (void)done->bind(1, id).run();
         continue;
       }
-      if (stop.stop_requested()) break;
+      if (stop.stop_requested()) {
+        // Stopping: this one and the rest of the claim go back to the queue for the next instance now.
+        if (auto release = db->prepare("UPDATE webhook_queue SET next_at = ?2 WHERE notification_id = ?1")) {
+          for (const auto& left : std::span(due).subspan(i)) (void)release->bind(1, left.id).bind(2, wall_us()).run();
+        }
+        break;
+      }
       spdlog::warn("{}: webhook {} for {}: {}", descriptor.name, sender.url(), id, delivered.error());
-      if (auto later = db->prepare("UPDATE webhook_queue SET rounds = rounds + 1, failed = (rounds + 1 >= ?2), "
-                                   "next_at = ?3 + (1000000 << min(rounds, 6)) WHERE notification_id = ?1")) {
-        (void)later->bind(1, id).bind(2, static_cast<std::int64_t>(max_rounds)).bind(3, wall_us()).run();
+      // Backoff: 1 s, 2 s, 4 s, ... 64 s after each round that gave up.
+      if (auto later = db->prepare("UPDATE webhook_queue SET rounds = ?2, failed = ?3, next_at = ?4 "
+                                   "WHERE notification_id = ?1")) {
+        (void)later->bind(1, id)
+            .bind(2, rounds + 1)
+            .bind(3, std::int64_t{rounds + 1 >= max_rounds})
+            .bind(4, wall_us() + (std::int64_t{1'000'000} << std::min<std::int64_t>(rounds, 6)))
+            .run();
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(due.empty() ? 100 : 0));

@@ -79,9 +79,11 @@ std::expected<void, std::string> job_store::insert(const job_row& row) {
 }
 
 std::expected<job_row, std::string> job_store::load(const std::string& job_id) {
-  auto select = db_.prepare(
+  // Locked until the step's transaction ends: two orchestrators never take one job's step together.
+  auto select = db_.prepare(fmt::format(
       "SELECT submitted, user_id, correlation_id, last_event_id, status, attempt, next_at, finished, elapsed, samples, "
-      "cpu_sum, gpu_sum, memory_peak, io_sum, allocation_id FROM jobs WHERE job_id = ?1");
+      "cpu_sum, gpu_sum, memory_peak, io_sum, allocation_id FROM jobs WHERE job_id = ?1{}",
+      db_.for_update()));
   if (!select) return std::unexpected(select.error().message);
   select->bind(1, job_id);
   if (!select->next()) return std::unexpected(fmt::format("job {} is not stored", job_id));

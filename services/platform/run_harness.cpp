@@ -147,6 +147,7 @@ class observer {
       if (fold != folds_.end() && fold->second.matches(summary.first)) ++out.summaries_matching_samples;
       if (summary.second.size() > 1) out.duplicated_effects += summary.second.size() - 1;
     }
+    out.duplicated_effects += steps_out_of_story_;
     for (const auto& [job, source] : ended_) {
       auto n = notifications_.find(source);
       if (n == notifications_.end()) continue;
@@ -188,7 +189,12 @@ class observer {
   }
 
   void on(const envelope&, const job_status_changed& p) {
-    if (run_jobs_.contains(p.job_id)) latest_[p.job_id] = p.new_status;
+    if (!run_jobs_.contains(p.job_id)) return;
+    // A job's events share its partition, so each change starts from the one read before it; one that
+    // does not is a step taken twice (two orchestrators) or a story told out of order.
+    auto latest = latest_.find(p.job_id);
+    if (latest != latest_.end() && latest->second != p.previous_status) ++steps_out_of_story_;
+    latest_[p.job_id] = p.new_status;
   }
   void on(const envelope&, const job_submitted& p) {
     if (run_jobs_.contains(p.job_id) && !latest_.contains(p.job_id)) latest_[p.job_id] = job_status::submitted;
@@ -232,7 +238,8 @@ class observer {
   std::set<std::string> run_jobs_;
   std::unordered_map<uuid, int, uuid_hash> seen_;
   std::map<std::string, job_status> latest_;
-  std::map<std::string, uuid> ended_;  // job -> the event that ended it
+  std::uint64_t steps_out_of_story_ = 0;  // status changes not starting from the status read before
+  std::map<std::string, uuid> ended_;     // job -> the event that ended it
   std::set<std::string> ran_;
   std::map<std::string, sample_fold> folds_;
   std::map<std::string, std::pair<job_performance_summary, std::set<uuid>>>
@@ -420,31 +427,34 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
                         .http_listen = {},
                         .webhook_url = opts.webhook_url,
                         .relay_producer = std::move(*relays)};
-  for (const auto* service : opts.services) {
-    running.emplace_back([&, service, serving] {
-      auto mine = serving;
-      if (service == &health_monitor::descriptor) mine.http_listen = opts.health_listen;
-      mine.on_ready = [&ready] { ++ready; };
-      // With a dashboard the monitor is started here, to hand it the caller's endpoint.
-      auto ran = service == &health_monitor::descriptor && opts.dashboard
-                     ? health_monitor::run({.config = mine.config,
-                                            .data_dir = mine.data_dir,
-                                            .state = mine.state,
-                                            .relay_producer = mine.relay_producer,
-                                            .http = opts.dashboard},
-                                           services_stop.get_token())
-                     : serve(*service, mine, services_stop.get_token());
-      if (!ran) {
-        std::lock_guard lock(failures_mutex);
-        failures.push_back(ran.error());
-        spdlog::error("{}", ran.error());
-      }
-    });
+  for (int instance = 0; instance < opts.instances; ++instance) {
+    for (const auto* service : opts.services) {
+      running.emplace_back([&, service, serving, instance] {
+        auto mine = serving;
+        if (service == &health_monitor::descriptor) mine.http_listen = opts.health_listen;
+        mine.on_ready = [&ready] { ++ready; };
+        // With a dashboard the (first) monitor is started here, to hand it the caller's endpoint.
+        auto ran = service == &health_monitor::descriptor && opts.dashboard && instance == 0
+                       ? health_monitor::run({.config = mine.config,
+                                              .data_dir = mine.data_dir,
+                                              .state = mine.state,
+                                              .relay_producer = mine.relay_producer,
+                                              .http = opts.dashboard},
+                                             services_stop.get_token())
+                       : serve(*service, mine, services_stop.get_token());
+        if (!ran) {
+          std::lock_guard lock(failures_mutex);
+          failures.push_back(ran.error());
+          spdlog::error("{}", ran.error());
+        }
+      });
+    }
   }
 
   // The workload starts once every service reads its topics: jobs submitted while a consumer is still
   // joining its group would wait for it, then come as one burst.
-  auto in_groups = std::ranges::count_if(opts.services, [](const auto* s) { return !s->group.empty(); });
+  auto in_groups =
+      opts.instances * std::ranges::count_if(opts.services, [](const auto* s) { return !s->group.empty(); });
   for (auto until = steady::now() + std::chrono::seconds(60);
        ready.load() < static_cast<std::size_t>(in_groups) && steady::now() < until;) {
     (void)watch->poll(std::chrono::milliseconds(20));

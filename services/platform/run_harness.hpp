@@ -88,10 +88,12 @@ struct report {
   std::int64_t audit_events_missing_from_ledger = 0;
   bool ledger_verified = false;
   std::string ledger_detail;
-  std::uint64_t delivered = 0;           // events the services (and the workload) saw acknowledged
-  std::uint64_t lost = 0;                // acknowledged, never read
-  std::uint64_t duplicate_records = 0;   // the same event id read twice (a republished outbox row)
-  std::uint64_t duplicated_effects = 0;  // a source with two notifications, a job with two summaries, ...
+  std::uint64_t delivered = 0;          // events the services (and the workload) saw acknowledged
+  std::uint64_t lost = 0;               // acknowledged, never read
+  std::uint64_t duplicate_records = 0;  // the same event id read twice (a republished outbox row)
+  /// A source with two notifications, a job with two summaries, a status change that does not start
+  /// from the job's status before it (a step taken twice), ...
+  std::uint64_t duplicated_effects = 0;
 
   [[nodiscard]] bool ok() const {
     return complete && lost == 0 && duplicated_effects == 0 && ledger_verified &&
@@ -112,6 +114,9 @@ struct options {
   /// Run in this process (each a descriptor of services::platform_services); the others run elsewhere.
   std::vector<const services::service_descriptor*> services{services::platform_services.begin(),
                                                             services::platform_services.end()};
+  /// Instances of each of `services` in this process, sharing their groups and their state (the health
+  /// monitors take turns: one evaluates).
+  int instances = 1;
   std::string webhook_url{};
   std::string health_listen{"127.0.0.1:0"};  // the health monitor's HTTP address
   /// The health monitor publishes to this endpoint (the dashboard, started and kept by the caller, so

@@ -68,11 +68,15 @@ TEST(postgres_sql, binds_every_type_and_reads_it_back) {
   auto insert = db.prepare("INSERT INTO t(id, name, score, body, note) VALUES (?1, ?2, ?3, ?4, ?5)");
   ASSERT_TRUE(insert) << insert.error().message;
   const std::array bytes{std::byte{0}, std::byte{0xff}, std::byte{'\\'}, std::byte{'x'}, std::byte{7}};
-  ASSERT_TRUE(insert->bind(1, std::int64_t{1} << 62).bind(2, "jöb-42 'quoted'").bind(3, 0.1).bind(4, bytes)
-                  .bind_null(5).run());
+  ASSERT_TRUE(
+      insert->bind(1, std::int64_t{1} << 62).bind(2, "jöb-42 'quoted'").bind(3, 0.1).bind(4, bytes).bind_null(5).run());
   EXPECT_EQ(db.changes(), 1);
-  ASSERT_TRUE(insert->bind(1, std::int64_t{-2}).bind(2, std::string_view{}).bind(3, -HUGE_VAL)
-                  .bind(4, std::span<const std::byte>{}).bind(5, "x").run());
+  ASSERT_TRUE(insert->bind(1, std::int64_t{-2})
+                  .bind(2, std::string_view{})
+                  .bind(3, -HUGE_VAL)
+                  .bind(4, std::span<const std::byte>{})
+                  .bind(5, "x")
+                  .run());
   ASSERT_TRUE(insert->bind(1, std::int64_t{3}).bind(2, "nan").bind(3, std::nan("")).bind(4, bytes).bind(5, "").run());
 
   auto rows = db.prepare("SELECT id, name, score, body, note FROM t ORDER BY id DESC");
@@ -120,8 +124,8 @@ TEST(postgres_sql, a_statement_may_run_while_another_still_has_rows) {
 TEST(postgres_sql, errors_name_the_statement_and_the_database_but_never_the_password) {
   auto where = fresh_schema();
   auto url = server_url();
-  auto with_password = sql::location::postgresql(url.replace(url.find("horizons@"), 9, "horizons:s3cret@"),
-                                                 where.schema());
+  auto with_password =
+      sql::location::postgresql(url.replace(url.find("horizons@"), 9, "horizons:s3cret@"), where.schema());
   auto db = open_or_fail(with_password);
   auto bad = db.prepare("SELEKT 1");
   ASSERT_TRUE(bad);  // prepared on first use
@@ -343,12 +347,11 @@ TEST(postgres_cli, state_migrate_and_audit_verify_work_on_a_state_url) {
   };
   auto [migrated, said] = run(fmt::format("'{}' state migrate --state '{}'", HORIZONS_CLI, url));
   EXPECT_EQ(migrated, 0) << said;
-  for (auto service : {"orchestrator", "metrics-aggregator", "notification-dispatcher", "compliance-auditor",
-                       "health-monitor"}) {
+  for (auto service :
+       {"orchestrator", "metrics-aggregator", "notification-dispatcher", "compliance-auditor", "health-monitor"}) {
     EXPECT_NE(said.find(service), std::string::npos) << said;
   }
-  auto [verified, report] =
-      run(fmt::format("HORIZONS_STATE_URL='{}' '{}' audit verify", url, HORIZONS_CLI));
+  auto [verified, report] = run(fmt::format("HORIZONS_STATE_URL='{}' '{}' audit verify", url, HORIZONS_CLI));
   EXPECT_EQ(verified, 0) << report;
   EXPECT_NE(report.find("schema compliance_auditor"), std::string::npos) << report;
   auto [refused, why] = run(fmt::format("'{}' state migrate --state 'postgres:/nowhere'", HORIZONS_CLI));

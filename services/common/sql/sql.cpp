@@ -1,6 +1,12 @@
 #include "services/common/sql/sql.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <utility>
 
 #include <fmt/format.h>
@@ -206,6 +212,54 @@ std::expected<void, error> transaction::commit() {
   if (auto ok = db_->exec("COMMIT"); !ok) return std::unexpected(ok.error());
   open_ = false;
   return {};
+}
+
+// exclusive_role
+struct exclusive_role::held {
+  std::optional<database> session;  // PostgreSQL: the connection whose session holds the lock
+  int fd = -1;                      // SQLite: the flock()ed file
+  ~held() {
+    if (fd >= 0) ::close(fd);  // releases the flock
+    // The session lock goes with the connection, which must not return to the pool holding it.
+    if (session) (void)session->exec("SELECT pg_advisory_unlock_all()");
+  }
+};
+
+exclusive_role::exclusive_role(std::unique_ptr<held> h) : held_(std::move(h)) {}
+exclusive_role::exclusive_role(exclusive_role&&) noexcept = default;
+exclusive_role& exclusive_role::operator=(exclusive_role&&) noexcept = default;
+exclusive_role::~exclusive_role() = default;
+
+std::expected<std::optional<exclusive_role>, error> exclusive_role::try_take(const location& where,
+                                                                             std::string_view name) {
+  auto h = std::make_unique<held>();
+  if (where.kind() == engine::sqlite) {
+    auto path = where.file();
+    path += fmt::format(".{}.lock", name);
+    std::error_code ec;
+    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+    h->fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (h->fd < 0)
+      return std::unexpected(error{fmt::format("cannot open {}: {}", path.string(), std::strerror(errno))});
+    if (::flock(h->fd, LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK) return std::nullopt;
+      return std::unexpected(error{fmt::format("cannot lock {}: {}", path.string(), std::strerror(errno))});
+    }
+    return exclusive_role(std::move(h));
+  }
+  auto db = database::open(where);
+  if (!db) return std::unexpected(db.error());
+  {
+    auto take = db->prepare(
+        "SELECT CASE WHEN pg_try_advisory_lock(hashtext(current_schema() || ' role ' || ?1)) "
+        "THEN 1 ELSE 0 END");
+    if (!take) return std::unexpected(take.error());
+    auto got = take->bind(1, name).single_int();
+    if (!got) return std::unexpected(got.error());
+    if (got->value_or(0) == 0) return std::nullopt;
+  }
+  h->session.emplace(std::move(*db));
+  return exclusive_role(std::move(h));
 }
 
 }  // namespace horizons::sql

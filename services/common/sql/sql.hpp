@@ -152,6 +152,15 @@ class database {
   /// Rows changed by the last INSERT, UPDATE or DELETE run on this database.
   [[nodiscard]] std::int64_t changes() const;
   [[nodiscard]] bool has_table(std::string_view table);
+  /// " FOR UPDATE" on PostgreSQL, "" on SQLite: appended to a SELECT inside a transaction, it locks the
+  /// rows read until the transaction ends, so a read-then-write is never interleaved with another
+  /// instance's (SQLite's BEGIN IMMEDIATE already holds the whole database).
+  [[nodiscard]] std::string_view for_update() const { return kind() == engine::postgresql ? " FOR UPDATE" : ""; }
+  /// " FOR UPDATE SKIP LOCKED" on PostgreSQL, "" on SQLite: a SELECT (or an UPDATE's subquery) that
+  /// claims rows passes over the rows another instance is claiming at that moment.
+  [[nodiscard]] std::string_view skip_locked() const {
+    return kind() == engine::postgresql ? " FOR UPDATE SKIP LOCKED" : "";
+  }
   [[nodiscard]] engine kind() const { return where_.kind(); }
   [[nodiscard]] const location& where() const { return where_; }
 
@@ -166,6 +175,26 @@ class database {
   database(std::unique_ptr<detail::connection_backend> impl, location where);
   std::unique_ptr<detail::connection_backend> impl_;
   location where_;
+};
+
+/// One holder at a time among every process sharing a database, for work that must not run twice
+/// (the health monitor's evaluation): PostgreSQL, a session advisory lock on a connection of its own;
+/// SQLite, an flock() on "<file>.<name>.lock" beside the database. Released when destroyed, and by the
+/// server or the kernel when the holder's process dies, so a standby takes over.
+class exclusive_role {
+ public:
+  /// Takes the role if free: nullopt when another process holds it. Errors: the database cannot be
+  /// reached, the lock file cannot be made.
+  [[nodiscard]] static std::expected<std::optional<exclusive_role>, error> try_take(const location& where,
+                                                                                    std::string_view name);
+  exclusive_role(exclusive_role&&) noexcept;
+  exclusive_role& operator=(exclusive_role&&) noexcept;
+  ~exclusive_role();
+
+ private:
+  struct held;
+  explicit exclusive_role(std::unique_ptr<held> h);
+  std::unique_ptr<held> held_;
 };
 
 /// Begins on construction — SQLite: BEGIN IMMEDIATE (the write lock at once, so two processes never
