@@ -113,6 +113,12 @@ void add_bench_commands(CLI::App& app, int& result) {
                    "On a real cluster, jobs of an unmeasured run before the measured one (0: none)")
       ->check(CLI::Range(0, 1'000'000))
       ->capture_default_str();
+  bench->add_option("--platform-postgres", options->platform_scale.postgres,
+                    "platform-scale: a PostgreSQL server URL; each run gets a database of its own there (created "
+                    "and dropped). Without it, SQLite only");
+  bench->add_option("--platform-scale-jobs", options->platform_scale.jobs, "platform-scale: jobs per run")
+      ->check(CLI::Range(10, 1'000'000))
+      ->capture_default_str();
   add_kafka_options(bench, connection);
   bench->footer(
       "Each scenario runs in this process through Horizons' typed API and through raw librdkafka\n"
@@ -124,7 +130,8 @@ void add_bench_commands(CLI::App& app, int& result) {
       "  horizons bench --json --plot bench.svg > bench.json\n"
       "  horizons bench --scenario e2e --rate 10000 --duration 5\n"
       "  horizons bench --brokers 127.0.0.1:19092 --events 200000\n"
-      "  horizons bench --scenario platform --brokers 127.0.0.1:19092 --json   # the whole platform, 200 jobs/s");
+      "  horizons bench --scenario platform --brokers 127.0.0.1:19092 --json   # the whole platform, 200 jobs/s\n"
+      "  horizons bench --scenario platform-scale --platform-postgres \"$(tools/postgres/postgres.sh url)\"");
   auto trace = std::make_shared<bool>(false);
   bench->add_flag("--trace", *trace,
                   "Trace Horizons' side with OpenTelemetry (a span per publish and per handler call; the raw side "

@@ -31,8 +31,10 @@ namespace horizons::kafka_bench {
 
 const std::vector<std::string>& scenario_names() {
   static const std::vector<std::string> names = [] {
-    auto all = bench_options{}.scenarios;
+    const bench_options defaults;
+    auto all = defaults.scenarios;
     all.emplace_back("platform");
+    all.emplace_back("platform-scale");
     return all;
   }();
   return names;
@@ -230,6 +232,14 @@ std::expected<void, bench_error> run(const client_config& config, const bench_op
     if (std::ranges::find(scenario_names(), s) == scenario_names().end()) {
       return usage(fmt::format("unknown scenario '{}' ({})", s, fmt::join(scenario_names(), ", ")));
     }
+  }
+  if (std::ranges::find(options.scenarios, "platform-scale") != options.scenarios.end()) {
+    if (options.scenarios.size() > 1)
+      return usage("the platform-scale scenario runs alone (--scenario platform-scale)");
+    auto results = run_platform_scale(config, options.platform_scale, options.repeat, stop);
+    if (!results) return std::unexpected(bench_error{results.error()});
+    print_platform_scale(*results, options.platform_scale, options.json);
+    return {};
   }
   if (std::ranges::find(options.scenarios, "platform") != options.scenarios.end()) {
     if (options.scenarios.size() > 1) return usage("the platform scenario runs alone (--scenario platform)");

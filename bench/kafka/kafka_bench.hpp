@@ -51,6 +51,7 @@ struct bench_options {
   bool json = false;
   std::string plot{};  // SVG file to write; empty: none
   platform_workload platform{};
+  platform_scale_workload platform_scale{};
   // Where both sides serve delivery reports: after each send on the sending thread (librdkafka's own
   // pattern) or on a thread of their own (Horizons' default).
   std::string reports = "caller";

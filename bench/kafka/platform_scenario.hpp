@@ -14,6 +14,7 @@
 #include <expected>
 #include <stop_token>
 #include <string>
+#include <vector>
 
 #include <horizons/config.hpp>
 
@@ -35,5 +36,37 @@ struct platform_workload {
 [[nodiscard]] std::expected<platform::report, std::string> run_platform(const client_config& config,
                                                                         const platform_workload& workload,
                                                                         std::stop_token stop);
+
+/// The platform-scale scenario: the platform's capacity (jobs and events per second from the first
+/// submission until every consequence was read) with its state on SQLite and on PostgreSQL, with one and
+/// with more instances of every service, the configurations taking turns run by run. Jobs are offered
+/// faster than the platform takes them and run in simulated milliseconds, so the runs measure the
+/// services and their state, not the simulated scheduler.
+struct platform_scale_workload {
+  int jobs = 1'000;
+  double rate = 1'000;          // jobs offered per second
+  double time_scale = 360'000;  // simulated seconds per second: a two-hour job runs in 20 ms
+  /// A PostgreSQL server ("postgresql://user@host:port/db"); each run gets a database of its own there,
+  /// created and dropped (the user needs CREATEDB). Empty: SQLite only.
+  std::string postgres{};
+  int max_instances = 2;  // runs with 1, 2, ... this many instances of every service
+};
+
+struct platform_scale_result {
+  std::string store;  // "sqlite" or "postgresql"
+  int instances = 1;
+  std::vector<double> jobs_per_s;    // one per run
+  std::vector<double> events_per_s;  // events every topic carried in the workload's time
+};
+
+/// The results as a table (median and range of each configuration, and its ratio to SQLite with one
+/// instance) on stdout, or as JSON.
+void print_platform_scale(const std::vector<platform_scale_result>& results, const platform_scale_workload& workload,
+                          bool json);
+
+/// `repeat` rounds; in each, every configuration runs once. Errors: a run that did not complete, lost or
+/// duplicated something, or a PostgreSQL server that refuses a new database.
+[[nodiscard]] std::expected<std::vector<platform_scale_result>, std::string> run_platform_scale(
+    const client_config& config, const platform_scale_workload& workload, int repeat, std::stop_token stop);
 
 }  // namespace horizons::kafka_bench

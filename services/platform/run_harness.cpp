@@ -523,6 +523,7 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
       }
     }
   }
+  out.workload_duration = steady::now() - workload_started;
   (*submitter)->close(std::chrono::seconds(10));
   out.complete = !waiting.has_value();
   if (waiting) out.incomplete_reason = stop.stop_requested() ? "interrupted" : "still waiting for " + *waiting;
@@ -648,6 +649,7 @@ std::string report::json() const {
   j["complete"] = complete;
   j["incomplete_reason"] = incomplete_reason;
   j["duration_s"] = duration.count();
+  j["workload_duration_s"] = workload_duration.count();
   j["jobs_by_final_state"] = jobs_by_final_state;
   j["events_per_topic"] = events_per_topic;
   for (const auto& [topic, l] : latency_per_topic) {

@@ -74,6 +74,9 @@ struct report {
   bool complete = false;   // every job ended and every consequence was seen before the deadline
   std::string incomplete_reason;
   std::chrono::duration<double> duration{};
+  /// From the first submission until every job had ended and every consequence was read (checked every
+  /// 0.5 s): the time the platform took for the workload, without the setup.
+  std::chrono::duration<double> workload_duration{};
   std::map<std::string, int> jobs_by_final_state;
   std::map<std::string, std::uint64_t> events_per_topic;
   std::map<std::string, latency_summary> latency_per_topic;  // produced-at header -> observer

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -130,9 +132,15 @@ inline nlohmann::json read_report(const std::filesystem::path& file) {
 /// services outlive the run (they may go on publishing health records, alerts and other jobs' events).
 enum class topic_counts : std::uint8_t { exact, at_least };
 
-inline void check_platform(const nlohmann::json& report, const platform_count& count,
-                           const std::filesystem::path& data_dir, const std::string& cli, int jobs,
-                           topic_counts counts = topic_counts::exact) {
+/// Where the services of a run kept their state: the state root (a SQLite data dir, or PostgreSQL), and
+/// the data dirs of the dispatcher's instances (each writes its own email outbox).
+struct platform_state {
+  horizons::sql::location root;
+  std::vector<std::filesystem::path> data_dirs;
+};
+
+inline void check_platform(const nlohmann::json& report, const platform_count& count, const platform_state& state,
+                           const std::string& cli, int jobs, topic_counts counts = topic_counts::exact) {
   const bool exact = counts == topic_counts::exact;
   using namespace horizons;
   ASSERT_TRUE(report.value("ok", false)) << report.dump(2);
@@ -165,7 +173,7 @@ inline void check_platform(const nlohmann::json& report, const platform_count& c
   }
 
   // ... delivered to the in-app inbox and the email outbox, once each.
-  auto inbox = horizons::sql::database::open_existing(data_dir / "notification-dispatcher" / "state.db");
+  auto inbox = horizons::sql::database::open_existing(state.root.of("notification-dispatcher"));
   ASSERT_TRUE(inbox) << inbox.error().message;
   auto in_inbox = inbox->prepare("SELECT count(*) FROM inbox WHERE source_event_id = ?1");
   ASSERT_TRUE(in_inbox);
@@ -173,10 +181,12 @@ inline void check_platform(const nlohmann::json& report, const platform_count& c
   for (const auto& [job, source] : count.ending_event) {
     auto n = in_inbox->bind(1, source.to_string()).single_int();
     if (!n || n->value_or(0) != 1) ++not_in_inbox;
-    if (!std::filesystem::exists(data_dir / "notification-dispatcher" / "outbox" /
-                                 ("ntf-" + source.to_string() + ".eml"))) {
-      ++not_in_outbox;
-    }
+    // One email, in the outbox of whichever dispatcher instance handled the job's ending.
+    auto emails = std::ranges::count_if(state.data_dirs, [&](const auto& dir) {
+      return std::filesystem::exists(dir / "notification-dispatcher" / "outbox" /
+                                     ("ntf-" + source.to_string() + ".eml"));
+    });
+    if (emails != 1) ++not_in_outbox;
   }
   EXPECT_EQ(not_in_inbox, 0u);
   EXPECT_EQ(not_in_outbox, 0u);
@@ -198,7 +208,7 @@ inline void check_platform(const nlohmann::json& report, const platform_count& c
   }
 
   // Every audit event is in the ledger, once, and the chain verifies.
-  auto ledger = horizons::sql::database::open_existing(data_dir / "compliance-auditor" / "ledger.db");
+  auto ledger = horizons::sql::database::open_existing(state.root.of("compliance-auditor", "ledger.db"));
   ASSERT_TRUE(ledger) << ledger.error().message;
   auto find = ledger->prepare("SELECT count(*) FROM ledger_entries WHERE event_id = ?1");
   ASSERT_TRUE(find);
@@ -209,8 +219,19 @@ inline void check_platform(const nlohmann::json& report, const platform_count& c
   }
   EXPECT_EQ(missing, 0u) << "of " << count.audit_ids.size() << " audit events";
   std::vector<std::string> lines;
-  child_process verify({cli, "audit", "verify", "--data-dir", data_dir.string()});
+  child_process verify(
+      state.root.kind() == horizons::sql::engine::postgresql
+          ? std::vector<std::string>{cli, "audit", "verify", "--state", state.root.url()}
+          : std::vector<std::string>{cli, "audit", "verify", "--data-dir", state.root.file().string()});
   EXPECT_EQ(verify.finish(lines), 0);
+}
+
+/// The same, for services that kept everything under one SQLite data dir.
+inline void check_platform(const nlohmann::json& report, const platform_count& count,
+                           const std::filesystem::path& data_dir, const std::string& cli, int jobs,
+                           topic_counts counts = topic_counts::exact) {
+  check_platform(report, count, platform_state{.root = horizons::sql::location(data_dir), .data_dirs = {data_dir}}, cli,
+                 jobs, counts);
 }
 
 }  // namespace testing_support
