@@ -61,8 +61,10 @@ class scratch_database {
     if (!admin) return std::unexpected(admin.error().message);
     auto name = fmt::format("horizons_bench_{}", uuid::random().to_string().substr(0, 8));
     if (auto made = admin->exec("CREATE DATABASE " + name); !made) return std::unexpected(made.error().message);
-    auto base = server_url.substr(0, server_url.find('?'));
-    return scratch_database(server_url, base.substr(0, base.rfind('/') + 1) + name, name);
+    // The same server, user and parameters; another database.
+    auto query_at = std::min(server_url.find('?'), server_url.size());
+    auto base = server_url.substr(0, query_at);
+    return scratch_database(server_url, base.substr(0, base.rfind('/') + 1) + name + server_url.substr(query_at), name);
   }
   scratch_database(scratch_database&& other) noexcept
       : server_(std::move(other.server_)), url_(std::move(other.url_)), name_(std::exchange(other.name_, {})) {}
