@@ -37,7 +37,8 @@ test-asan: deps
 	@ctest --preset asan -j $(JOBS) -L unit
 
 # Codec benchmark, then `horizons bench` on the embedded cluster and, only when tools/kafka is already up,
-# on the real cluster (never started from here). Results: bench/results/*.json and *.svg.
+# on the real cluster (never started from here); the platform's capacity on SQLite, and on PostgreSQL when
+# tools/postgres is up. Results: bench/results/*.json and *.svg.
 bench: build
 	@mkdir -p bench/results
 	@$(RELEASE)/bin/horizons_codec_bench --benchmark_format=json --benchmark_out=bench/results/codec.json \
@@ -53,6 +54,13 @@ bench: build
 			> bench/results/platform-kafka.json; \
 	else \
 		echo "bench: tools/kafka is not up, real-cluster run skipped (make kafka-up starts it)"; \
+	fi
+	@if tools/postgres/postgres.sh status >/dev/null 2>&1; then \
+		env -u KAFKA_BROKERS $(HORIZONS) bench --scenario platform-scale --json \
+			--platform-postgres "$$(tools/postgres/postgres.sh url)" > bench/results/platform-scale.json; \
+	else \
+		echo "bench: tools/postgres is not up, platform-scale run on SQLite only (tools/postgres/postgres.sh up)"; \
+		env -u KAFKA_BROKERS $(HORIZONS) bench --scenario platform-scale --json > bench/results/platform-scale.json; \
 	fi
 
 clean:

@@ -171,7 +171,7 @@ TEST(postgres_connect, a_bad_url_is_refused_before_connecting) {
   EXPECT_NE(malformed.error().message.find("bad PostgreSQL URL"), std::string::npos) << malformed.error().message;
 }
 
-TEST(postgres_connect, a_refused_port_a_missing_database_and_a_silent_server_fail_with_what_happened) {
+TEST(postgres_connect, a_refused_port_an_unknown_role_a_missing_database_and_a_silent_server_fail_with_what_happened) {
   // Nothing listens on a port just closed.
   auto refused = sql::database::open(sql::location::postgresql("postgresql://horizons@127.0.0.1:1/horizons"));
   ASSERT_FALSE(refused);
@@ -181,6 +181,10 @@ TEST(postgres_connect, a_refused_port_a_missing_database_and_a_silent_server_fai
   EXPECT_NE(refused.error().message.find("Connection refused"), std::string::npos) << refused.error().message;
 
   auto url = server_url();
+  auto nobody = sql::database::open(sql::location::postgresql("postgresql://nobody@" + url.substr(url.find('@') + 1)));
+  ASSERT_FALSE(nobody);
+  EXPECT_NE(nobody.error().message.find("role \"nobody\" does not exist"), std::string::npos) << nobody.error().message;
+
   auto missing = sql::database::open(sql::location::postgresql(url.substr(0, url.rfind('/')) + "/no_such_db"));
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message.find("database \"no_such_db\" does not exist"), std::string::npos)
