@@ -1,7 +1,8 @@
 # The front doors. Each target installs missing Debian packages first.
 #   make run     build, then `horizons run`: the embedded cluster, the five services, a workload, a report
 #   make test    build, then every test suite: unit, embedded, kafka (starts and stops a real
-#                cluster itself), then the unit suite again under ASan/UBSan
+#                cluster itself), postgres (starts and stops its own server), ..., then the unit and
+#                postgres suites again under ASan/UBSan
 #   make bench   release build, then the codec benchmark and `horizons bench`, its platform scenario
 #                included (results in bench/results/)
 #   make kafka-up / kafka-down   a real 3-node Kafka cluster on 127.0.0.1:19092-19094
@@ -34,7 +35,7 @@ test-release: build
 test-asan: deps
 	@cmake --preset asan >/dev/null
 	@cmake --build --preset asan -j $(JOBS)
-	@ctest --preset asan -j $(JOBS) -L unit
+	@ctest --preset asan -j $(JOBS) -L 'unit|postgres'
 
 # Codec benchmark, then `horizons bench` on the embedded cluster and, only when tools/kafka is already up,
 # on the real cluster (never started from here); the platform's capacity on SQLite, and on PostgreSQL when
