@@ -126,7 +126,8 @@ TEST_F(cli_bench, a_bad_option_is_refused_with_a_reason) {
   said.clear();
   EXPECT_EQ(scenario.finish(said), 2);
   text = fmt::format("{}", fmt::join(said, ""));
-  EXPECT_NE(text.find("unknown scenario 'teleport' (produce, consume, e2e, codec, platform)"), std::string::npos)
+  EXPECT_NE(text.find("unknown scenario 'teleport' (produce, consume, e2e, codec, platform, platform-scale)"),
+            std::string::npos)
       << text;
 
   testing_support::child_process mixed(
@@ -135,6 +136,38 @@ TEST_F(cli_bench, a_bad_option_is_refused_with_a_reason) {
   EXPECT_EQ(mixed.finish(said), 2);
   text = fmt::format("{}", fmt::join(said, ""));
   EXPECT_NE(text.find("the platform scenario runs alone"), std::string::npos) << text;
+
+  testing_support::child_process scale(
+      {"/bin/sh", "-c", fmt::format("'{}' bench --scenario platform-scale --scenario codec 2>&1", HORIZONS_CLI)});
+  said.clear();
+  EXPECT_EQ(scale.finish(said), 2);
+  text = fmt::format("{}", fmt::join(said, ""));
+  EXPECT_NE(text.find("the platform-scale scenario runs alone"), std::string::npos) << text;
+}
+
+// The platform-scale scenario on SQLite (its PostgreSQL side needs a server: README → Performance): one and two
+// instances, each run complete and correct, capacity measured.
+TEST_F(cli_bench, the_platform_scale_scenario_measures_each_configuration) {
+  testing_support::child_process run(
+      {"/bin/sh", "-c",
+       fmt::format("'{}' bench --scenario platform-scale --repeat 1 --platform-scale-jobs 40 --json > '{}'",
+                   HORIZONS_CLI, (dir_ / "scale.json").string())});
+  std::vector<std::string> said;
+  ASSERT_EQ(run.finish(said), 0) << fmt::format("{}", fmt::join(said, ""));
+  std::ifstream in(dir_ / "scale.json");
+  auto doc = nlohmann::json::parse(in);
+  EXPECT_EQ(doc["scenario"], "platform-scale");
+  EXPECT_EQ(doc["jobs"], 40);
+  ASSERT_EQ(doc["configurations"].size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    const auto& c = doc["configurations"][static_cast<std::size_t>(i)];
+    EXPECT_EQ(c["store"], "sqlite");
+    EXPECT_EQ(c["instances"], i + 1);
+    ASSERT_EQ(c["jobs_per_s"].size(), 1u);
+    EXPECT_GT(c["jobs_per_s"][0].get<double>(), 0);
+    EXPECT_GT(c["events_per_s"][0].get<double>(), c["jobs_per_s"][0].get<double>());
+  }
+  EXPECT_DOUBLE_EQ(doc["configurations"][0]["ratio_to_sqlite_1"].get<double>(), 1.0);
 }
 
 // The platform scenario: the whole platform at a fixed offered rate, its report the run's, every topic's

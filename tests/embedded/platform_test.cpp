@@ -13,6 +13,7 @@
 
 #include "child_process.hpp"
 #include "platform_check.hpp"
+#include "postgres_database.hpp"
 #include "services/common/sql/sql.hpp"
 
 namespace {
@@ -28,6 +29,8 @@ class platform_test : public horizons::testkit::cluster_fixture {
                 fmt::format("horizons-platform-{}-{}", ::getpid(),
                             testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(data_dir_);
+    // The `postgres.` runs (tests/embedded/CMakeLists.txt): the services' state in a database of its own.
+    state_url_ = testing_support::postgres_database(testing::UnitTest::GetInstance()->current_test_info()->name());
   }
   void TearDown() override {
     std::filesystem::remove_all(data_dir_);
@@ -52,14 +55,31 @@ class platform_test : public horizons::testkit::cluster_fixture {
             "--session-timeout-ms",
             "6000",
             "--timeout",
-            "400"};
+            "400",
+            "--state",
+            state_url_.value_or("sqlite://" + data_dir_.string())};
   }
   std::vector<std::string> serve_args(const std::string& service) {
-    return {HORIZONS_CLI,           "serve", service, "--brokers", config().brokers, "--data-dir", data_dir_.string(),
-            "--session-timeout-ms", "6000"};
+    return {HORIZONS_CLI,
+            "serve",
+            service,
+            "--brokers",
+            config().brokers,
+            "--data-dir",
+            data_dir_.string(),
+            "--session-timeout-ms",
+            "6000",
+            "--state",
+            state_url_.value_or("sqlite://" + data_dir_.string())};
+  }
+  // Where the services kept their state, for check_platform.
+  [[nodiscard]] testing_support::platform_state state() const {
+    return {.root = state_url_ ? *horizons::sql::location::parse(*state_url_) : horizons::sql::location(data_dir_),
+            .data_dirs = {data_dir_}};
   }
 
   std::filesystem::path data_dir_;
+  std::optional<std::string> state_url_;
 };
 
 TEST_F(platform_test, a_thousand_jobs_match_an_independent_count_and_the_ledger_detects_tampering) {
@@ -143,8 +163,7 @@ TEST_F(platform_test, services_killed_and_restarted_mid_run_change_nothing) {
   services.clear();
   auto report = testing_support::read_report(data_dir_ / "report.json");
   auto count = testing_support::read_platform(config(), since, report.value("job_prefix", std::string("?")));
-  testing_support::check_platform(report, count, data_dir_, HORIZONS_CLI, jobs,
-                                  testing_support::topic_counts::at_least);
+  testing_support::check_platform(report, count, state(), HORIZONS_CLI, jobs, testing_support::topic_counts::at_least);
 }
 
 TEST_F(platform_test, every_ended_job_reaches_the_webhook_once_despite_failing_requests) {

@@ -22,29 +22,13 @@
 #include "child_process.hpp"
 #include "kafka_tool.hpp"
 #include "platform_check.hpp"
+#include "postgres_database.hpp"
 #include "services/common/sql/sql.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using testing_support::child_process;
-
-// A database of its own on the test server (tests/CMakeLists.txt starts it); its URL.
-std::string fresh_database(const std::string& name) {
-  const char* server = std::getenv("HORIZONS_TEST_POSTGRES_URL");
-  if (!server || !*server) {
-    ADD_FAILURE() << "HORIZONS_TEST_POSTGRES_URL is not set: run through ctest (the postgres_server fixture)";
-    return {};
-  }
-  auto admin = horizons::sql::database::open(horizons::sql::location::postgresql(server));
-  EXPECT_TRUE(admin) << admin.error().message;
-  if (!admin) return {};
-  EXPECT_TRUE(admin->exec(fmt::format("DROP DATABASE IF EXISTS {}", name)));
-  auto made = admin->exec(fmt::format("CREATE DATABASE {}", name));
-  EXPECT_TRUE(made) << made.error().message;
-  std::string url = server;
-  return url.substr(0, url.rfind('/') + 1) + name;
-}
 
 struct batch {
   nlohmann::json report;
@@ -56,8 +40,9 @@ TEST(platform_scale_out, two_instances_of_every_service_on_postgres_survive_a_ch
   config.brokers = testing_support::kafka_brokers();
   auto base = std::filesystem::temp_directory_path() / fmt::format("horizons-scale-out-{}", ::getpid());
   std::filesystem::remove_all(base);
-  const auto state = fresh_database(fmt::format("horizons_scale_out_{}", ::getpid()));
-  ASSERT_FALSE(state.empty());
+  const auto database = testing_support::postgres_database("scale-out");
+  ASSERT_TRUE(database) << "HORIZONS_TEST_POSTGRES_URL is not set: run through ctest (the postgres_server fixture)";
+  const auto& state = *database;
   {
     std::vector<std::string> lines;
     child_process ensure({HORIZONS_CLI, "topics", "ensure", "--brokers", config.brokers});
@@ -107,9 +92,10 @@ TEST(platform_scale_out, two_instances_of_every_service_on_postgres_survive_a_ch
       });
       meanwhile(done);
     }
-    fmt::print("{}", fmt::join(b.output, ""));
     EXPECT_EQ(exit_code, 0) << label;
     b.report = testing_support::read_report(report_file);
+    // The run prints its report only at the end, which may come after child_process stops reading: the JSON.
+    fmt::print("{}: {}\n", label, b.report.dump());
     return b;
   };
 

@@ -171,7 +171,7 @@ TEST(postgres_connect, a_bad_url_is_refused_before_connecting) {
   EXPECT_NE(malformed.error().message.find("bad PostgreSQL URL"), std::string::npos) << malformed.error().message;
 }
 
-TEST(postgres_connect, a_refused_port_an_unknown_role_a_missing_database_and_a_silent_server_fail_with_what_happened) {
+TEST(postgres_connect, a_refused_port_a_wrong_password_an_unknown_role_a_missing_database_and_a_silent_server_fail) {
   // Nothing listens on a port just closed.
   auto refused = sql::database::open(sql::location::postgresql("postgresql://horizons@127.0.0.1:1/horizons"));
   ASSERT_FALSE(refused);
@@ -181,6 +181,18 @@ TEST(postgres_connect, a_refused_port_an_unknown_role_a_missing_database_and_a_s
   EXPECT_NE(refused.error().message.find("Connection refused"), std::string::npos) << refused.error().message;
 
   auto url = server_url();
+  // tools/postgres admits the role horizons_password only with its password.
+  auto wrong = sql::database::open(
+      sql::location::postgresql("postgresql://horizons_password:guess@" + url.substr(url.find('@') + 1)));
+  ASSERT_FALSE(wrong);
+  EXPECT_NE(wrong.error().message.find("password authentication failed for user \"horizons_password\""),
+            std::string::npos)
+      << wrong.error().message;
+  EXPECT_EQ(wrong.error().message.find("guess"), std::string::npos) << "the password is never shown";
+  auto right = sql::database::open(
+      sql::location::postgresql("postgresql://horizons_password:horizons-password@" + url.substr(url.find('@') + 1)));
+  EXPECT_TRUE(right) << right.error().message;
+
   auto nobody = sql::database::open(sql::location::postgresql("postgresql://nobody@" + url.substr(url.find('@') + 1)));
   ASSERT_FALSE(nobody);
   EXPECT_NE(nobody.error().message.find("role \"nobody\" does not exist"), std::string::npos) << nobody.error().message;
@@ -232,6 +244,26 @@ TEST(postgres_connect, a_closed_database_hands_its_connection_to_the_next_open) 
   EXPECT_EQ(single(again, "SELECT pg_backend_pid()"), first) << "the process's pool reuses the connection";
   auto second = open_or_fail(where);
   EXPECT_NE(single(second, "SELECT pg_backend_pid()"), first) << "a connection in use is never shared";
+}
+
+TEST(postgres_connect, a_connection_the_server_dropped_is_reset_before_the_next_statement) {
+  auto where = fresh_schema();
+  auto db = open_or_fail(where);
+  ASSERT_TRUE(db.exec("CREATE TABLE t (k INTEGER)"));
+  auto pid = single(db, "SELECT pg_backend_pid()");
+  {
+    auto other = open_or_fail(where);  // a second connection: the first is in use
+    auto end = other.prepare("SELECT pg_terminate_backend(CAST(?1 AS INTEGER))");
+    ASSERT_TRUE(end->bind(1, pid).run());
+  }
+  // The statement that finds the connection gone fails; the caller's retry runs on a new session, with the
+  // location's schema again.
+  auto insert = db.prepare("INSERT INTO t(k) VALUES (?1)");
+  auto lost = insert->bind(1, std::int64_t{1}).run();
+  EXPECT_FALSE(lost);
+  ASSERT_TRUE(insert->bind(1, std::int64_t{2}).run()) << "the retry runs on a new session";
+  EXPECT_NE(single(db, "SELECT pg_backend_pid()"), pid);
+  EXPECT_EQ(single(db, "SELECT count(*) FROM t"), 1);
 }
 
 constexpr std::array<sql::migration, 2> steps{{

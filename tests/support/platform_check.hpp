@@ -181,12 +181,14 @@ inline void check_platform(const nlohmann::json& report, const platform_count& c
   for (const auto& [job, source] : count.ending_event) {
     auto n = in_inbox->bind(1, source.to_string()).single_int();
     if (!n || n->value_or(0) != 1) ++not_in_inbox;
-    // One email, in the outbox of whichever dispatcher instance handled the job's ending.
+    // The email, in the outbox of whichever dispatcher instance handled the job's ending. With instances on
+    // several hosts a second copy (same file name and Message-ID) is possible: one killed after writing the
+    // file and before its commit leaves the file behind, and its successor writes it again (README).
     auto emails = std::ranges::count_if(state.data_dirs, [&](const auto& dir) {
       return std::filesystem::exists(dir / "notification-dispatcher" / "outbox" /
                                      ("ntf-" + source.to_string() + ".eml"));
     });
-    if (emails != 1) ++not_in_outbox;
+    if (emails == 0 || (state.data_dirs.size() == 1 && emails != 1)) ++not_in_outbox;
   }
   EXPECT_EQ(not_in_inbox, 0u);
   EXPECT_EQ(not_in_outbox, 0u);

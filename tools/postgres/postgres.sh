@@ -228,11 +228,14 @@ ensure_initialized() {
   # The file exists (the server user's); rewriting it keeps its owner.
   cat >"$data_dir/pg_hba.conf" <<'EOF'
 # Written by tools/postgres/postgres.sh at initdb. A test server: every
-# connection is trusted, without a password. The server listens on
-# 127.0.0.1 only, and its Unix socket is in the socket/ folder next to data/.
-# TYPE  DATABASE     USER  ADDRESS        METHOD
-local   all          all                  trust
-host    all          all   127.0.0.1/32   trust
+# connection is trusted, without a password, except the role
+# horizons_password's, which must log in with its password (so that tests
+# can see a login refused). The server listens on 127.0.0.1 only, and its
+# Unix socket is in the socket/ folder next to data/.
+# TYPE  DATABASE     USER               ADDRESS        METHOD
+host    all          horizons_password  127.0.0.1/32   scram-sha-256
+local   all          all                               trust
+host    all          all                127.0.0.1/32   trust
 local   replication  all                  trust
 host    replication  all   127.0.0.1/32   trust
 EOF
@@ -310,9 +313,16 @@ ensure_database() {
   local exists
   exists=$(psql_admin -c "select 1 from pg_database where datname = '$db_name'") ||
     die "cannot query the server on port $port"
-  [[ $exists == 1 ]] && return 0
-  psql_admin -c "create database $db_name" || die "create database $db_name failed"
-  say "created the database $db_name"
+  if [[ $exists != 1 ]]; then
+    psql_admin -c "create database $db_name" || die "create database $db_name failed"
+    say "created the database $db_name"
+  fi
+  # A role that logs in only with its password (pg_hba.conf above), for tests of a refused login.
+  exists=$(psql_admin -c "select 1 from pg_roles where rolname = 'horizons_password'") ||
+    die "cannot query the server on port $port"
+  [[ $exists == 1 ]] ||
+    psql_admin -c "create role horizons_password login password 'horizons-password'" ||
+    die "create role horizons_password failed"
 }
 
 # Dies if the server of this folder (pid $1) listens on another port than $port.

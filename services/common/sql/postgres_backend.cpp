@@ -96,7 +96,11 @@ class pg_connection final : public connection_backend {
  public:
   pg_connection(conn_ptr conn, location where) : conn_(std::move(conn)), where_(std::move(where)) {}
 
-  std::expected<void, error> exec(std::string_view sql) override { return run_simple(postgres_ddl(sql)); }
+  std::expected<void, error> exec(std::string_view sql) override {
+    // Only schema statements carry SQLite's types; COMMIT and friends skip the rewriting.
+    bool schema = sql.find("CREATE") != std::string_view::npos || sql.find("ALTER") != std::string_view::npos;
+    return run_simple(schema ? postgres_ddl(sql) : numbered_parameters(sql));
+  }
 
   std::expected<std::unique_ptr<statement_backend>, error> prepare(std::string_view sql) override;
 
@@ -428,19 +432,20 @@ std::expected<std::unique_ptr<connection_backend>, error> open_postgresql(const 
   if (!conn) return std::unexpected(conn.error());
   auto connection = std::make_unique<pg_connection>(std::move(*conn), where);
   auto schema = quoted_name(where.schema());
-  if (create) {
-    // Two instances starting at once may both create the schema; the loser's error is harmless.
+  const char* values[] = {where.schema().c_str()};
+  result_ptr found(PQexecParams(connection->raw(), "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, nullptr, values,
+                                nullptr, nullptr, 0));
+  if (PQresultStatus(found.get()) != PGRES_TUPLES_OK)
+    return std::unexpected(connection->failure("schema", found.get()));
+  if (PQntuples(found.get()) == 0) {
+    if (!create) return std::unexpected(error{fmt::format("no database at {}", where.to_string())});
+    // Created only when missing, so a role without CREATE on the database can use a schema made for it.
+    // Two instances starting at once may both create it; the loser's error is harmless.
     if (auto made = connection->run_simple("CREATE SCHEMA IF NOT EXISTS " + schema); !made) {
       if (auto again = connection->run_simple("CREATE SCHEMA IF NOT EXISTS " + schema); !again) {
         return std::unexpected(again.error());
       }
     }
-  } else {
-    const char* values[] = {where.schema().c_str()};
-    result_ptr r(PQexecParams(connection->raw(), "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, nullptr, values,
-                              nullptr, nullptr, 0));
-    if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) return std::unexpected(connection->failure("schema", r.get()));
-    if (PQntuples(r.get()) == 0) return std::unexpected(error{fmt::format("no database at {}", where.to_string())});
   }
   if (auto ok = connection->run_simple("SET search_path TO " + schema); !ok) return std::unexpected(ok.error());
   return connection;
