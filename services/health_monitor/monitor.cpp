@@ -698,6 +698,11 @@ std::expected<void, std::string> run(const options& opts, std::stop_token stop, 
   bool standing_by = false;
   while (!stop.stop_requested()) {
     auto next = steady::now() + opts.interval;
+    if (evaluator && !evaluator->still_held()) {
+      spdlog::warn("{}: lost the evaluator's role (its database session ended); standing by", service_name);
+      evaluator.reset();
+      standing_by = true;
+    }
     if (!evaluator) {
       auto taken = sql::exclusive_role::try_take(store.where(), "health-monitor evaluator");
       if (!taken) {

@@ -266,6 +266,28 @@ TEST(postgres_connect, a_connection_the_server_dropped_is_reset_before_the_next_
   EXPECT_EQ(single(db, "SELECT count(*) FROM t"), 1);
 }
 
+TEST(postgres_role, one_process_holds_a_role_and_gives_it_up_when_its_session_is_lost) {
+  auto where = fresh_schema();
+  auto first = sql::exclusive_role::try_take(where, "evaluator");
+  ASSERT_TRUE(first) << first.error().message;
+  ASSERT_TRUE(*first);
+  auto second = sql::exclusive_role::try_take(where, "evaluator");
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_FALSE(*second) << "two holders of one role";
+  EXPECT_TRUE((**first).still_held());
+
+  // The server ends the holder's session (as a restart would): the lock is free, and the holder knows.
+  auto admin = open_or_fail(where);
+  auto end = admin.prepare(
+      "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+      "AND objid = (hashtext(?1 || ' role ' || ?2)::bigint & 4294967295)::oid");
+  ASSERT_TRUE(end->bind(1, where.schema()).bind(2, "evaluator").run());
+  EXPECT_FALSE((**first).still_held());
+  auto third = sql::exclusive_role::try_take(where, "evaluator");
+  ASSERT_TRUE(third) << third.error().message;
+  EXPECT_TRUE(*third) << "the role is free once its holder's session ended";
+}
+
 constexpr std::array<sql::migration, 2> steps{{
     {1, "CREATE TABLE once (id INTEGER PRIMARY KEY); INSERT INTO once VALUES (1);"},
     {2, "ALTER TABLE once ADD COLUMN note TEXT; INSERT INTO once VALUES (2, 'v2');"},

@@ -26,7 +26,7 @@ inline std::optional<std::string> postgres_database(const std::string& purpose) 
   const char* server = std::getenv("HORIZONS_TEST_POSTGRES_URL");
   if (!server || !*server) return std::nullopt;
   // Short and plain: PostgreSQL truncates names past 63 bytes.
-  auto name = fmt::format("t_{}_{:08x}", ::getpid(), std::hash<std::string>{}(purpose) & 0xffffffffu);
+  auto name = fmt::format("t_{}_{:08x}", ::getpid(), std::hash<std::string>{}(purpose)&0xffffffffu);
   auto admin = horizons::sql::database::open(horizons::sql::location::postgresql(server));
   if (!admin) {
     ADD_FAILURE() << admin.error().message;

@@ -226,6 +226,16 @@ struct exclusive_role::held {
 };
 
 exclusive_role::exclusive_role(std::unique_ptr<held> h) : held_(std::move(h)) {}
+
+bool exclusive_role::still_held() {
+  if (!held_->session) return true;  // an flock lasts as long as its file descriptor
+  // A session reset after a break is a new session, without the lock: ask the server whose it is.
+  auto mine = held_->session->prepare(
+      "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted");
+  if (!mine) return false;
+  auto n = mine->single_int();
+  return n && n->value_or(0) > 0;
+}
 exclusive_role::exclusive_role(exclusive_role&&) noexcept = default;
 exclusive_role& exclusive_role::operator=(exclusive_role&&) noexcept = default;
 exclusive_role::~exclusive_role() = default;

@@ -191,6 +191,11 @@ class exclusive_role {
   exclusive_role& operator=(exclusive_role&&) noexcept;
   ~exclusive_role();
 
+  /// Whether the role is still this process's: false once a PostgreSQL session holding it was lost (a
+  /// server restart or a network break frees the lock for another process). Ask before each piece of
+  /// work; drop the role when false. Blocks for one round trip on PostgreSQL.
+  [[nodiscard]] bool still_held();
+
  private:
   struct held;
   explicit exclusive_role(std::unique_ptr<held> h);

@@ -231,5 +231,22 @@ TEST(common_sqlite, open_existing_reads_what_open_wrote) {
   EXPECT_EQ(*k->single_int(), std::optional<std::int64_t>(7));
 }
 
+TEST(common_sqlite, an_exclusive_role_has_one_holder_until_it_is_dropped) {
+  scratch_dir dir;
+  auto where = location(dir / "svc/state.db");
+  auto first = exclusive_role::try_take(where, "evaluator");
+  ASSERT_TRUE(first) << first.error().message;
+  ASSERT_TRUE(*first);
+  EXPECT_TRUE((**first).still_held());
+  auto second = exclusive_role::try_take(where, "evaluator");
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_FALSE(*second) << "two holders of one role";
+  EXPECT_TRUE(std::filesystem::exists(dir / "svc/state.db.evaluator.lock"));
+  first->reset();
+  auto third = exclusive_role::try_take(where, "evaluator");
+  ASSERT_TRUE(third);
+  EXPECT_TRUE(*third) << "the role is free once its holder is gone";
+}
+
 }  // namespace
 }  // namespace horizons::sql
