@@ -31,7 +31,7 @@ std::expected<std::vector<uuid>, std::string> delivered_between(const sql::locat
   std::vector<uuid> ids;
   auto db = sql::database::open_existing(where);
   if (!db) {
-    if (db.error().message.starts_with("no database at")) return ids;
+    if (db.error().what == sql::error::kind::no_database) return ids;
     return std::unexpected(db.error().message);
   }
   if (!db->has_table("delivered")) return ids;

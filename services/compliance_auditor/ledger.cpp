@@ -471,7 +471,7 @@ std::expected<ledger, ledger_error> ledger::open_existing(const sql::location& w
   // Writes nothing, so that a ledger on read-only storage (a backup, evidence) can be verified.
   auto db = sql::database::open_existing(where);
   if (!db) {
-    if (db.error().message.starts_with("no database at")) {
+    if (db.error().what == sql::error::kind::no_database) {
       return std::unexpected(ledger_error{fmt::format("no ledger at {}", where.to_string())});
     }
     return std::unexpected(from(db.error()));

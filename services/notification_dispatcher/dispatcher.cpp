@@ -154,7 +154,7 @@ class dispatcher {
 std::expected<std::int64_t, std::string> webhooks_pending(const sql::location& root) {
   auto db = sql::database::open_existing(state_location(root));
   if (!db) {
-    if (db.error().message.starts_with("no database at")) return 0;
+    if (db.error().what == sql::error::kind::no_database) return 0;
     return std::unexpected(db.error().message);
   }
   if (!db->has_table("webhook_queue")) return 0;

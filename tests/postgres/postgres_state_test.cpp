@@ -179,6 +179,7 @@ TEST(postgres_connect, a_refused_port_a_wrong_password_an_unknown_role_a_missing
             std::string::npos)
       << refused.error().message;
   EXPECT_NE(refused.error().message.find("Connection refused"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(refused.error().what, sql::error::kind::failed) << "a server that is not there is not an empty one";
 
   auto url = server_url();
   // tools/postgres admits the role horizons_password only with its password.
@@ -227,6 +228,7 @@ TEST(postgres_connect, open_existing_refuses_a_missing_schema_and_creates_nothin
   auto db = sql::database::open_existing(where);
   ASSERT_FALSE(db);
   EXPECT_EQ(db.error().message, "no database at " + where.to_string());
+  EXPECT_EQ(db.error().what, sql::error::kind::no_database);
   auto other = open_or_fail(sql::location::postgresql(server_url(), "public"));
   auto found = other.prepare("SELECT count(*) FROM pg_namespace WHERE nspname = ?1");
   ASSERT_TRUE(found);

@@ -438,7 +438,9 @@ std::expected<std::unique_ptr<connection_backend>, error> open_postgresql(const 
   if (PQresultStatus(found.get()) != PGRES_TUPLES_OK)
     return std::unexpected(connection->failure("schema", found.get()));
   if (PQntuples(found.get()) == 0) {
-    if (!create) return std::unexpected(error{fmt::format("no database at {}", where.to_string())});
+    if (!create) {
+      return std::unexpected(error{fmt::format("no database at {}", where.to_string()), error::kind::no_database});
+    }
     // Created only when missing, so a role without CREATE on the database can use a schema made for it.
     // Two instances starting at once may both create it; the loser's error is harmless.
     if (auto made = connection->run_simple("CREATE SCHEMA IF NOT EXISTS " + schema); !made) {

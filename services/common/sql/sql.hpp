@@ -51,6 +51,9 @@ class statement_backend;
 /// "what was being done: the engine's message (where)".
 struct error {
   std::string message;
+  /// no_database: open_existing() found nothing there (no SQLite file, no PostgreSQL schema), which
+  /// readers of another component's state take as "nothing yet".
+  enum class kind : std::uint8_t { failed, no_database } what = kind::failed;
 };
 
 /// Time columns hold microseconds since the epoch, timestamp's own count.

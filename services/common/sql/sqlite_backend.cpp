@@ -150,7 +150,7 @@ std::expected<std::unique_ptr<connection_backend>, error> open_sqlite(const loca
       return std::unexpected(
           error{fmt::format("cannot create directory {}: {}", path.parent_path().string(), ec.message())});
   } else if (!std::filesystem::exists(path)) {
-    return std::unexpected(error{fmt::format("no database at {}", path.string())});
+    return std::unexpected(error{fmt::format("no database at {}", path.string()), error::kind::no_database});
   }
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_FULLMUTEX;

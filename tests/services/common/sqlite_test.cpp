@@ -214,6 +214,7 @@ TEST(common_sqlite, open_existing_refuses_a_missing_file_and_creates_nothing) {
   auto db = database::open_existing(path);
   ASSERT_FALSE(db);
   EXPECT_EQ(db.error().message, "no database at " + path.string());
+  EXPECT_EQ(db.error().what, error::kind::no_database);
   EXPECT_FALSE(std::filesystem::exists(path.parent_path()));
 }
 
