@@ -46,6 +46,56 @@ void add_simulation_options(CLI::App* command, orchestrator::simulation& sim) {
   command->add_option("--sim-seed", sim.seed, "Seed of the scheduler's draws (queue waits, run times, failures)");
 }
 
+// Where the orchestrator's jobs run, shared by `run` and `serve orchestrator`.
+void add_scheduler_options(CLI::App* command, orchestrator::scheduler_options& scheduling) {
+  command
+      ->add_option_function<std::string>(
+          "--scheduler",
+          [&scheduling](const std::string& name) {
+            auto kind = orchestrator::parse_scheduler(name);
+            if (!kind) throw CLI::ValidationError("--scheduler", kind.error());
+            scheduling.kind = *kind;
+          },
+          "Where jobs run: simulation (default; a simulated TACC scheduler) or slurm (real batch jobs; Slurm's "
+          "tools on PATH and SLURM_CONF, e.g. from tools/slurm/slurm.sh up)")
+      ->envname("HORIZONS_SCHEDULER");
+  command->add_option("--pipelines", scheduling.batch.pipelines_dir,
+                      "slurm: the pipeline scripts (prelude.sh and <pipeline>.sh; default: the source tree's "
+                      "services/orchestrator/pipelines)");
+  command
+      ->add_option_function<std::vector<std::string>>(
+          "--partition",
+          [&scheduling](const std::vector<std::string>& pairs) {
+            for (const auto& pair : pairs) {
+              auto eq = pair.find('=');
+              auto system_name = pair.substr(0, eq);
+              std::ranges::transform(system_name, system_name.begin(),
+                                     [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+              auto system = eq == std::string::npos ? std::nullopt : enum_from_string<tacc_system>(system_name);
+              if (!system || eq + 1 == pair.size()) {
+                throw CLI::ValidationError("--partition", fmt::format("expected SYSTEM=PARTITION (e.g. "
+                                                                      "frontera=normal), got '{}'",
+                                                                      pair));
+              }
+              scheduling.batch.partitions[*system] = pair.substr(eq + 1);
+            }
+          },
+          "slurm: the partition of a TACC system's jobs, SYSTEM=PARTITION (repeatable; default: the cluster's "
+          "default partition)")
+      ->delimiter(',');
+  command->add_option("--slurm-bin", scheduling.slurm.bin_dir,
+                      "slurm: where sbatch, squeue, scontrol and scancel are "
+                      "(default: PATH)");
+  command
+      ->add_option_function<double>(
+          "--sample-interval",
+          [&scheduling](double seconds) {
+            scheduling.batch.sample_interval = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+          },
+          "slurm: seconds between two job.metrics.recorded of a running job (default 5)")
+      ->check(CLI::Range(0.1, 3600.0));
+}
+
 // One line of progress: a bar on a terminal, a plain line every two seconds otherwise.
 void show_progress(const platform::progress& p) {
   static bool tty = isatty(STDERR_FILENO) != 0;
@@ -109,12 +159,14 @@ void add_platform_commands(CLI::App& app, int& result) {
                     "terminal, else 0)")
         ->check(CLI::Range(0, 86'400));
     add_simulation_options(run, opts->sim);
+    add_scheduler_options(run, opts->scheduling);
     run->footer(
         "Examples:\n"
         "  horizons run                                  # embedded 3-broker cluster, 300 jobs\n"
         "  horizons run --jobs 1000 --report-json run.json\n"
         "  horizons run --brokers 127.0.0.1:19092 --data-dir /tmp/h   # a real cluster\n"
         "  horizons run --dashboard                      # prints Dashboard: http://127.0.0.1:PORT/\n"
+        "  export $(tools/slurm/slurm.sh up) && horizons run --scheduler slurm --jobs 20   # real batch jobs\n"
         "Exit status: 0 when every job ended, nothing was lost or duplicated and the ledger verified; 1 otherwise.");
     run->callback(
         [&result, run, kafka, opts, services, report_json, timeout_s, dashboard, dashboard_hold_s, run_state] {
@@ -230,6 +282,7 @@ void add_platform_commands(CLI::App& app, int& result) {
                       "host:port of a listener of its own for GET /metrics (port 0: any free port); services "
                       "with an HTTP API serve /metrics there too");
     add_simulation_options(serve, opts->sim);
+    add_scheduler_options(serve, opts->scheduling);
     serve->footer(
         "Examples:\n"
         "  horizons serve orchestrator --brokers 127.0.0.1:19092 --http 127.0.0.1:8070\n"

@@ -35,6 +35,7 @@ packages=(
   dpkg-dev clang-format chromium
   libabsl-dev libgrpc++-dev libprotobuf-dev protobuf-compiler-grpc prometheus-cpp-dev libjemalloc-dev
   postgresql-15 libpq-dev
+  slurm-wlm munge slurm-client
 )
 
 step() { printf 'install-deps: %s\n' "$*"; }

@@ -37,18 +37,27 @@ std::expected<platform::report, std::string> run_once(platform::options opts, st
   return report;
 }
 
+// The options of a run of `jobs` jobs (a named object: g++ 12 warns falsely on a designated temporary).
+platform::options run_options(const client_config& config, int jobs, double rate) {
+  platform::options opts;
+  opts.config = config;
+  opts.jobs = jobs;
+  opts.submit_rate = rate;
+  return opts;
+}
+
 }  // namespace
 
 std::expected<platform::report, std::string> run_platform(const client_config& config,
                                                           const platform_workload& workload, std::stop_token stop) {
   if (!config.brokers.empty() && workload.warmup_jobs > 0) {
     fmt::print(stderr, "horizons bench: warm-up run of {} jobs (not measured)\n", workload.warmup_jobs);
-    auto warmup = run_once({.config = config, .jobs = workload.warmup_jobs, .submit_rate = workload.rate}, stop);
+    auto warmup = run_once(run_options(config, workload.warmup_jobs, workload.rate), stop);
     if (!warmup) return std::unexpected(fmt::format("warm-up run: {}", warmup.error()));
     // The measured run's reader starts a second before its own start: past the warm-up's last records.
     std::this_thread::sleep_for(std::chrono::milliseconds(1'100));
   }
-  return run_once({.config = config, .jobs = workload.jobs, .submit_rate = workload.rate}, stop);
+  return run_once(run_options(config, workload.jobs, workload.rate), stop);
 }
 
 namespace {
@@ -94,7 +103,7 @@ std::expected<std::vector<platform_scale_result>, std::string> run_platform_scal
       results.push_back({.store = store, .instances = n, .jobs_per_s = {}, .events_per_s = {}});
     }
   }
-  platform::options opts{.config = config, .jobs = workload.jobs, .submit_rate = workload.rate};
+  auto opts = run_options(config, workload.jobs, workload.rate);
   opts.sim.time_scale = workload.time_scale;
   for (int round = 1; round <= repeat && !stop.stop_requested(); ++round) {
     for (auto& r : results) {

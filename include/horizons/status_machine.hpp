@@ -1,7 +1,7 @@
 // The job status machine:
 //
 //   SUBMITTED -> QUEUED -> RUNNING -> COMPLETED | FAILED | CANCELLED
-//   SUBMITTED -> CANCELLED, QUEUED -> CANCELLED
+//   SUBMITTED -> CANCELLED, QUEUED -> CANCELLED, QUEUED -> FAILED (the scheduler refused the job)
 //   FAILED -> QUEUED while retries remain
 //
 //   if (auto ok = horizons::check_transition(from, to); !ok) reject(ok.error());

@@ -1,15 +1,27 @@
 // The orchestrator's job engine: admits submissions and takes each job's due
-// step against the simulated scheduler (scheduler.hpp), publishing every
-// consequence through the state store's outbox.
+// step against one of two schedulers, publishing every consequence through
+// the state store's outbox:
+// - the simulated TACC scheduler (scheduler.hpp): queue waits, run times and
+//   failures drawn from each job's id;
+// - a real batch system (batch_job.hpp, batch_system.hpp; Slurm in slurm.hpp):
+//   each attempt is a batch job the engine submits, then polls until it ends.
 //
 //   orchestrator::engine jobs(sim, store);                 // store: the service's state_store
+//   orchestrator::engine real(sim, store, horizons::now, {.system = &slurm, ...});   // or: real jobs
 //   if (auto ok = jobs.prepare(); !ok) return fail(ok.error());
 //   jobs.admit(meta, submitted);                           // a job.submitted record
 //   jobs.advance_due();                                    // on a timer: every step that is due now
 //
 // A job goes SUBMITTED → QUEUED → RUNNING (one job.metrics.recorded per
 // sample interval) → COMPLETED, or FAILED (→ QUEUED again while retries are
-// left), or CANCELLED before it runs. Each step is one transaction: the job's
+// left), or CANCELLED (by the simulation's users, or by a user's request:
+// job_store::request_cancel). With a batch system, QUEUED covers "waiting to
+// be submitted" (also while the scheduler is unreachable) and the batch job
+// PENDING; the batch job's id is kept with the job in the step that submits
+// it, and a step that finds no id asks the scheduler for the attempt's
+// comment first, so an attempt is submitted once even when the engine died
+// between the submission and its commit. A batch job that ended between two
+// polls still goes through RUNNING. Each step is one transaction: the job's
 // row (job_store.hpp), its job.status.changed (checked by the status
 // machine), its audit.job.lifecycle and its other events commit together, so
 // a restarted engine carries on from the stored row, and engines sharing a
@@ -31,6 +43,7 @@
 #include <horizons/events.hpp>
 
 #include "services/common/state_store.hpp"
+#include "services/orchestrator/batch_job.hpp"
 #include "services/orchestrator/job_store.hpp"
 #include "services/orchestrator/scheduler.hpp"
 
@@ -40,8 +53,8 @@ class engine {
  public:
   using clock = std::function<timestamp()>;
 
-  engine(const simulation& sim, services::state_store& store, clock now = horizons::now)
-      : sim_(sim), store_(store), jobs_(store.db()), now_(std::move(now)) {}
+  engine(const simulation& sim, services::state_store& store, clock now = horizons::now, batch_settings batch = {})
+      : sim_(sim), store_(store), jobs_(store.db()), now_(std::move(now)), batch_(std::move(batch)) {}
 
   /// Creates the jobs table if needed.
   [[nodiscard]] std::expected<void, std::string> prepare() { return jobs_.prepare(); }
@@ -58,10 +71,28 @@ class engine {
   [[nodiscard]] job_store& jobs() { return jobs_; }
 
  private:
+  struct failure {
+    std::string code;
+    std::string message;
+    int exit_code = 0;
+  };
+  enum class retries : std::uint8_t { allowed, none };
+
   services::step_result step(services::outbox& out, job_row& row);
+  services::step_result simulated_step(services::outbox& out, job_row& row);
+  services::step_result batch_step(services::outbox& out, job_row& row);
+  services::step_result submit_batch(services::outbox& out, job_row& row);
+  services::step_result watch_batch(services::outbox& out, job_row& row, const batch_status& seen);
+  services::step_result start_running(services::outbox& out, job_row& row, std::string reason);
+  services::step_result sample_batch(services::outbox& out, job_row& row);
+  services::step_result user_cancel(services::outbox& out, job_row& row, std::string_view detail);
+  /// The batch job's status: from this round's answer, else asked alone; nullopt when the scheduler forgot it.
+  std::expected<std::optional<batch_status>, batch_error> batch_status_of(const std::string& id);
+  void refresh_batch_status(const std::vector<job_store::due_job>& due);
+  void scheduler_unavailable(job_row& row, const batch_error& error);
   services::step_result complete(services::outbox& out, job_row& row);
-  services::step_result fail(services::outbox& out, job_row& row, const attempt_plan& attempt, const job_plan& plan);
-  services::step_result cancel(services::outbox& out, job_row& row, std::string reason);
+  services::step_result fail(services::outbox& out, job_row& row, failure what, retries may_retry);
+  services::step_result cancel(services::outbox& out, job_row& row, std::string by, std::string reason);
   services::step_result finish(services::outbox& out, job_row& row, std::string_view reason);
   services::step_result allocate(services::outbox& out, job_row& row, allocation_change change,
                                  std::string_view reason);
@@ -75,6 +106,11 @@ class engine {
   services::state_store& store_;
   job_store jobs_;
   clock now_;
+  batch_settings batch_;
+  // The batch system's answer for this round's due jobs (advance_due), or why there is none.
+  std::vector<batch_status> seen_;
+  std::optional<batch_error> seen_error_;
+  std::chrono::steady_clock::time_point next_unavailable_log_{};
 };
 
 }  // namespace horizons::orchestrator

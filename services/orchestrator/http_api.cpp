@@ -80,13 +80,34 @@ struct http_api::impl {
         response.set_content(nlohmann::json{{"error", "no such job (yet)"}}.dump(), "application/json");
         return;
       }
-      response.set_content(nlohmann::json{{"job_id", std::string(request.matches[1])},
-                                          {"status", to_string((*state)->status)},
-                                          {"attempt", (*state)->attempt},
-                                          {"finished", (*state)->finished}}
-                               .dump(),
-                           "application/json");
+      nlohmann::json body{{"job_id", std::string(request.matches[1])},
+                          {"status", to_string((*state)->status)},
+                          {"attempt", (*state)->attempt},
+                          {"finished", (*state)->finished},
+                          {"cancel_requested", (*state)->cancel_requested}};
+      if ((*state)->batch_id) body["batch_job_id"] = *(*state)->batch_id;
+      response.set_content(body.dump(), "application/json");
     });
+    server.Post(
+        R"(/jobs/([A-Za-z0-9._:-]+)/cancel)", [this](const httplib::Request& request, httplib::Response& response) {
+          auto reply = [&](int status, nlohmann::json body) {
+            response.status = status;
+            response.set_content(body.dump(), "application/json");
+          };
+          auto user = request.get_header_value("X-User");
+          if (user.empty()) return reply(400, {{"error", "who cancels: give the X-User header"}});
+          std::string job_id(request.matches[1]);
+          std::lock_guard lock(db_mutex_);
+          auto asked = jobs_->request_cancel(job_id, user, horizons::now());
+          if (!asked) return reply(500, {{"error", asked.error()}});
+          switch (*asked) {
+            case cancel_request::recorded: return reply(202, {{"job_id", job_id}, {"cancel_requested", true}});
+            case cancel_request::no_such_job: return reply(404, {{"error", "no such job (yet)"}});
+            case cancel_request::already_finished: return reply(409, {{"error", "the job has already finished"}});
+            case cancel_request::not_the_submitter:
+              return reply(403, {{"error", fmt::format("only the job's submitter may cancel it, not {}", user)}});
+          }
+        });
   }
 
   std::expected<void, std::string> publish(const event<job_submitted>& e) {

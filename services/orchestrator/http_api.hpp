@@ -8,8 +8,10 @@
 // POST /jobs: a JSON submission (submission.hpp) → 202 {"job_id", "event_id", "status"} once Kafka
 // acknowledged the job.submitted record (its own producer, client id "orchestrator-http"); 400 naming
 // a bad field; 503 when Kafka did not acknowledge within 30 s.
-// GET /jobs/<job_id> → {"job_id", "status", "attempt", "finished"} from the job store; 404 before the
-// orchestrator admitted the job.
+// GET /jobs/<job_id> → {"job_id", "status", "attempt", "finished", "cancel_requested", "batch_job_id"
+// (with a batch system)} from the job store; 404 before the orchestrator admitted the job.
+// POST /jobs/<job_id>/cancel with X-User: the submitter asks to cancel → 202 once recorded (the engine
+// cancels at its next step; with Slurm, scancel); 403 another user, 404 unknown, 409 already finished.
 //
 // Threads: the server answers on a thread of its own; start() and the destructor from one thread. The
 // destructor stops the server and closes the producer (up to 10 s).

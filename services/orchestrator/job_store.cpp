@@ -10,7 +10,7 @@ namespace {
 using sql::from_micros;
 using sql::micros;
 
-constexpr std::array<sql::migration, 1> schema{{{1, R"sql(
+constexpr std::array<sql::migration, 2> schema{{{1, R"sql(
   CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY,
     submitted BLOB NOT NULL,          -- the job.submitted event, framed Avro
@@ -30,6 +30,11 @@ constexpr std::array<sql::migration, 1> schema{{{1, R"sql(
     allocation_id TEXT
   );
   CREATE INDEX IF NOT EXISTS jobs_due ON jobs(finished, next_at);
+)sql"},
+                                                {2, R"sql(
+  ALTER TABLE jobs ADD COLUMN batch_id TEXT;             -- the attempt's job in the batch system (Slurm's job id)
+  ALTER TABLE jobs ADD COLUMN cancel_requested_by TEXT;  -- who asked to cancel the job
+  ALTER TABLE jobs ADD COLUMN last_sample_at INTEGER NOT NULL DEFAULT 0;
 )sql"}}};
 
 std::optional<event<job_submitted>> decode_submission(std::span<const std::byte> framed) {
@@ -82,7 +87,8 @@ std::expected<job_row, std::string> job_store::load(const std::string& job_id) {
   // Locked until the step's transaction ends: two orchestrators never take one job's step together.
   auto select = db_.prepare(fmt::format(
       "SELECT submitted, user_id, correlation_id, last_event_id, status, attempt, next_at, finished, elapsed, samples, "
-      "cpu_sum, gpu_sum, memory_peak, io_sum, allocation_id FROM jobs WHERE job_id = ?1{}",
+      "cpu_sum, gpu_sum, memory_peak, io_sum, allocation_id, batch_id, cancel_requested_by, last_sample_at FROM jobs "
+      "WHERE job_id = ?1{}",
       db_.for_update()));
   if (!select) return std::unexpected(select.error().message);
   select->bind(1, job_id);
@@ -105,14 +111,18 @@ std::expected<job_row, std::string> job_store::load(const std::string& job_id) {
   row.memory_peak = select->real(12);
   row.io_sum = select->real(13);
   if (!select->is_null(14)) row.allocation_id = select->text(14);
+  if (!select->is_null(15)) row.batch_id = select->text(15);
+  if (!select->is_null(16)) row.cancel_requested_by = select->text(16);
+  row.last_sample_at = from_micros(select->integer(17));
   return row;
 }
 
 std::expected<void, std::string> job_store::save(const job_row& row) {
   auto update = db_.prepare(
       "UPDATE jobs SET last_event_id = ?2, status = ?3, attempt = ?4, next_at = ?5, finished = ?6, elapsed = ?7, "
-      "samples = ?8, cpu_sum = ?9, gpu_sum = ?10, memory_peak = ?11, io_sum = ?12, allocation_id = ?13 WHERE job_id = "
-      "?1");
+      "samples = ?8, cpu_sum = ?9, gpu_sum = ?10, memory_peak = ?11, io_sum = ?12, allocation_id = ?13, batch_id = "
+      "?14, "
+      "last_sample_at = ?15 WHERE job_id = ?1");
   if (!update) return std::unexpected(update.error().message);
   update->bind(1, row.job().job_id)
       .bind(2, row.last_event_id.to_string())
@@ -129,22 +139,33 @@ std::expected<void, std::string> job_store::save(const job_row& row) {
   } else {
     update->bind_null(13);
   }
+  if (row.batch_id) {
+    update->bind(14, *row.batch_id);
+  } else {
+    update->bind_null(14);
+  }
+  update->bind(15, micros(row.last_sample_at));
   if (auto ok = update->run(); !ok) return std::unexpected(ok.error().message);
   return {};
 }
 
-std::expected<std::vector<std::string>, std::string> job_store::due(timestamp at, std::size_t limit) {
-  auto select = db_.prepare("SELECT job_id FROM jobs WHERE finished = 0 AND next_at <= ?1 ORDER BY next_at LIMIT ?2");
+std::expected<std::vector<job_store::due_job>, std::string> job_store::due(timestamp at, std::size_t limit) {
+  auto select =
+      db_.prepare("SELECT job_id, batch_id FROM jobs WHERE finished = 0 AND next_at <= ?1 ORDER BY next_at LIMIT ?2");
   if (!select) return std::unexpected(select.error().message);
   select->bind(1, micros(at)).bind(2, static_cast<std::int64_t>(limit));
-  std::vector<std::string> ids;
-  while (select->next()) ids.push_back(select->text(0));
+  std::vector<due_job> ids;
+  while (select->next()) {
+    ids.push_back(
+        {.job_id = select->text(0), .batch_id = select->is_null(1) ? std::nullopt : std::optional(select->text(1))});
+  }
   if (select->last_error()) return std::unexpected(select->last_error()->message);
   return ids;
 }
 
 std::expected<std::optional<job_state>, std::string> job_store::status_of(const std::string& job_id) {
-  auto select = db_.prepare("SELECT status, attempt, finished FROM jobs WHERE job_id = ?1");
+  auto select =
+      db_.prepare("SELECT status, attempt, finished, batch_id, cancel_requested_by FROM jobs WHERE job_id = ?1");
   if (!select) return std::unexpected(select.error().message);
   select->bind(1, job_id);
   if (!select->next()) {
@@ -153,7 +174,34 @@ std::expected<std::optional<job_state>, std::string> job_store::status_of(const 
   }
   return job_state{.status = static_cast<job_status>(select->integer(0)),
                    .attempt = static_cast<int>(select->integer(1)),
-                   .finished = select->integer(2) != 0};
+                   .finished = select->integer(2) != 0,
+                   .batch_id = select->is_null(3) ? std::nullopt : std::optional(select->text(3)),
+                   .cancel_requested = !select->is_null(4)};
+}
+
+std::expected<cancel_request, std::string> job_store::request_cancel(const std::string& job_id, const std::string& user,
+                                                                     timestamp at) {
+  {
+    auto select = db_.prepare("SELECT user_id, finished FROM jobs WHERE job_id = ?1");
+    if (!select) return std::unexpected(select.error().message);
+    select->bind(1, job_id);
+    if (!select->next()) {
+      if (select->last_error()) return std::unexpected(select->last_error()->message);
+      return cancel_request::no_such_job;
+    }
+    if (select->text(0) != user) return cancel_request::not_the_submitter;
+    if (select->integer(1) != 0) return cancel_request::already_finished;
+  }
+  // The first request counts; the step it makes due sees it whichever orchestrator takes it.
+  auto update = db_.prepare(
+      "UPDATE jobs SET cancel_requested_by = coalesce(cancel_requested_by, ?2), next_at = CASE WHEN next_at < ?3 THEN "
+      "next_at ELSE ?3 END "
+      "WHERE job_id = ?1 AND finished = 0");
+  if (!update) return std::unexpected(update.error().message);
+  update->bind(1, job_id).bind(2, user).bind(3, micros(at));
+  if (auto ok = update->run(); !ok) return std::unexpected(ok.error().message);
+  if (db_.changes() == 0) return cancel_request::already_finished;
+  return cancel_request::recorded;
 }
 
 std::expected<std::vector<std::pair<job_status, std::int64_t>>, std::string> job_store::count_by_status() {

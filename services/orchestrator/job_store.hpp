@@ -41,6 +41,9 @@ struct job_row {
   int samples = 0;
   double cpu_sum = 0, gpu_sum = 0, memory_peak = 0, io_sum = 0;
   std::optional<std::string> allocation_id;
+  std::optional<std::string> batch_id;             // the attempt's job in the batch system, once submitted
+  std::optional<std::string> cancel_requested_by;  // a user asked to cancel the job (POST /jobs/<id>/cancel)
+  timestamp last_sample_at{};                      // the running attempt's last job.metrics.recorded
 
   [[nodiscard]] const job_submitted& job() const { return submitted.payload; }
 };
@@ -50,7 +53,12 @@ struct job_state {
   job_status status = job_status::submitted;
   int attempt = 0;
   bool finished = false;
+  std::optional<std::string> batch_id;
+  bool cancel_requested = false;
 };
+
+/// What asking to cancel a job found.
+enum class cancel_request : std::uint8_t { recorded, no_such_job, already_finished, not_the_submitter };
 
 class job_store {
  public:
@@ -64,10 +72,17 @@ class job_store {
   /// An error when the job is not stored or its submission does not decode.
   [[nodiscard]] std::expected<job_row, std::string> load(const std::string& job_id);
   [[nodiscard]] std::expected<void, std::string> save(const job_row& row);
+  struct due_job {
+    std::string job_id;
+    std::optional<std::string> batch_id;
+  };
   /// Unfinished jobs whose next step is due at `at`, earliest first, at most `limit`.
-  [[nodiscard]] std::expected<std::vector<std::string>, std::string> due(timestamp at, std::size_t limit);
+  [[nodiscard]] std::expected<std::vector<due_job>, std::string> due(timestamp at, std::size_t limit);
   /// nullopt: no such job.
   [[nodiscard]] std::expected<std::optional<job_state>, std::string> status_of(const std::string& job_id);
+  /// Records that `user` asks to cancel the job, and makes its next step due at `at`. Only its submitter may.
+  [[nodiscard]] std::expected<cancel_request, std::string> request_cancel(const std::string& job_id,
+                                                                          const std::string& user, timestamp at);
   /// How many jobs are in each status (statuses without jobs are absent).
   [[nodiscard]] std::expected<std::vector<std::pair<job_status, std::int64_t>>, std::string> count_by_status();
 

@@ -4,6 +4,8 @@
 #include <array>
 #include <cctype>
 #include <chrono>
+#include <filesystem>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -50,13 +52,58 @@ class job_gauges {
   std::chrono::steady_clock::time_point next_{};
 };
 
+// The batch settings run() uses: defaults filled in, the pipelines checked; the system is set by the caller.
+std::expected<batch_settings, std::string> batch_for(const options& opts) {
+  auto batch = opts.scheduling.batch;
+  if (batch.pipelines_dir.empty()) batch.pipelines_dir = default_pipelines_dir();
+  if (batch.jobs_dir.empty()) batch.jobs_dir = opts.service.data_dir / descriptor.name / "jobs";
+  if (!std::filesystem::exists(batch.pipelines_dir / "prelude.sh")) {
+    return std::unexpected(fmt::format("{}: no pipeline scripts in {} (prelude.sh is missing)", descriptor.name,
+                                       batch.pipelines_dir.string()));
+  }
+  std::error_code error;
+  std::filesystem::create_directories(batch.jobs_dir, error);
+  if (error)
+    return std::unexpected(
+        fmt::format("{}: cannot create {}: {}", descriptor.name, batch.jobs_dir.string(), error.message()));
+  batch.jobs_dir = std::filesystem::absolute(batch.jobs_dir);
+  return batch;
+}
+
 }  // namespace
+
+std::expected<scheduler_kind, std::string> parse_scheduler(std::string_view name) {
+  if (name == "simulation") return scheduler_kind::simulation;
+  if (name == "slurm") return scheduler_kind::slurm;
+  return std::unexpected(fmt::format("unknown scheduler '{}': expected simulation or slurm", name));
+}
+
+std::filesystem::path default_pipelines_dir() { return HORIZONS_PIPELINES_DIR; }
 
 std::expected<void, std::string> run(const options& opts, std::stop_token stop) {
   if (auto ok = opts.sim.check(); !ok) return std::unexpected(fmt::format("{}: {}", descriptor.name, ok.error()));
+  std::optional<slurm_cli> slurm;
+  batch_settings batch;
+  if (opts.scheduling.kind == scheduler_kind::slurm) {
+    auto settings = batch_for(opts);
+    if (!settings) return std::unexpected(settings.error());
+    batch = std::move(*settings);
+    slurm.emplace(opts.scheduling.slurm);
+    batch.system = &*slurm;
+    // Not fatal: jobs wait, QUEUED, until the scheduler answers.
+    auto name = slurm->name();
+    if (name.find("unknown") != std::string::npos) {
+      spdlog::error(
+          "{}: Slurm's sbatch does not answer (is Slurm's client installed and SLURM_CONF set?); jobs "
+          "wait QUEUED until it does",
+          descriptor.name);
+    }
+    spdlog::info("{}: real jobs on {}: scripts from {}, output in {}", descriptor.name, name,
+                 batch.pipelines_dir.string(), batch.jobs_dir.string());
+  }
   auto host = services::service_host::start(descriptor, opts.service);
   if (!host) return std::unexpected(host.error());
-  engine jobs(opts.sim, (*host)->store());
+  engine jobs(opts.sim, (*host)->store(), horizons::now, batch);
   if (auto ok = jobs.prepare(); !ok) return std::unexpected(ok.error());
   job_gauges gauges(jobs.jobs());
 

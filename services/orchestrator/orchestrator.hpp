@@ -1,5 +1,7 @@
 // The orchestrator: takes job submissions and drives each job through the
-// status machine against the simulated TACC scheduler (scheduler.hpp).
+// status machine against the simulated TACC scheduler (scheduler.hpp) or,
+// with `.scheduler = scheduler_kind::slurm`, as real batch jobs on Slurm
+// (slurm.hpp, batch_job.hpp).
 //
 //   horizons::orchestrator::options options{.service = {.config = config, .data_dir = "horizons-data"},
 //                                           .http_listen = "127.0.0.1:8070"};
@@ -19,13 +21,16 @@
 //
 // HTTP (when http_listen is set, http_api.hpp): POST /jobs with a JSON
 // submission (submission.hpp) → 202 {"job_id", "event_id"} once Kafka
-// acknowledged the job.submitted record; GET /jobs/<job_id> → the job's state.
+// acknowledged the job.submitted record; GET /jobs/<job_id> → the job's state;
+// POST /jobs/<job_id>/cancel → 202 once the request is recorded.
 //
 // Inside: job_store.hpp (the jobs table), engine.hpp (the steps of a job),
 // http_api.hpp, submission.hpp; run() wires them on a service_host.
 #pragma once
 
 #include <array>
+#include <cstdint>
+#include <filesystem>
 #include <expected>
 #include <stop_token>
 #include <string>
@@ -35,7 +40,9 @@
 
 #include "services/common/service_descriptor.hpp"
 #include "services/common/service_host.hpp"
+#include "services/orchestrator/batch_job.hpp"
 #include "services/orchestrator/scheduler.hpp"
+#include "services/orchestrator/slurm.hpp"
 #include "services/orchestrator/submission.hpp"
 
 namespace horizons::orchestrator {
@@ -48,6 +55,9 @@ inline constexpr std::array routes{
         .method = "POST", .path = "/jobs", .what = "submit a job (JSON); 202 once Kafka acknowledged it"},
     services::http_route{
         .method = "GET", .path = "/jobs/<job_id>", .what = "the job's status, attempt and whether it finished"},
+    services::http_route{.method = "POST",
+                         .path = "/jobs/<job_id>/cancel",
+                         .what = "ask to cancel a job (its submitter, X-User); 202 once recorded"},
     services::http_route{
         .method = "GET", .path = "/metrics", .what = "the process's metrics in Prometheus text format"},
 };
@@ -60,9 +70,28 @@ inline constexpr services::service_descriptor descriptor{.name = "orchestrator",
                                                          .handles = detail::handles,
                                                          .routes = detail::routes};
 
+enum class scheduler_kind : std::uint8_t { simulation, slurm };
+
+/// "simulation" | "slurm" (as --scheduler and HORIZONS_SCHEDULER take it); an error names the choices.
+[[nodiscard]] std::expected<scheduler_kind, std::string> parse_scheduler(std::string_view name);
+
+/// The pipeline scripts shipped with this source tree (services/orchestrator/pipelines).
+[[nodiscard]] std::filesystem::path default_pipelines_dir();
+
+/// Which scheduler runs the jobs, and how to reach a real one.
+struct scheduler_options {
+  scheduler_kind kind = scheduler_kind::simulation;
+  slurm_settings slurm{};
+  /// With slurm: the scripts, partitions and intervals. An empty pipelines_dir means
+  /// default_pipelines_dir(); an empty jobs_dir <data_dir>/orchestrator/jobs; `system` is set by run().
+  batch_settings batch{};
+};
+
 struct options {
   services::service_options service{};
+  /// The simulation's knobs; its max_retries also bounds a real job's retries.
   simulation sim{};
+  scheduler_options scheduling{};
   /// host:port for the HTTP API; empty: none.
   std::string http_listen{};
 };

@@ -40,7 +40,9 @@ services::service_options service_options_of(const serve_options& o) {
 constexpr std::array<entry, services::platform_services.size()> entries{{
     {&orchestrator::descriptor,
      [](const serve_options& o, std::stop_token stop) {
-       return orchestrator::run({.service = service_options_of(o), .sim = o.sim, .http_listen = o.http_listen}, stop);
+       return orchestrator::run(
+           {.service = service_options_of(o), .sim = o.sim, .scheduling = o.scheduling, .http_listen = o.http_listen},
+           stop);
      },
      [](services::state_store& store, const sql::location&) { return orchestrator::job_store(store.db()).prepare(); }},
     {&metrics_aggregator::descriptor,

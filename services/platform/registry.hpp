@@ -28,7 +28,7 @@
 #include "services/common/relay_producer.hpp"
 #include "services/common/service_descriptor.hpp"
 #include "services/common/sql/sql.hpp"
-#include "services/orchestrator/scheduler.hpp"
+#include "services/orchestrator/orchestrator.hpp"
 
 namespace horizons::platform {
 
@@ -39,6 +39,7 @@ struct serve_options {
   /// Where the services keep their state (services::service_options::state); none: SQLite in data_dir.
   std::optional<sql::location> state{};
   orchestrator::simulation sim{};
+  orchestrator::scheduler_options scheduling{};  // the orchestrator's: simulated, or real jobs on Slurm
   std::string http_listen{};  // the service's HTTP routes (its descriptor's); empty: the service's default
   /// Schema registry: how long its writer may go unheard before another instance takes over; 0: its default.
   std::chrono::milliseconds writer_lease{0};

@@ -424,6 +424,7 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
                         .data_dir = opts.data_dir,
                         .state = opts.state,
                         .sim = opts.sim,
+                        .scheduling = opts.scheduling,
                         .http_listen = {},
                         .webhook_url = opts.webhook_url,
                         .relay_producer = std::move(*relays)};
@@ -473,6 +474,11 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
   out.job_prefix = fmt::format("job-{}-", run_tag);
   for (int i = 0; i < opts.jobs; ++i) {
     jobs.push_back(make_job(rng, run_tag, i));
+    if (opts.scheduling.kind == orchestrator::scheduler_kind::slurm) {
+      // Real jobs on a small cluster (tools/slurm: one node): one core, no GPU, 1 GB, 10 minutes each.
+      jobs.back().payload.resources = {
+          .nodes = 1, .cores_per_node = 1, .gpus = 0, .memory_gb = 1, .wall_time_minutes = 10};
+    }
     watch->expect_job(jobs.back().payload.job_id);
   }
 

@@ -114,6 +114,8 @@ struct options {
   int jobs = 300;
   double submit_rate = 200;  // jobs per second
   orchestrator::simulation sim{};
+  /// The orchestrator's scheduler; with slurm the workload's jobs are sized to fit a small cluster.
+  orchestrator::scheduler_options scheduling{};
   /// Run in this process (each a descriptor of services::platform_services); the others run elsewhere.
   std::vector<const services::service_descriptor*> services{services::platform_services.begin(),
                                                             services::platform_services.end()};

@@ -81,8 +81,8 @@ TEST(catalogue, partition_keys_follow_the_topic_rules) {
 
 TEST(status_machine, accepts_exactly_the_specified_transitions) {
   const std::set<std::pair<job_status, job_status>> legal{
-      {submitted, queued},  {queued, running},      {running, completed}, {running, failed},
-      {running, cancelled}, {submitted, cancelled}, {queued, cancelled},  {failed, queued}};
+      {submitted, queued},    {queued, running},   {running, completed}, {running, failed}, {running, cancelled},
+      {submitted, cancelled}, {queued, cancelled}, {failed, queued},     {queued, failed}};
   const job_status all[] = {unknown, submitted, queued, running, completed, failed, cancelled};
   for (auto from : all) {
     for (auto to : all) {

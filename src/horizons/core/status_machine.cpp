@@ -8,7 +8,7 @@ bool is_legal_transition(job_status from, job_status to) {
   using enum job_status;
   switch (from) {
     case submitted: return to == queued || to == cancelled;
-    case queued: return to == running || to == cancelled;
+    case queued: return to == running || to == failed || to == cancelled;  // failed: refused by the scheduler
     case running: return to == completed || to == failed || to == cancelled;
     case failed: return to == queued;
     case completed:

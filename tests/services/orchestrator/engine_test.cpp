@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,7 @@
 #include <horizons/event_builder.hpp>
 
 #include "../common/scratch.hpp"
+#include "services/orchestrator/batch_system.hpp"
 #include "services/orchestrator/engine.hpp"
 #include "services/orchestrator/orchestrator.hpp"
 
@@ -67,7 +70,8 @@ class engine_test : public testing::Test {
     auto opened = state_store::open(database_);
     ASSERT_TRUE(opened) << opened.error();
     store_.emplace(std::move(*opened));
-    engine_.emplace(sim_, *store_, [this] { return now_; });
+    engine_.emplace(
+        sim_, *store_, [this] { return now_; }, batch_);
     ASSERT_TRUE(engine_->prepare());
   }
   // An engine that stops (its process dies) and a new one on the same database.
@@ -115,6 +119,7 @@ class engine_test : public testing::Test {
   scratch_dir dir_, other_dir_;
   std::filesystem::path database_ = dir_ / "orchestrator.db";
   std::optional<state_store> store_;
+  batch_settings batch_{};  // the simulation unless a test gives a batch system
   std::optional<engine> engine_;
 };
 
@@ -280,5 +285,276 @@ TEST_F(engine_test, an_engine_restarted_mid_job_ends_it_exactly_as_one_that_neve
   EXPECT_EQ(now_, uninterrupted_now) << "the steps fell due at the same times";
 }
 
+// ------------------------------------------------------------------------- against a batch system
+
+namespace batch {
+
+// A batch system in memory: the test says what each batch job's status is.
+class fake_batch final : public batch_system {
+ public:
+  struct job {
+    batch_request request;
+    batch_status status;
+  };
+  std::map<std::string, job> jobs;
+  int next_id = 100;
+  int submits = 0;
+  std::vector<std::string> cancelled;
+  std::optional<batch_error> down;     // every call fails with it
+  std::optional<std::string> refusal;  // submit() refuses with it
+
+  std::string name() override { return "FakeSlurm 1.0"; }
+  std::expected<std::string, batch_error> submit(const batch_request& request) override {
+    if (down) return std::unexpected(*down);
+    if (refusal) return std::unexpected(batch_error{.what = batch_error::kind::refused, .message = *refusal});
+    auto id = std::to_string(next_id++);
+    ++submits;
+    jobs[id] = {request, {.id = id, .state = "PENDING", .phase = batch_phase::waiting}};
+    return id;
+  }
+  std::expected<std::optional<std::string>, batch_error> find(std::string_view name,
+                                                              std::string_view comment) override {
+    if (down) return std::unexpected(*down);
+    for (const auto& [id, j] : jobs) {
+      if (j.request.name == name && j.request.comment == comment) return id;
+    }
+    return std::nullopt;
+  }
+  std::expected<std::vector<batch_status>, batch_error> status(std::span<const std::string> ids) override {
+    if (down) return std::unexpected(*down);
+    std::vector<batch_status> seen;
+    for (const auto& id : ids) {
+      if (auto it = jobs.find(id); it != jobs.end()) seen.push_back(it->second.status);
+    }
+    return seen;
+  }
+  std::expected<void, batch_error> cancel(std::string_view id) override {
+    if (down) return std::unexpected(*down);
+    cancelled.emplace_back(id);
+    return {};
+  }
+  void set(const std::string& id, std::string state, batch_phase phase, int exit_code = 0, std::string reason = "",
+           std::chrono::seconds run_time = {}) {
+    auto& s = jobs.at(id).status;
+    s.state = std::move(state);
+    s.phase = phase;
+    s.exit_code = exit_code;
+    s.reason = std::move(reason);
+    s.run_time = run_time;
+    s.never_runs = false;
+  }
+};
+
+class batch_engine_test : public engine_test {
+ protected:
+  void SetUp() override {
+    batch_ = {.system = &slurm_,
+              .pipelines_dir = default_pipelines_dir(),
+              .jobs_dir = dir_ / "jobs",
+              .partitions = {{tacc_system::frontera, "normal"}},
+              .poll_interval = std::chrono::seconds(1),
+              .unavailable_retry = std::chrono::seconds(5),
+              .sample_interval = std::chrono::milliseconds(0)};
+    sim_.max_retries = 1;
+    engine_test::SetUp();
+  }
+  // Admits the job and takes it to the step that submits it: QUEUED, its batch job "100" PENDING.
+  void submitted(const std::string& job_id) {
+    admit(submission(job_id));
+    ASSERT_TRUE(step(job_id));  // → QUEUED
+    ASSERT_TRUE(step(job_id));  // → sbatch
+    ASSERT_EQ(row(job_id).batch_id, std::optional<std::string>(std::to_string(slurm_.next_id - 1)));
+  }
+  std::vector<std::string> reasons() {
+    std::vector<std::string> seen;
+    for (const auto& e : payloads_of<job_status_changed>(emitted(*store_))) seen.push_back(e.payload.reason);
+    return seen;
+  }
+
+  fake_batch slurm_;
+};
+
+TEST_F(batch_engine_test, a_job_that_ended_between_two_polls_still_runs_then_completes) {
+  submitted("job-fast");
+  EXPECT_EQ(slurm_.submits, 1);
+  const auto& request = slurm_.jobs.at("100").request;
+  EXPECT_EQ(request.name, "job-fast");
+  EXPECT_EQ(request.comment, batch_comment("job-fast", 0));
+  EXPECT_EQ(request.partition, "normal");
+  EXPECT_EQ(request.nodes, 4);
+  EXPECT_EQ(request.cpus_per_task, 56);
+  EXPECT_EQ(request.memory_mb, 192 * 1024);
+  EXPECT_EQ(request.time_minutes, 120);
+  EXPECT_TRUE(request.script.starts_with("#!/bin/bash\n")) << request.script.substr(0, 40);
+  EXPECT_NE(request.script.find("horizons-metrics"), std::string::npos) << "the prelude measures the job";
+
+  EXPECT_TRUE(step("job-fast"));  // still PENDING
+  EXPECT_EQ(row("job-fast").status, queued);
+  slurm_.set("100", "COMPLETED", batch_phase::succeeded, 0, "", std::chrono::seconds(7));
+  run_to_end("job-fast");
+  EXPECT_EQ(statuses(), (std::vector{queued, running, completed}));
+  EXPECT_NE(reasons()[1].find("FakeSlurm 1.0 job 100"), std::string::npos) << reasons()[1];
+  auto completed_events = payloads_of<job_completed>(emitted(*store_));
+  ASSERT_EQ(completed_events.size(), 1u);
+  EXPECT_EQ(completed_events[0].payload.execution_time_ms, 7'000);
+  EXPECT_EQ(slurm_.submits, 1);
+}
+
+TEST_F(batch_engine_test, a_failed_attempt_carries_the_state_exit_code_and_reason_and_is_resubmitted) {
+  submitted("job-exit3");
+  slurm_.set("100", "RUNNING", batch_phase::running);
+  EXPECT_TRUE(step("job-exit3"));
+  EXPECT_EQ(row("job-exit3").status, running);
+  slurm_.set("100", "FAILED", batch_phase::failed, 3, "NonZeroExitCode", std::chrono::seconds(2));
+  EXPECT_TRUE(step("job-exit3"));
+  auto failed_events = payloads_of<job_failed>(emitted(*store_));
+  ASSERT_EQ(failed_events.size(), 1u);
+  EXPECT_EQ(failed_events[0].payload.error_code, "FAILED");
+  EXPECT_EQ(failed_events[0].payload.exit_code, 3);
+  EXPECT_NE(failed_events[0].payload.error_message.find("job 100"), std::string::npos);
+  EXPECT_NE(failed_events[0].payload.error_message.find("NonZeroExitCode"), std::string::npos);
+  EXPECT_TRUE(failed_events[0].payload.next_retry_at.has_value());
+  EXPECT_FALSE(row("job-exit3").batch_id);
+
+  EXPECT_TRUE(step("job-exit3"));  // → QUEUED, retry 1 of 1
+  EXPECT_TRUE(step("job-exit3"));  // → sbatch again
+  EXPECT_EQ(slurm_.submits, 2);
+  EXPECT_EQ(row("job-exit3").batch_id, std::optional<std::string>("101"));
+  EXPECT_EQ(slurm_.jobs.at("101").request.comment, batch_comment("job-exit3", 1));
+  slurm_.set("101", "COMPLETED", batch_phase::succeeded);
+  run_to_end("job-exit3");
+  EXPECT_EQ(statuses(), (std::vector{queued, running, failed, queued, running, completed}));
+  EXPECT_NE(reasons()[4].find("job 101"), std::string::npos) << reasons()[4];
+}
+
+TEST_F(batch_engine_test, a_request_the_scheduler_refuses_fails_at_once_with_its_reason) {
+  slurm_.refusal = "Slurm 22.05.8: sbatch refused job job-huge: Requested node configuration is not available";
+  admit(submission("job-huge"));
+  run_to_end("job-huge");
+  EXPECT_EQ(statuses(), (std::vector{queued, failed}));
+  auto failed_events = payloads_of<job_failed>(emitted(*store_));
+  ASSERT_EQ(failed_events.size(), 1u);
+  EXPECT_EQ(failed_events[0].payload.error_code, "REFUSED");
+  EXPECT_EQ(failed_events[0].payload.error_message, *slurm_.refusal);
+  EXPECT_FALSE(failed_events[0].payload.next_retry_at) << "a refusal is not retried";
+}
+
+TEST_F(batch_engine_test, a_job_pending_for_a_reason_that_cannot_change_is_cancelled_and_failed) {
+  submitted("job-stuck");
+  slurm_.set("100", "PENDING", batch_phase::waiting, 0, "PartitionConfig");
+  slurm_.jobs.at("100").status.never_runs = true;
+  run_to_end("job-stuck");
+  EXPECT_EQ(statuses(), (std::vector{queued, failed}));
+  EXPECT_EQ(slurm_.cancelled, (std::vector<std::string>{"100"}));
+  auto failed_events = payloads_of<job_failed>(emitted(*store_));
+  ASSERT_EQ(failed_events.size(), 1u);
+  EXPECT_EQ(failed_events[0].payload.error_code, "REFUSED");
+  EXPECT_NE(failed_events[0].payload.error_message.find("PartitionConfig"), std::string::npos);
+}
+
+TEST_F(batch_engine_test, an_unreachable_scheduler_leaves_the_job_queued_until_it_answers) {
+  admit(submission("job-wait"));
+  ASSERT_TRUE(step("job-wait"));  // → QUEUED
+  slurm_.down = batch_error{.message = "sbatch not found on PATH"};
+  auto before = now_;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(step("job-wait"));
+  EXPECT_EQ(row("job-wait").status, queued);
+  EXPECT_FALSE(row("job-wait").batch_id);
+  EXPECT_EQ(row("job-wait").next_at, now_ + std::chrono::seconds(5));
+  EXPECT_GE(now_ - before, std::chrono::seconds(10)) << "tried again every 5 s";
+  slurm_.down.reset();
+  ASSERT_TRUE(step("job-wait"));
+  EXPECT_EQ(row("job-wait").batch_id, std::optional<std::string>("100"));
+  EXPECT_EQ(statuses(), (std::vector{queued}));
+}
+
+TEST_F(batch_engine_test, an_attempt_submitted_before_a_crash_is_found_by_its_comment_not_submitted_again) {
+  admit(submission("job-crash"));
+  ASSERT_TRUE(step("job-crash"));  // → QUEUED
+  // The previous engine ran sbatch, then died before its transaction committed the id.
+  slurm_.jobs["77"] = {{.name = "job-crash", .comment = batch_comment("job-crash", 0)},
+                       {.id = "77", .state = "RUNNING", .phase = batch_phase::running}};
+  restart();
+  ASSERT_TRUE(step("job-crash"));
+  EXPECT_EQ(row("job-crash").batch_id, std::optional<std::string>("77"));
+  EXPECT_EQ(slurm_.submits, 0);
+  slurm_.set("77", "COMPLETED", batch_phase::succeeded);
+  run_to_end("job-crash");
+  EXPECT_EQ(statuses(), (std::vector{queued, running, completed}));
+}
+
+TEST_F(batch_engine_test, a_user_cancels_a_pending_and_a_running_job_and_only_the_submitter_may) {
+  submitted("job-pending");
+  EXPECT_EQ(engine_->jobs().request_cancel("job-pending", "mallory", now_), cancel_request::not_the_submitter);
+  EXPECT_EQ(engine_->jobs().request_cancel("job-none", "alice", now_), cancel_request::no_such_job);
+  EXPECT_EQ(engine_->jobs().request_cancel("job-pending", "alice", now_), cancel_request::recorded);
+  EXPECT_EQ(row("job-pending").next_at, now_) << "a cancellation makes the job's step due now";
+  ASSERT_TRUE(step("job-pending"));
+  EXPECT_EQ(slurm_.cancelled, (std::vector<std::string>{"100"}));
+  slurm_.set("100", "CANCELLED", batch_phase::cancelled);
+  run_to_end("job-pending");
+
+  submitted("job-running");
+  slurm_.set("101", "RUNNING", batch_phase::running);
+  ASSERT_TRUE(step("job-running"));
+  ASSERT_EQ(row("job-running").status, running);
+  EXPECT_EQ(engine_->jobs().request_cancel("job-running", "alice", now_), cancel_request::recorded);
+  ASSERT_TRUE(step("job-running"));
+  EXPECT_EQ(slurm_.cancelled, (std::vector<std::string>{"100", "101"}));
+  slurm_.set("101", "CANCELLED", batch_phase::cancelled, 0, "", std::chrono::seconds(3));
+  run_to_end("job-running");
+
+  auto cancelled = payloads_of<job_cancelled>(emitted(*store_));
+  ASSERT_EQ(cancelled.size(), 2u);
+  for (const auto& c : cancelled) EXPECT_EQ(c.payload.cancelled_by, "alice");
+  std::map<std::string, std::vector<job_status>> by_job;
+  for (const auto& e : payloads_of<job_status_changed>(emitted(*store_))) {
+    by_job[e.payload.job_id].push_back(e.payload.new_status);
+  }
+  EXPECT_EQ(by_job["job-pending"], (std::vector{queued, job_status::cancelled}));
+  EXPECT_EQ(by_job["job-running"], (std::vector{queued, running, job_status::cancelled}));
+  EXPECT_EQ(engine_->jobs().request_cancel("job-running", "alice", now_), cancel_request::already_finished);
+}
+
+TEST_F(batch_engine_test, samples_are_the_measurements_the_job_wrote) {
+  submitted("job-measured");
+  slurm_.set("100", "RUNNING", batch_phase::running);
+  {
+    std::ofstream out(batch_output(batch_, "job-measured", 0));
+    out << "horizons: started\n"
+        << "horizons-metrics interval_s=1.0 cpu_pct=99.5 memory_gb=0.25 disk_write_mb_per_s=1.5\n"
+        << "horizons-metrics cpu_pct=bad unknown_key=3\n";
+  }
+  ASSERT_TRUE(step("job-measured"));  // → RUNNING, and a sample
+  auto samples = payloads_of<job_metrics_recorded>(emitted(*store_));
+  ASSERT_EQ(samples.size(), 1u);
+  EXPECT_DOUBLE_EQ(samples[0].payload.cpu_pct, 99.5);
+  EXPECT_DOUBLE_EQ(samples[0].payload.memory_gb, 0.25);
+  EXPECT_DOUBLE_EQ(samples[0].payload.disk_write_mb_per_s, 1.5);
+  EXPECT_DOUBLE_EQ(samples[0].payload.gpu_pct, 0);
+}
+
+TEST_F(batch_engine_test, a_job_the_scheduler_forgot_fails_as_lost_and_is_retried) {
+  submitted("job-lost");
+  slurm_.jobs.erase("100");
+  ASSERT_TRUE(step("job-lost"));
+  auto failed_events = payloads_of<job_failed>(emitted(*store_));
+  ASSERT_EQ(failed_events.size(), 1u);
+  EXPECT_EQ(failed_events[0].payload.error_code, "LOST");
+  EXPECT_TRUE(failed_events[0].payload.next_retry_at);
+}
+
+}  // namespace batch
+
+TEST_F(engine_test, a_user_cancels_a_simulated_job) {
+  admit(submission("job-sim-cancel"));
+  ASSERT_TRUE(step("job-sim-cancel"));  // → QUEUED
+  EXPECT_EQ(engine_->jobs().request_cancel("job-sim-cancel", "alice", now_), cancel_request::recorded);
+  run_to_end("job-sim-cancel");
+  EXPECT_EQ(statuses(), (std::vector{queued, job_status::cancelled}));
+  auto cancelled = payloads_of<job_cancelled>(emitted(*store_));
+  ASSERT_EQ(cancelled.size(), 1u);
+  EXPECT_EQ(cancelled[0].payload.cancelled_by, "alice");
+}
 }  // namespace
 }  // namespace horizons::orchestrator
