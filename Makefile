@@ -1,14 +1,16 @@
 # The front doors. Each target installs missing Debian packages first.
 #   make run     build, then `horizons run`: the embedded cluster, the five services, a workload, a report
 #   make test    build, then every test suite: unit, embedded, kafka (starts and stops a real
-#                cluster itself), postgres (starts and stops its own server), ..., then the unit and
+#                cluster itself), postgres (starts and stops its own server), slurm (its own
+#                single-node Slurm), ..., then the unit and
 #                postgres suites again under ASan/UBSan
 #   make bench   release build, then the codec benchmark and `horizons bench`, its platform scenario
 #                included (results in bench/results/)
 #   make kafka-up / kafka-down   a real 3-node Kafka cluster on 127.0.0.1:19092-19094
 #   make registry-up / registry-down   a Confluent-compatible schema registry (Apicurio) on 127.0.0.1:18081
+#   make slurm-up / slurm-down   a single-node Slurm (tools/slurm); then `export SLURM_CONF=...` as printed
 #   make format / format-check   apply / check .clang-format on every tracked C++ file (CI checks)
-.PHONY: all deps build run test test-release test-asan bench clean format format-check
+.PHONY: all deps build run test test-release test-asan bench clean format format-check slurm-up slurm-down
 
 JOBS ?= $(shell nproc)
 RELEASE := build/release
@@ -80,6 +82,11 @@ kafka-up: deps
 	@tools/kafka/kafka.sh up
 kafka-down:
 	@tools/kafka/kafka.sh down
+
+slurm-up: deps
+	@tools/slurm/slurm.sh up
+slurm-down:
+	@tools/slurm/slurm.sh down
 
 # An independent Confluent-compatible schema registry on loopback (tools/registry/README.md).
 registry-up: deps

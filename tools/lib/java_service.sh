@@ -18,7 +18,7 @@ check_java() {
 live_pid() {
   local file=$1 pattern=$2 pid cmdline
   [[ -f $file ]] || return 1
-  pid=$(<"$file")
+  pid=$(cat -- "$file" 2>/dev/null) || return 1  # the daemon may delete it between the test and the read
   [[ $pid =~ ^[0-9]+$ ]] || return 1
   cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
   # shellcheck disable=SC2053  # the pattern is a glob on purpose
