@@ -343,7 +343,7 @@ void add_platform_commands(CLI::App& app, int& result) {
     add_kafka_options(submit, kafka);
     struct submit_flags {
       std::string json_file, via, name, pipeline = "alpha_cal", system = "frontera", dataset = "vla-0001", user, job_id;
-      int nodes = 1, gpus = 0;
+      int nodes = 1, gpus = 0, cores = 56, memory_gb = 192, minutes = 120;
     };
     auto f = std::make_shared<submit_flags>();
     submit->add_option("--json", f->json_file, "Read the submission (JSON) from this file, or - for stdin");
@@ -356,14 +356,22 @@ void add_platform_commands(CLI::App& app, int& result) {
     submit->add_option("--system", f->system, "frontera, stampede3, lonestar6")->capture_default_str();
     submit->add_option("--dataset", f->dataset, "Dataset id")->capture_default_str();
     submit->add_option("--nodes", f->nodes, "Nodes")->check(CLI::Range(1, 10'000))->capture_default_str();
-    submit->add_option("--gpus", f->gpus, "GPUs")->check(CLI::Range(0, 10'000))->capture_default_str();
+    submit->add_option("--gpus", f->gpus, "GPUs per node")->check(CLI::Range(0, 10'000))->capture_default_str();
+    submit->add_option("--cores", f->cores, "Cores per node")->check(CLI::Range(1, 100'000))->capture_default_str();
+    submit->add_option("--memory-gb", f->memory_gb, "Memory per node, GB")
+        ->check(CLI::Range(1, 1'000'000))
+        ->capture_default_str();
+    submit->add_option("--minutes", f->minutes, "Wall-time limit, minutes")
+        ->check(CLI::Range(1, 1'000'000))
+        ->capture_default_str();
     submit->add_option("--user", f->user, "Submitting user")->required();
     submit->footer(
         "Examples:\n"
         "  horizons submit --brokers 127.0.0.1:19092 --user alice --name m87-cal --nodes 4\n"
         "  echo '{\"job_name\":\"m87\",\"pipeline\":\"ImageReconstruction\"}' | horizons submit --user alice --json - "
         "--brokers ...\n"
-        "  horizons submit --via http://127.0.0.1:8070 --user alice --name m87-cal");
+        "  horizons submit --via http://127.0.0.1:8070 --user alice --name m87-cal\n"
+        "  horizons submit --user alice --cores 1 --memory-gb 1 --minutes 5   # fits tools/slurm's one node");
     submit->callback([&result, kafka, f] {
       std::string body;
       if (!f->json_file.empty()) {
@@ -384,7 +392,12 @@ void add_platform_commands(CLI::App& app, int& result) {
                          {"pipeline", f->pipeline},
                          {"tacc_system", f->system},
                          {"dataset_id", f->dataset},
-                         {"resources", {{"nodes", f->nodes}, {"gpus", f->gpus}}}};
+                         {"resources",
+                          {{"nodes", f->nodes},
+                           {"gpus", f->gpus},
+                           {"cores_per_node", f->cores},
+                           {"memory_gb", f->memory_gb},
+                           {"wall_time_minutes", f->minutes}}}};
         if (!f->job_id.empty()) j["job_id"] = f->job_id;
         body = j.dump();
       }

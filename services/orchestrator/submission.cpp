@@ -1,6 +1,8 @@
 #include "services/orchestrator/submission.hpp"
 
 #include <cctype>
+#include <cstdint>
+#include <type_traits>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -36,6 +38,27 @@ std::expected<Enum, std::string> enum_field(const nlohmann::json& body, const ch
   return std::unexpected(fmt::format("\"{}\": unknown value '{}' (expected one of {})", field, text, allowed));
 }
 
+// body[key] as a T (fallback when absent); an error names the field by its path and what it holds.
+template <class T>
+std::expected<T, std::string> value_field(const nlohmann::json& body, std::string_view path, const char* key,
+                                          T fallback) {
+  if (!body.contains(key)) return fallback;
+  const auto& value = body[key];
+  bool fits = false;
+  if constexpr (std::is_same_v<T, std::string>) {
+    fits = value.is_string();
+  } else if constexpr (std::is_integral_v<T>) {
+    fits = value.is_number_integer();
+  } else {
+    fits = value.is_number();
+  }
+  if (!fits) {
+    auto expected = std::is_same_v<T, std::string> ? "a string" : std::is_integral_v<T> ? "an integer" : "a number";
+    return std::unexpected(fmt::format("\"{}{}\" must be {}, got {}", path, key, expected, value.dump()));
+  }
+  return value.get<T>();
+}
+
 }  // namespace
 
 std::expected<event<job_submitted>, std::string> submission_from_json(std::string_view json,
@@ -43,20 +66,29 @@ std::expected<event<job_submitted>, std::string> submission_from_json(std::strin
   auto body = nlohmann::json::parse(json, nullptr, false);
   if (body.is_discarded() || !body.is_object()) return std::unexpected("the submission is not a JSON object");
   job_submitted job;
-  try {
-    job.job_id = body.value("job_id", "job-" + uuid::random().to_string().substr(0, 13));
-    job.job_name = body.value("job_name", std::string());
-    job.dataset_id = body.value("dataset_id", std::string());
-    job.estimated_cost_usd = body.value("estimated_cost_usd", 0.0);
-    auto resources = body.value("resources", nlohmann::json::object());
-    job.resources = {.nodes = resources.value("nodes", 1),
-                     .cores_per_node = resources.value("cores_per_node", 56),
-                     .gpus = resources.value("gpus", 0),
-                     .memory_gb = resources.value("memory_gb", 192),
-                     .wall_time_minutes = resources.value("wall_time_minutes", 120)};
-  } catch (const nlohmann::json::exception& e) {
-    return std::unexpected(fmt::format("the submission has a field of the wrong type: {}", e.what()));
-  }
+  std::string error;
+  // Each field is read once; the first error is the answer.
+  auto read = [&error](auto&& field, auto& into) {
+    if (!error.empty()) return;
+    if (field) {
+      into = std::move(*field);
+    } else {
+      error = field.error();
+    }
+  };
+  read(value_field<std::string>(body, "", "job_id", "job-" + uuid::random().to_string().substr(0, 13)), job.job_id);
+  read(value_field<std::string>(body, "", "job_name", ""), job.job_name);
+  read(value_field<std::string>(body, "", "dataset_id", ""), job.dataset_id);
+  read(value_field<double>(body, "", "estimated_cost_usd", 0.0), job.estimated_cost_usd);
+  auto resources = body.value("resources", nlohmann::json::object());
+  if (!resources.is_object()) return std::unexpected("\"resources\" must be an object");
+  auto& r = job.resources;
+  read(value_field<std::int32_t>(resources, "resources.", "nodes", 1), r.nodes);
+  read(value_field<std::int32_t>(resources, "resources.", "cores_per_node", 56), r.cores_per_node);
+  read(value_field<std::int32_t>(resources, "resources.", "gpus", 0), r.gpus);
+  read(value_field<std::int32_t>(resources, "resources.", "memory_gb", 192), r.memory_gb);
+  read(value_field<std::int32_t>(resources, "resources.", "wall_time_minutes", 120), r.wall_time_minutes);
+  if (!error.empty()) return std::unexpected(error);
   auto pipe = enum_field(body, "pipeline", pipeline::other);
   if (!pipe) return std::unexpected(pipe.error());
   auto system = enum_field(body, "tacc_system", tacc_system::frontera);
