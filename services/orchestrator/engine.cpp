@@ -192,6 +192,8 @@ std::expected<std::optional<batch_status>, batch_error> engine::batch_status_of(
 }
 
 void engine::scheduler_unavailable(job_row& row, const batch_error& error) {
+  // The rest of this round waits too, rather than each job waiting out the tools' timeouts in turn.
+  seen_error_ = error;
   row.next_at = now_() + std::chrono::duration_cast<std::chrono::microseconds>(batch_.unavailable_retry);
   auto now = std::chrono::steady_clock::now();
   if (now < next_unavailable_log_) return;
@@ -263,6 +265,10 @@ step_result engine::batch_step(outbox& out, job_row& row) {
 
 // The attempt's batch job: the one a previous engine submitted (found by its comment), or a new one.
 step_result engine::submit_batch(outbox& out, job_row& row) {
+  if (seen_error_) {
+    scheduler_unavailable(row, *seen_error_);
+    return {};
+  }
   const auto& job_id = row.job().job_id;
   auto known = batch_.system->find(job_id, batch_comment(job_id, row.attempt));
   if (!known) {

@@ -1,7 +1,7 @@
 // The whole platform with real jobs: `horizons run --scheduler slurm` hosts
 // four services on an embedded cluster this test owns, while the orchestrator
 // runs as `horizons serve orchestrator --scheduler slurm`, SIGKILLed and
-// restarted every 2-4 s as the jobs run. Every job ends, its events read back
+// restarted every 2-4 s as 50 jobs run. Every job ends, its events read back
 // from Kafka agree with the services' report, and Slurm holds exactly one
 // batch job per job (`squeue --name`): none was submitted twice.
 #include <gtest/gtest.h>
@@ -45,9 +45,9 @@ class slurm_platform : public horizons::testkit::cluster_fixture {
   std::filesystem::path data_dir_;
 };
 
-TEST_F(slurm_platform, an_orchestrator_killed_again_and_again_ends_every_job_once_with_one_slurm_job_each) {
+TEST_F(slurm_platform, fifty_jobs_end_once_each_with_one_slurm_job_while_the_orchestrator_is_killed_again_and_again) {
   auto since = horizons::now();
-  constexpr int jobs = 20;
+  constexpr int jobs = 50;
   auto run_args = std::vector<std::string>{
       HORIZONS_CLI,    "run",
       "--jobs",        std::to_string(jobs),

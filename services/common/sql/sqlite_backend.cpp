@@ -2,6 +2,9 @@
 // processes may share it.
 #include <sqlite3.h>
 
+#include <chrono>
+#include <thread>
+
 #include <fmt/format.h>
 
 #include "services/common/sql/backend.hpp"
@@ -166,9 +169,14 @@ std::expected<std::unique_ptr<connection_backend>, error> open_sqlite(const loca
   if (create) {
     // WAL: readers never block the writer; synchronous=NORMAL survives a process crash (the
     // services' failure model) without an fsync per transaction.
-    if (auto ok = connection->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
-        !ok) {
-      return std::unexpected(ok.error());
+    // Two processes creating one database at once (instances of a service starting together) can both
+    // try to switch it to WAL; SQLite answers one of them "database is locked" at once, without its busy
+    // handler. Trying again finds the switch made.
+    for (int attempt = 1;; ++attempt) {
+      auto ok = connection->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+      if (ok) break;
+      if ((sqlite3_errcode(raw) & 0xff) != SQLITE_BUSY || attempt == 100) return std::unexpected(ok.error());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
   return connection;

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "scratch.hpp"
@@ -34,6 +35,24 @@ TEST(common_sqlite, open_creates_the_parent_directories_and_uses_wal) {
   ASSERT_TRUE(mode);
   ASSERT_TRUE(mode->next());
   EXPECT_EQ(mode->text(0), "wal");
+}
+
+TEST(common_sqlite, several_openers_creating_one_database_at_once_all_succeed) {
+  // Instances of a service starting together each create and switch to WAL the same new file.
+  scratch_dir dir;
+  for (int round = 0; round < 20; ++round) {
+    auto file = dir / ("race-" + std::to_string(round) + ".db");
+    std::vector<std::string> errors(6);
+    std::vector<std::thread> openers;
+    for (std::size_t i = 0; i < errors.size(); ++i) {
+      openers.emplace_back([&, i] {
+        auto db = database::open(location(file));
+        if (!db) errors[i] = db.error().message;
+      });
+    }
+    for (auto& t : openers) t.join();
+    for (const auto& e : errors) EXPECT_EQ(e, "") << "round " << round;
+  }
 }
 
 TEST(common_sqlite, open_below_a_file_fails_naming_the_directory) {

@@ -302,9 +302,11 @@ class fake_batch final : public batch_system {
   std::vector<std::string> cancelled;
   std::optional<batch_error> down;     // every call fails with it
   std::optional<std::string> refusal;  // submit() refuses with it
+  int calls = 0;                       // of any method but name()
 
   std::string name() override { return "FakeSlurm 1.0"; }
   std::expected<std::string, batch_error> submit(const batch_request& request) override {
+    ++calls;
     if (down) return std::unexpected(*down);
     if (refusal) return std::unexpected(batch_error{.what = batch_error::kind::refused, .message = *refusal});
     auto id = std::to_string(next_id++);
@@ -314,6 +316,7 @@ class fake_batch final : public batch_system {
   }
   std::expected<std::optional<std::string>, batch_error> find(std::string_view name,
                                                               std::string_view comment) override {
+    ++calls;
     if (down) return std::unexpected(*down);
     for (const auto& [id, j] : jobs) {
       if (j.request.name == name && j.request.comment == comment) return id;
@@ -321,6 +324,7 @@ class fake_batch final : public batch_system {
     return std::nullopt;
   }
   std::expected<std::vector<batch_status>, batch_error> status(std::span<const std::string> ids) override {
+    ++calls;
     if (down) return std::unexpected(*down);
     std::vector<batch_status> seen;
     for (const auto& id : ids) {
@@ -329,6 +333,7 @@ class fake_batch final : public batch_system {
     return seen;
   }
   std::expected<void, batch_error> cancel(std::string_view id) override {
+    ++calls;
     if (down) return std::unexpected(*down);
     cancelled.emplace_back(id);
     return {};
@@ -466,6 +471,21 @@ TEST_F(batch_engine_test, an_unreachable_scheduler_leaves_the_job_queued_until_i
   ASSERT_TRUE(step("job-wait"));
   EXPECT_EQ(row("job-wait").batch_id, std::optional<std::string>("100"));
   EXPECT_EQ(statuses(), (std::vector{queued}));
+}
+
+TEST_F(batch_engine_test, an_unreachable_scheduler_is_asked_once_per_round_not_once_per_job) {
+  for (const auto* job_id : {"job-a", "job-b", "job-c"}) admit(submission(job_id));
+  now_ += std::chrono::hours(1);
+  EXPECT_EQ(engine_->advance_due(), 3u);  // each → QUEUED
+  slurm_.down = batch_error{.message = "Unable to contact slurm controller (connect failure)"};
+  slurm_.calls = 0;
+  now_ += std::chrono::hours(1);
+  engine_->advance_due();
+  EXPECT_EQ(slurm_.calls, 1) << "each call to a controller that is down can take the tools' whole timeout";
+  for (const auto* job_id : {"job-a", "job-b", "job-c"}) {
+    EXPECT_EQ(row(job_id).status, queued);
+    EXPECT_FALSE(row(job_id).batch_id);
+  }
 }
 
 TEST_F(batch_engine_test, an_attempt_submitted_before_a_crash_is_found_by_its_comment_not_submitted_again) {
