@@ -110,19 +110,12 @@ step_result engine::simulated_step(outbox& out, job_row& row) {
       if (plan.cancel == cancel_point::while_queued && row.attempt == 0) {
         return cancel(out, row, row.user_id, "cancelled by the user while queued");
       }
-      if (auto ok = transition(
-              out, row, job_status::running,
+      if (auto ok = start_running(
+              out, row,
               fmt::format("started on {} nodes of {}", row.job().resources.nodes, to_string(row.job().tacc_system)));
           !ok) {
         return ok;
       }
-      if (!row.allocation_id) {
-        row.allocation_id = "alloc-" + row.job().job_id;
-        if (auto ok = allocate(out, row, allocation_change::allocated, "job started"); !ok) return ok;
-      }
-      row.elapsed = 0;
-      row.samples = 0;
-      row.cpu_sum = row.gpu_sum = row.memory_peak = row.io_sum = 0;
       row.next_at = at + sim_.real(std::min(sim_.sample_interval, attempt.run_time));
       return {};
     }
@@ -132,12 +125,7 @@ step_result engine::simulated_step(outbox& out, job_row& row) {
       auto sample = sample_metrics(sim_, row.job(), row.attempt, row.samples, at);
       sample.interval_ms = static_cast<std::int64_t>(chunk.count() * 1000);
       row.elapsed += chunk.count();
-      ++row.samples;
-      row.cpu_sum += sample.cpu_pct;
-      row.gpu_sum += sample.gpu_pct;
-      row.memory_peak = std::max(row.memory_peak, sample.memory_gb);
-      row.io_sum += sample.disk_read_mb_per_s + sample.disk_write_mb_per_s;
-      if (auto ok = emit(out, row, std::move(sample)); !ok) return ok;
+      if (auto ok = emit_sample(out, row, std::move(sample)); !ok) return ok;
       if (row.elapsed + 1e-9 < attempt.run_time.count()) {
         row.next_at = at + sim_.real(std::min(sim_.sample_interval, attempt.run_time - sim_duration(row.elapsed)));
         return {};
@@ -366,6 +354,7 @@ step_result engine::watch_batch(outbox& out, job_row& row, const batch_status& s
   }
 }
 
+// The attempt starts (either scheduler): RUNNING, its sums reset, the job's allocation on its first run.
 step_result engine::start_running(outbox& out, job_row& row, std::string reason) {
   if (auto ok = transition(out, row, job_status::running, std::move(reason)); !ok) return ok;
   row.elapsed = 0;
@@ -384,12 +373,17 @@ step_result engine::sample_batch(outbox& out, job_row& row) {
   if (!sample) return {};
   sample->interval_ms = std::chrono::duration_cast<std::chrono::milliseconds>(at - row.last_sample_at).count();
   row.last_sample_at = at;
+  return emit_sample(out, row, std::move(*sample));
+}
+
+// A sample of the running attempt, counted into the sums job.completed reports.
+step_result engine::emit_sample(outbox& out, job_row& row, job_metrics_recorded sample) {
   ++row.samples;
-  row.cpu_sum += sample->cpu_pct;
-  row.gpu_sum += sample->gpu_pct;
-  row.memory_peak = std::max(row.memory_peak, sample->memory_gb);
-  row.io_sum += sample->disk_read_mb_per_s + sample->disk_write_mb_per_s;
-  return emit(out, row, std::move(*sample));
+  row.cpu_sum += sample.cpu_pct;
+  row.gpu_sum += sample.gpu_pct;
+  row.memory_peak = std::max(row.memory_peak, sample.memory_gb);
+  row.io_sum += sample.disk_read_mb_per_s + sample.disk_write_mb_per_s;
+  return emit(out, row, std::move(sample));
 }
 
 step_result engine::complete(outbox& out, job_row& row) {

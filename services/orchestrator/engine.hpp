@@ -85,6 +85,7 @@ class engine {
   services::step_result watch_batch(services::outbox& out, job_row& row, const batch_status& seen);
   services::step_result start_running(services::outbox& out, job_row& row, std::string reason);
   services::step_result sample_batch(services::outbox& out, job_row& row);
+  services::step_result emit_sample(services::outbox& out, job_row& row, job_metrics_recorded sample);
   services::step_result user_cancel(services::outbox& out, job_row& row, std::string_view detail);
   /// The batch job's status: from this round's answer, else asked alone; nullopt when the scheduler forgot it.
   std::expected<std::optional<batch_status>, batch_error> batch_status_of(const std::string& id);
