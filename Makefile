@@ -36,7 +36,7 @@ test-release: build
 
 test-asan: deps
 	@cmake --preset asan >/dev/null
-	@cmake --build --preset asan -j $(JOBS)
+	@cmake --build --preset asan -j $(JOBS) --target tests_unit tests_postgres
 	@ctest --preset asan -j $(JOBS) -L 'unit|postgres'
 
 # Codec benchmark, then `horizons bench` on the embedded cluster and, only when tools/kafka is already up,
