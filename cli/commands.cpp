@@ -15,6 +15,7 @@ void add_commands(CLI::App& app, int& result) {
   add_bench_commands(app, result);
   add_audit_commands(app, result);
   add_state_commands(app, result);
+  add_token_commands(app, result);
 }
 
 }  // namespace horizons::cli

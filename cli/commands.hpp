@@ -50,5 +50,6 @@ void add_platform_commands(CLI::App& app, int& result);
 void add_bench_commands(CLI::App& app, int& result);
 void add_audit_commands(CLI::App& app, int& result);
 void add_state_commands(CLI::App& app, int& result);
+void add_token_commands(CLI::App& app, int& result);
 
 }  // namespace horizons::cli

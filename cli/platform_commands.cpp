@@ -342,13 +342,17 @@ void add_platform_commands(CLI::App& app, int& result) {
     auto kafka = std::make_shared<kafka_options>();
     add_kafka_options(submit, kafka);
     struct submit_flags {
-      std::string json_file, via, name, pipeline = "alpha_cal", system = "frontera", dataset = "vla-0001", user, job_id;
+      std::string json_file, via, token, name, pipeline = "alpha_cal", system = "frontera", dataset = "vla-0001", user,
+                                               job_id;
       int nodes = 1, gpus = 0, cores = 56, memory_gb = 192, minutes = 120;
     };
     auto f = std::make_shared<submit_flags>();
     submit->add_option("--json", f->json_file, "Read the submission (JSON) from this file, or - for stdin");
     submit->add_option("--via", f->via,
-                       "POST to the orchestrator's API at this URL (http://host:port) instead of Kafka");
+                       "POST to the orchestrator's API at this URL (http://host:port) instead of Kafka; the "
+                       "submitter is the token's subject");
+    submit->add_option("--token", f->token, "With --via: the bearer token (horizons token issue)")
+        ->envname("HORIZONS_TOKEN");
     submit->add_option("--name", f->name, "Job name");
     submit->add_option("--job-id", f->job_id, "Job id (default: a fresh one)");
     submit->add_option("--pipeline", f->pipeline, "alpha_cal, image_reconstruction, anomaly_detection, other")
@@ -364,13 +368,13 @@ void add_platform_commands(CLI::App& app, int& result) {
     submit->add_option("--minutes", f->minutes, "Wall-time limit, minutes")
         ->check(CLI::Range(1, 1'000'000))
         ->capture_default_str();
-    submit->add_option("--user", f->user, "Submitting user")->required();
+    submit->add_option("--user", f->user, "Submitting user (required without --via)");
     submit->footer(
         "Examples:\n"
         "  horizons submit --brokers 127.0.0.1:19092 --user alice --name m87-cal --nodes 4\n"
         "  echo '{\"job_name\":\"m87\",\"pipeline\":\"ImageReconstruction\"}' | horizons submit --user alice --json - "
         "--brokers ...\n"
-        "  horizons submit --via http://127.0.0.1:8070 --user alice --name m87-cal\n"
+        "  HORIZONS_TOKEN=$(horizons token issue --sub alice) horizons submit --via http://127.0.0.1:8070 --name m87\n"
         "  horizons submit --user alice --cores 1 --memory-gb 1 --minutes 5   # fits tools/slurm's one node");
     submit->callback([&result, kafka, f] {
       std::string body;
@@ -399,12 +403,18 @@ void add_platform_commands(CLI::App& app, int& result) {
                            {"memory_gb", f->memory_gb},
                            {"wall_time_minutes", f->minutes}}}};
         if (!f->job_id.empty()) j["job_id"] = f->job_id;
+        if (!f->user.empty()) j["user_id"] = f->user;  // via the API, refused (403) unless it is the token's subject
         body = j.dump();
       }
       if (!f->via.empty()) {
+        if (f->token.empty()) {
+          result = fail("submit", "--via needs a bearer token: --token or HORIZONS_TOKEN (horizons token issue)",
+                        exit_usage);
+          return;
+        }
         httplib::Client client(f->via);
         client.set_connection_timeout(std::chrono::seconds(5));
-        auto answer = client.Post("/jobs", {{"X-User", f->user}}, body, "application/json");
+        auto answer = client.Post("/jobs", {{"Authorization", "Bearer " + f->token}}, body, "application/json");
         if (!answer) {
           result = fail("submit", fmt::format("{}: {}", f->via, httplib::to_string(answer.error())));
           return;
@@ -415,6 +425,10 @@ void add_platform_commands(CLI::App& app, int& result) {
         }
         fmt::print("{}\n", answer->body);
         result = exit_ok;
+        return;
+      }
+      if (f->user.empty()) {
+        result = fail("submit", "--user is required (with --via, the token names the submitter)", exit_usage);
         return;
       }
       auto submission = orchestrator::submission_from_json(body, f->user);

@@ -33,8 +33,9 @@ std::optional<std::chrono::seconds> parse_ttl(const std::string& text) {
 void add_token_commands(CLI::App& app, int& result) {
   auto* token = app.add_subcommand("token", "Bearer tokens (JWT) for the orchestrator's job API");
   token->require_subcommand(1);
-  auto* issue = token->add_subcommand("issue", "Print a signed token for a subject (HORIZONS_JWT_SECRET or "
-                                               "HORIZONS_JWT_PRIVATE_KEY)");
+  auto* issue = token->add_subcommand("issue",
+                                      "Print a signed token for a subject (HORIZONS_JWT_SECRET or "
+                                      "HORIZONS_JWT_PRIVATE_KEY)");
   auto subject = std::make_shared<std::string>();
   auto ttl = std::make_shared<std::string>("1h");
   auto role = std::make_shared<std::string>();
@@ -68,8 +69,8 @@ void add_token_commands(CLI::App& app, int& result) {
                     exit_usage);
       return;
     }
-    auto signed_token = services::issue_token(**keys, {.subject = *subject, .admin = *role == "admin", .ttl = *lifetime},
-                                              horizons::now());
+    auto signed_token = services::issue_token(
+        **keys, {.subject = *subject, .admin = *role == "admin", .ttl = *lifetime}, horizons::now());
     if (!signed_token) {
       result = fail("token issue", signed_token.error());
       return;

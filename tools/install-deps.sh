@@ -34,7 +34,7 @@ packages=(
   openjdk-17-jre-headless openjdk-17-jdk-headless maven util-linux
   dpkg-dev clang-format chromium
   libabsl-dev libgrpc++-dev libprotobuf-dev protobuf-compiler-grpc prometheus-cpp-dev libjemalloc-dev
-  postgresql-15 libpq-dev
+  postgresql-15 libpq-dev libjwt-dev
   slurm-wlm munge slurm-client
 )
 

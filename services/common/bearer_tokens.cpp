@@ -58,7 +58,8 @@ std::expected<std::string, std::string> read_rsa_pem(const char* variable, const
   const char* what = kind == pem_kind::public_key ? "public" : "private";
   if (!key) return std::unexpected(fmt::format("{}: {} holds no PEM {} key", variable, path, what));
   if (EVP_PKEY_base_id(key.get()) != EVP_PKEY_RSA) {
-    return std::unexpected(fmt::format("{}: {} holds a {} key that is not RSA (RS256 needs RSA)", variable, path, what));
+    return std::unexpected(
+        fmt::format("{}: {} holds a {} key that is not RSA (RS256 needs RSA)", variable, path, what));
   }
   return pem;
 }
@@ -73,8 +74,8 @@ std::expected<std::optional<token_keys>, std::string> keys_from_environment(cons
   token_keys keys;
   if (!secret.empty()) {
     if (secret.size() < min_secret_bytes) {
-      return std::unexpected(fmt::format("HORIZONS_JWT_SECRET: {} bytes; HS256 needs at least {}", secret.size(),
-                                         min_secret_bytes));
+      return std::unexpected(
+          fmt::format("HORIZONS_JWT_SECRET: {} bytes; HS256 needs at least {}", secret.size(), min_secret_bytes));
     }
     keys.key = secret;
   } else {
@@ -120,12 +121,12 @@ std::expected<caller, std::string> caller_from_claims(const token_keys& keys, co
   }
   const auto aud = claims.find("aud");
   const bool audience_ok =
-      aud != claims.end() &&
-      ((aud->is_string() && aud->get<std::string>() == keys.audience) ||
-       (aud->is_array() && std::ranges::any_of(*aud, [&](const nlohmann::json& a) {
-          return a.is_string() && a.get<std::string>() == keys.audience;
-        })));
-  if (!audience_ok) return std::unexpected(fmt::format("the token's audience (aud) does not include {}", keys.audience));
+      aud != claims.end() && ((aud->is_string() && aud->get<std::string>() == keys.audience) ||
+                              (aud->is_array() && std::ranges::any_of(*aud, [&](const nlohmann::json& a) {
+                                 return a.is_string() && a.get<std::string>() == keys.audience;
+                               })));
+  if (!audience_ok)
+    return std::unexpected(fmt::format("the token's audience (aud) does not include {}", keys.audience));
   caller who{.subject = sub->get<std::string>()};
   if (const auto roles = claims.find("roles"); roles != claims.end()) {
     if (!roles->is_array()) return std::unexpected("the token's roles are not a list");
@@ -148,7 +149,8 @@ std::expected<caller, std::string> check_bearer(const token_keys& keys, std::str
   constexpr std::string_view scheme = "Bearer ";
   if (authorization.empty()) return std::unexpected("no token: send Authorization: Bearer <token>");
   const auto named = authorization.substr(0, scheme.size());
-  const bool bearer = std::ranges::equal(named, scheme, [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+  const bool bearer =
+      std::ranges::equal(named, scheme, [](char a, char b) { return std::tolower(a) == std::tolower(b); });
   if (authorization.size() <= scheme.size() || !bearer) {
     return std::unexpected("the Authorization header is not \"Bearer <token>\"");
   }
@@ -159,8 +161,8 @@ std::expected<caller, std::string> check_bearer(const token_keys& keys, std::str
   jwt_ptr unverified(raw);
   const char* alg = jwt_get_header(unverified.get(), "alg");
   if (alg == nullptr || std::string_view(alg) != name_of(keys.algorithm)) {
-    return std::unexpected(fmt::format("the token is signed with {}, not {}", alg ? alg : "no algorithm",
-                                       name_of(keys.algorithm)));
+    return std::unexpected(
+        fmt::format("the token is signed with {}, not {}", alg ? alg : "no algorithm", name_of(keys.algorithm)));
   }
   raw = nullptr;
   if (jwt_decode(&raw, token.c_str(), reinterpret_cast<const unsigned char*>(keys.key.data()),
@@ -182,15 +184,16 @@ std::expected<std::string, std::string> issue_token(const token_keys& keys, cons
   if (claims.subject.empty()) return std::unexpected("a token needs a subject");
   if (claims.ttl.count() <= 0) return std::unexpected("a token's lifetime must be positive");
   const auto at = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  nlohmann::json body{{"sub", claims.subject}, {"iss", keys.issuer}, {"aud", keys.audience},
-                      {"iat", at},           {"nbf", at},          {"exp", at + claims.ttl.count()}};
+  nlohmann::json body{
+      {"sub", claims.subject},         {"iss", keys.issuer}, {"aud", keys.audience}, {"iat", at}, {"nbf", at},
+      {"exp", at + claims.ttl.count()}};
   if (claims.admin) body["roles"] = nlohmann::json::array({"admin"});
   jwt_t* raw = nullptr;
   if (jwt_new(&raw) != 0) return std::unexpected("libjwt: out of memory");
   jwt_ptr token(raw);
   if (jwt_add_grants_json(token.get(), body.dump().c_str()) != 0 ||
-      jwt_set_alg(token.get(), libjwt_algorithm(keys.algorithm), reinterpret_cast<const unsigned char*>(keys.key.data()),
-                  static_cast<int>(keys.key.size())) != 0) {
+      jwt_set_alg(token.get(), libjwt_algorithm(keys.algorithm),
+                  reinterpret_cast<const unsigned char*>(keys.key.data()), static_cast<int>(keys.key.size())) != 0) {
     return std::unexpected(fmt::format("libjwt refused the claims or the {} key", name_of(keys.algorithm)));
   }
   c_string encoded(jwt_encode_str(token.get()));

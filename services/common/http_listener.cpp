@@ -1,6 +1,11 @@
 #include "services/common/http_listener.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <chrono>
+#include <cstdlib>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -10,9 +15,25 @@
 
 namespace horizons::services {
 
-std::expected<std::unique_ptr<http_listener>, std::string> http_listener::bind(const std::string& listen) {
+bool is_loopback_host(const std::string& host) {
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+std::expected<std::unique_ptr<http_listener>, std::string> http_listener::bind(const std::string& listen,
+                                                                               http_reach reach) {
   auto parsed = parse_listen(listen);
   if (!parsed) return std::unexpected(parsed.error());
+  const char* allow = std::getenv("HORIZONS_HTTP_ALLOW_NETWORK");
+  if (reach == http_reach::this_host && !is_loopback_host(parsed->host) && !(allow && std::string_view(allow) == "1")) {
+    return std::unexpected(fmt::format(
+        "cannot listen on {}: these routes have no authentication, so they listen on loopback addresses only "
+        "(127.0.0.1, ::1); set HORIZONS_HTTP_ALLOW_NETWORK=1 to serve them to the network anyway",
+        listen));
+  }
   std::unique_ptr<http_listener> listener(new http_listener());
   auto& server = listener->server_;
   server.set_socket_options([](socket_t sock) {

@@ -10,10 +10,14 @@
 //
 // bind() fails, naming the address, when it is malformed, not local or in use (SO_REUSEADDR
 // only: httplib's default SO_REUSEPORT would let a second instance share the port unnoticed).
+// Routes without authentication (http_reach::this_host, the default) listen on loopback addresses
+// only, unless HORIZONS_HTTP_ALLOW_NETWORK=1 says to serve them to the network anyway; a listener
+// whose routes check a bearer token on every request (http_reach::network) may bind any address.
 // Threads: bind(), serve() and stop() from the owning thread; routes run on httplib's threads.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <expected>
 #include <memory>
 #include <string>
@@ -23,9 +27,16 @@
 
 namespace horizons::services {
 
+/// Who may reach a listener's routes: this host only (routes without authentication), or the network.
+enum class http_reach : std::uint8_t { this_host, network };
+
+/// True for 127.0.0.0/8, ::1 and "localhost".
+[[nodiscard]] bool is_loopback_host(const std::string& host);
+
 class http_listener {
  public:
-  [[nodiscard]] static std::expected<std::unique_ptr<http_listener>, std::string> bind(const std::string& listen);
+  [[nodiscard]] static std::expected<std::unique_ptr<http_listener>, std::string> bind(
+      const std::string& listen, http_reach reach = http_reach::this_host);
   ~http_listener();  ///< stop()
   http_listener(const http_listener&) = delete;
   http_listener& operator=(const http_listener&) = delete;

@@ -20,10 +20,19 @@
 namespace horizons::orchestrator {
 
 struct http_api::impl {
+  explicit impl(const options& opts)
+      : auth_(opts.auth), limit_(opts.per_caller), max_body_bytes_(opts.max_body_bytes) {}
+
   static std::expected<std::unique_ptr<impl>, std::string> start(const options& opts) {
-    auto http = services::http_listener::bind(opts.listen);
+    if (opts.auth.key.empty()) {
+      return std::unexpected(
+          "the job API needs a key to check bearer tokens: set HORIZONS_JWT_SECRET (HS256, 32 bytes or more) or "
+          "HORIZONS_JWT_PUBLIC_KEY (RS256, a PEM file)");
+    }
+    // Every route but /metrics checks the caller's token, so the API may face the network.
+    auto http = services::http_listener::bind(opts.listen, services::http_reach::network);
     if (!http) return std::unexpected(fmt::format("--http: {}", http.error()));
-    auto api = std::make_unique<impl>();
+    auto api = std::make_unique<impl>(opts);
     auto config = opts.config;
     config.client_id = fmt::format("{}-http", descriptor.name);
     auto* raw = api.get();
@@ -47,65 +56,92 @@ struct http_api::impl {
     if (producer_) producer_->close(std::chrono::seconds(10));
   }
 
+  // The caller of `request`, or nullopt once `response` holds the 401 or 429 that refuses it.
+  std::optional<services::caller> admit(const httplib::Request& request, httplib::Response& response) {
+    auto who = services::check_bearer(auth_, request.get_header_value("Authorization"), horizons::now());
+    if (!who) {
+      response.set_header("WWW-Authenticate", R"(Bearer realm="horizons", error="invalid_token")");
+      reply(response, 401, {{"error", who.error()}});
+      return std::nullopt;
+    }
+    if (auto wait = limit_.take(who->subject, rate_limit::clock::now()); wait.count() > 0) {
+      response.set_header("Retry-After", std::to_string((wait.count() + 999) / 1000));
+      reply(response, 429,
+            {{"error", fmt::format("too many requests from {}: try again in {} ms", who->subject, wait.count())}});
+      return std::nullopt;
+    }
+    return std::move(*who);
+  }
+
+  static void reply(httplib::Response& response, int status, const nlohmann::json& body) {
+    response.status = status;
+    response.set_content(body.dump(), "application/json");
+  }
+
   void routes(httplib::Server& server) {
+    server.set_payload_max_length(max_body_bytes_);
+    // httplib answers a body over the limit (413) and other protocol errors itself, without a body.
+    server.set_error_handler([](const httplib::Request&, httplib::Response& response) {
+      if (!response.body.empty()) return;
+      auto what = response.status == 413 ? std::string("the request body is too large")
+                                         : fmt::format("HTTP {}", response.status);
+      response.set_content(nlohmann::json{{"error", what}}.dump(), "application/json");
+    });
     server.Post("/jobs", [this](const httplib::Request& request, httplib::Response& response) {
-      auto submission = submission_from_json(request.body, request.get_header_value("X-User"));
-      if (!submission) {
-        response.status = 400;
-        response.set_content(nlohmann::json{{"error", submission.error()}}.dump(), "application/json");
-        return;
+      auto who = admit(request, response);
+      if (!who) return;
+      auto submission = submission_from_json(request.body, who->subject);
+      if (!submission) return reply(response, 400, {{"error", submission.error()}});
+      if (submission->user_id != who->subject) {
+        return reply(
+            response, 403,
+            {{"error", fmt::format("{} may not submit a job as {}", who->subject, submission->user_id.value_or(""))}});
       }
       auto outcome = publish(*submission);
-      if (!outcome) {
-        response.status = 503;
-        response.set_content(nlohmann::json{{"error", outcome.error()}}.dump(), "application/json");
-        return;
-      }
-      response.status = 202;
-      response.set_content(nlohmann::json{{"job_id", submission->payload.job_id},
-                                          {"event_id", submission->event_id.to_string()},
-                                          {"status", "SUBMITTED"}}
-                               .dump(),
-                           "application/json");
+      if (!outcome) return reply(response, 503, {{"error", outcome.error()}});
+      reply(response, 202,
+            {{"job_id", submission->payload.job_id},
+             {"event_id", submission->event_id.to_string()},
+             {"status", "SUBMITTED"}});
     });
     server.Get(R"(/jobs/([A-Za-z0-9._:-]+))", [this](const httplib::Request& request, httplib::Response& response) {
+      auto who = admit(request, response);
+      if (!who) return;
       std::lock_guard lock(db_mutex_);
       auto state = jobs_->status_of(std::string(request.matches[1]));
-      if (!state) {
-        response.status = 500;
-        return;
-      }
-      if (!*state) {
-        response.status = 404;
-        response.set_content(nlohmann::json{{"error", "no such job (yet)"}}.dump(), "application/json");
-        return;
+      if (!state) return reply(response, 500, {{"error", state.error()}});
+      if (!*state) return reply(response, 404, {{"error", "no such job (yet)"}});
+      const auto& job = **state;
+      if (job.user_id != who->subject && !who->admin) {
+        return reply(response, 403, {{"error", fmt::format("the job is not {}'s", who->subject)}});
       }
       nlohmann::json body{{"job_id", std::string(request.matches[1])},
-                          {"status", to_string((*state)->status)},
-                          {"attempt", (*state)->attempt},
-                          {"finished", (*state)->finished},
-                          {"cancel_requested", (*state)->cancel_requested}};
-      if ((*state)->batch_id) body["batch_job_id"] = *(*state)->batch_id;
-      response.set_content(body.dump(), "application/json");
+                          {"user_id", job.user_id},
+                          {"status", to_string(job.status)},
+                          {"attempt", job.attempt},
+                          {"finished", job.finished},
+                          {"cancel_requested", job.cancel_requested}};
+      if (job.batch_id) body["batch_job_id"] = *job.batch_id;
+      reply(response, 200, body);
     });
     server.Post(
         R"(/jobs/([A-Za-z0-9._:-]+)/cancel)", [this](const httplib::Request& request, httplib::Response& response) {
-          auto reply = [&](int status, nlohmann::json body) {
-            response.status = status;
-            response.set_content(body.dump(), "application/json");
-          };
-          auto user = request.get_header_value("X-User");
-          if (user.empty()) return reply(400, {{"error", "who cancels: give the X-User header"}});
+          auto who = admit(request, response);
+          if (!who) return;
           std::string job_id(request.matches[1]);
           std::lock_guard lock(db_mutex_);
-          auto asked = jobs_->request_cancel(job_id, user, horizons::now());
-          if (!asked) return reply(500, {{"error", asked.error()}});
+          auto asked = jobs_->request_cancel(job_id, who->subject, horizons::now(),
+                                             who->admin ? cancel_authority::anyone : cancel_authority::submitter);
+          if (!asked) return reply(response, 500, {{"error", asked.error()}});
           switch (*asked) {
-            case cancel_request::recorded: return reply(202, {{"job_id", job_id}, {"cancel_requested", true}});
-            case cancel_request::no_such_job: return reply(404, {{"error", "no such job (yet)"}});
-            case cancel_request::already_finished: return reply(409, {{"error", "the job has already finished"}});
+            case cancel_request::recorded:
+              return reply(response, 202, {{"job_id", job_id}, {"cancel_requested", true}});
+            case cancel_request::no_such_job: return reply(response, 404, {{"error", "no such job (yet)"}});
+            case cancel_request::already_finished:
+              return reply(response, 409, {{"error", "the job has already finished"}});
             case cancel_request::not_the_submitter:
-              return reply(403, {{"error", fmt::format("only the job's submitter may cancel it, not {}", user)}});
+              return reply(response, 403,
+                           {{"error", fmt::format("only the job's submitter may cancel it, not {}", who->subject)}});
           }
         });
   }
@@ -138,6 +174,9 @@ struct http_api::impl {
     waiting_.erase(it);
   }
 
+  const services::token_keys auth_;
+  rate_limit limit_;
+  const std::size_t max_body_bytes_;
   std::unique_ptr<services::http_listener> http_;
   std::unique_ptr<producer> producer_;
   std::mutex db_mutex_;

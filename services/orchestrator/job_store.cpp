@@ -164,15 +164,16 @@ std::expected<std::vector<job_store::due_job>, std::string> job_store::due(times
 }
 
 std::expected<std::optional<job_state>, std::string> job_store::status_of(const std::string& job_id) {
-  auto select =
-      db_.prepare("SELECT status, attempt, finished, batch_id, cancel_requested_by FROM jobs WHERE job_id = ?1");
+  auto select = db_.prepare(
+      "SELECT status, attempt, finished, batch_id, cancel_requested_by, user_id FROM jobs WHERE job_id = ?1");
   if (!select) return std::unexpected(select.error().message);
   select->bind(1, job_id);
   if (!select->next()) {
     if (select->last_error()) return std::unexpected(select->last_error()->message);
     return std::nullopt;
   }
-  return job_state{.status = static_cast<job_status>(select->integer(0)),
+  return job_state{.user_id = select->text(5),
+                   .status = static_cast<job_status>(select->integer(0)),
                    .attempt = static_cast<int>(select->integer(1)),
                    .finished = select->integer(2) != 0,
                    .batch_id = select->is_null(3) ? std::nullopt : std::optional(select->text(3)),
@@ -180,7 +181,7 @@ std::expected<std::optional<job_state>, std::string> job_store::status_of(const 
 }
 
 std::expected<cancel_request, std::string> job_store::request_cancel(const std::string& job_id, const std::string& user,
-                                                                     timestamp at) {
+                                                                     timestamp at, cancel_authority authority) {
   {
     auto select = db_.prepare("SELECT user_id, finished FROM jobs WHERE job_id = ?1");
     if (!select) return std::unexpected(select.error().message);
@@ -189,7 +190,7 @@ std::expected<cancel_request, std::string> job_store::request_cancel(const std::
       if (select->last_error()) return std::unexpected(select->last_error()->message);
       return cancel_request::no_such_job;
     }
-    if (select->text(0) != user) return cancel_request::not_the_submitter;
+    if (authority == cancel_authority::submitter && select->text(0) != user) return cancel_request::not_the_submitter;
     if (select->integer(1) != 0) return cancel_request::already_finished;
   }
   // The first request counts; the step it makes due sees it whichever orchestrator takes it.

@@ -50,6 +50,7 @@ struct job_row {
 
 /// What the HTTP API tells about a job.
 struct job_state {
+  std::string user_id;  // the submitter
   job_status status = job_status::submitted;
   int attempt = 0;
   bool finished = false;
@@ -59,6 +60,8 @@ struct job_state {
 
 /// What asking to cancel a job found.
 enum class cancel_request : std::uint8_t { recorded, no_such_job, already_finished, not_the_submitter };
+/// Who may cancel a job: only its submitter, or anyone (an admin).
+enum class cancel_authority : std::uint8_t { submitter, anyone };
 
 class job_store {
  public:
@@ -80,9 +83,11 @@ class job_store {
   [[nodiscard]] std::expected<std::vector<due_job>, std::string> due(timestamp at, std::size_t limit);
   /// nullopt: no such job.
   [[nodiscard]] std::expected<std::optional<job_state>, std::string> status_of(const std::string& job_id);
-  /// Records that `user` asks to cancel the job, and makes its next step due at `at`. Only its submitter may.
-  [[nodiscard]] std::expected<cancel_request, std::string> request_cancel(const std::string& job_id,
-                                                                          const std::string& user, timestamp at);
+  /// Records that `user` asks to cancel the job, and makes its next step due at `at`. With
+  /// cancel_authority::submitter only the job's submitter may.
+  [[nodiscard]] std::expected<cancel_request, std::string> request_cancel(
+      const std::string& job_id, const std::string& user, timestamp at,
+      cancel_authority authority = cancel_authority::submitter);
   /// How many jobs are in each status (statuses without jobs are absent).
   [[nodiscard]] std::expected<std::vector<std::pair<job_status, std::int64_t>>, std::string> count_by_status();
 

@@ -82,6 +82,18 @@ std::filesystem::path default_pipelines_dir() { return HORIZONS_PIPELINES_DIR; }
 
 std::expected<void, std::string> run(const options& opts, std::stop_token stop) {
   if (auto ok = opts.sim.check(); !ok) return std::unexpected(fmt::format("{}: {}", descriptor.name, ok.error()));
+  auto auth = opts.api_auth;
+  if (!opts.http_listen.empty() && auth.key.empty()) {
+    auto configured = services::token_keys::for_checking();
+    if (!configured) return std::unexpected(fmt::format("{}: {}", descriptor.name, configured.error()));
+    if (!*configured) {
+      return std::unexpected(fmt::format(
+          "{}: the job API (--http) needs a key to check bearer tokens: set HORIZONS_JWT_SECRET (HS256, 32 bytes "
+          "or more) or HORIZONS_JWT_PUBLIC_KEY (RS256, a PEM file)",
+          descriptor.name));
+    }
+    auth = **configured;
+  }
   std::optional<slurm_cli> slurm;
   batch_settings batch;
   if (opts.scheduling.kind == scheduler_kind::slurm) {
@@ -115,8 +127,10 @@ std::expected<void, std::string> run(const options& opts, std::stop_token stop) 
 
   std::unique_ptr<http_api> api;
   if (!opts.http_listen.empty()) {
-    auto started = http_api::start(
-        {.listen = opts.http_listen, .config = opts.service.config, .database = (*host)->store().where()});
+    auto started = http_api::start({.listen = opts.http_listen,
+                                    .config = opts.service.config,
+                                    .database = (*host)->store().where(),
+                                    .auth = auth});
     if (!started) return std::unexpected(fmt::format("{}: {}", descriptor.name, started.error()));
     api = std::move(*started);
     spdlog::info("{}: job API and /metrics at {}", descriptor.name, api->url());

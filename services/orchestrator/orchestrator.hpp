@@ -19,10 +19,11 @@
 // data dir (scale-out): each step of a job is a compare-and-set in one
 // transaction, so exactly one of them takes it.
 //
-// HTTP (when http_listen is set, http_api.hpp): POST /jobs with a JSON
-// submission (submission.hpp) → 202 {"job_id", "event_id"} once Kafka
-// acknowledged the job.submitted record; GET /jobs/<job_id> → the job's state;
-// POST /jobs/<job_id>/cancel → 202 once the request is recorded.
+// HTTP (when http_listen is set, http_api.hpp), for callers with a bearer
+// token: POST /jobs with a JSON submission (submission.hpp) → 202
+// {"job_id", "event_id"} once Kafka acknowledged the job.submitted record;
+// GET /jobs/<job_id> → the job's state; POST /jobs/<job_id>/cancel → 202
+// once the request is recorded.
 //
 // Inside: job_store.hpp (the jobs table), engine.hpp (the steps of a job),
 // http_api.hpp, submission.hpp; run() wires them on a service_host.
@@ -38,6 +39,7 @@
 
 #include <horizons/events.hpp>
 
+#include "services/common/bearer_tokens.hpp"
 #include "services/common/service_descriptor.hpp"
 #include "services/common/service_host.hpp"
 #include "services/orchestrator/batch_job.hpp"
@@ -52,12 +54,13 @@ inline constexpr std::array topics{topic_id::job_lifecycle};
 inline constexpr std::array handles{payload_traits<job_submitted>::event_type};
 inline constexpr std::array routes{
     services::http_route{
-        .method = "POST", .path = "/jobs", .what = "submit a job (JSON); 202 once Kafka acknowledged it"},
-    services::http_route{
-        .method = "GET", .path = "/jobs/<job_id>", .what = "the job's status, attempt and whether it finished"},
+        .method = "POST", .path = "/jobs", .what = "submit a job (JSON, bearer token); 202 once Kafka acknowledged it"},
+    services::http_route{.method = "GET",
+                         .path = "/jobs/<job_id>",
+                         .what = "the job's status, attempt and whether it finished (its submitter or an admin)"},
     services::http_route{.method = "POST",
                          .path = "/jobs/<job_id>/cancel",
-                         .what = "ask to cancel a job (its submitter, X-User); 202 once recorded"},
+                         .what = "ask to cancel a job (its submitter or an admin); 202 once recorded"},
     services::http_route{
         .method = "GET", .path = "/metrics", .what = "the process's metrics in Prometheus text format"},
 };
@@ -94,6 +97,8 @@ struct options {
   scheduler_options scheduling{};
   /// host:port for the HTTP API; empty: none.
   std::string http_listen{};
+  /// The key the HTTP API checks tokens with; without a key, token_keys::for_checking() (the environment).
+  services::token_keys api_auth{};
 };
 
 /// Runs the orchestrator until `stop`; an error names what could not start or go on.

@@ -100,7 +100,7 @@ std::expected<event<job_submitted>, std::string> submission_from_json(std::strin
   job.priority = *priority;
   std::string user = body.contains("user_id") && body["user_id"].is_string() ? body["user_id"].get<std::string>()
                                                                              : std::string(default_user);
-  if (user.empty()) return std::unexpected("\"user_id\" is required (or the X-User header)");
+  if (user.empty()) return std::unexpected("\"user_id\" is required");
   if (job.resources.nodes < 1)
     return std::unexpected(fmt::format("\"resources.nodes\" must be >= 1, got {}", job.resources.nodes));
   auto built = make_event(std::move(job)).user_id(std::move(user)).build();

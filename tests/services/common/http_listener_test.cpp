@@ -56,5 +56,25 @@ TEST(http_listener, refuses_a_malformed_or_busy_address_naming_it) {
             "cannot listen on " + (*first)->address() + ": the address is not local or the port is in use");
 }
 
+TEST(http_listener, routes_without_authentication_listen_on_loopback_only) {
+  for (const auto* host : {"127.0.0.1", "127.8.9.10", "::1", "localhost"}) EXPECT_TRUE(is_loopback_host(host)) << host;
+  for (const auto* host : {"0.0.0.0", "::", "10.0.0.1", "128.0.0.1", "example.org"}) {
+    EXPECT_FALSE(is_loopback_host(host)) << host;
+  }
+  ::unsetenv("HORIZONS_HTTP_ALLOW_NETWORK");
+  auto everywhere = http_listener::bind("0.0.0.0:0");
+  ASSERT_FALSE(everywhere);
+  EXPECT_NE(everywhere.error().find("loopback addresses only"), std::string::npos) << everywhere.error();
+  EXPECT_NE(everywhere.error().find("HORIZONS_HTTP_ALLOW_NETWORK=1"), std::string::npos) << everywhere.error();
+  EXPECT_FALSE(http_listener::bind("[::]:0"));
+  // A listener whose routes check tokens may; so may one its operator opened on purpose.
+  auto api = http_listener::bind("0.0.0.0:0", http_reach::network);
+  ASSERT_TRUE(api) << api.error();
+  ::setenv("HORIZONS_HTTP_ALLOW_NETWORK", "1", 1);
+  auto opened = http_listener::bind("0.0.0.0:0");
+  ::unsetenv("HORIZONS_HTTP_ALLOW_NETWORK");
+  ASSERT_TRUE(opened) << opened.error();
+}
+
 }  // namespace
 }  // namespace horizons::services

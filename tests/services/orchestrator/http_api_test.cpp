@@ -1,7 +1,10 @@
-// The orchestrator's HTTP API on the embedded cluster: a submission is
-// acknowledged by Kafka (202) or refused naming its bad field (400); a job's
-// state (404 before admission); a cancellation only by the job's submitter,
-// seen by the engine, refused once the job ended.
+// The orchestrator's HTTP API on the embedded cluster, for callers with bearer
+// tokens: no token or a bad one is 401; a submission is acknowledged by Kafka
+// (202), refused naming its bad field (400) or refused when it names another
+// submitter (403); a job's state only for its submitter or an admin (404
+// before admission); a cancellation only by the submitter or an admin, seen by
+// the engine, refused once the job ended; bodies over the limit 413, callers
+// over their rate 429.
 #include <gtest/gtest.h>
 
 #include <httplib.h>
@@ -18,6 +21,17 @@ namespace horizons::orchestrator {
 namespace {
 
 using namespace services::testing_common;
+using namespace std::chrono_literals;
+
+const services::token_keys keys{.key = std::string(32, 'k')};
+
+httplib::Headers as(const std::string& subject, bool admin = false) {
+  auto token = services::issue_token(keys, {.subject = subject, .admin = admin, .ttl = 1h}, horizons::now());
+  EXPECT_TRUE(token) << token.error();
+  return {{"Authorization", "Bearer " + token.value_or("")}};
+}
+
+constexpr const char* m87 = R"({"job_name": "m87", "job_id": "job-http-1", "dataset_id": "vla-0001"})";
 
 TEST(orchestrator_http_api, submits_shows_and_cancels_jobs_for_their_submitter_only) {
   auto cluster = embedded_cluster::start({.brokers = 1});
@@ -33,52 +47,111 @@ TEST(orchestrator_http_api, submits_shows_and_cancels_jobs_for_their_submitter_o
 
   client_config config;
   config.brokers = (*cluster)->bootstrap_servers();
-  auto api = http_api::start({.listen = "127.0.0.1:0", .config = config, .database = sql::location(database)});
+  auto unkeyed = http_api::start({.listen = "127.0.0.1:0", .config = config, .database = sql::location(database)});
+  ASSERT_FALSE(unkeyed) << "no key, no API";
+  EXPECT_NE(unkeyed.error().find("HORIZONS_JWT_SECRET"), std::string::npos) << unkeyed.error();
+  auto api =
+      http_api::start({.listen = "127.0.0.1:0", .config = config, .database = sql::location(database), .auth = keys});
   ASSERT_TRUE(api) << api.error();
   auto url = (*api)->url();
   httplib::Client client(url);
   client.set_read_timeout(std::chrono::seconds(40));
 
-  auto bad = client.Post("/jobs", R"({"job_name": "m87", "resources": {"nodes": "four"}})", "application/json");
+  // No token, a header naming a user, a token signed with another key: 401, nothing published.
+  for (const auto& headers :
+       {httplib::Headers{}, httplib::Headers{{"X-User", "alice"}},
+        httplib::Headers{
+            {"Authorization", "Bearer " + services::issue_token({.key = std::string(32, 'x')},
+                                                                {.subject = "alice", .ttl = 1h}, horizons::now())
+                                              .value_or("")}}}) {
+    auto refused = client.Post("/jobs", headers, m87, "application/json");
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 401) << refused->body;
+    EXPECT_TRUE(nlohmann::json::parse(refused->body).contains("error")) << refused->body;
+    EXPECT_NE(refused->get_header_value("WWW-Authenticate").find("Bearer"), std::string::npos);
+  }
+  EXPECT_EQ(client.Get("/jobs/job-http-1")->status, 401);
+  EXPECT_EQ(client.Post("/jobs/job-http-1/cancel", "", "text/plain")->status, 401);
+
+  auto bad =
+      client.Post("/jobs", as("alice"), R"({"job_name": "m87", "resources": {"nodes": "four"}})", "application/json");
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
   EXPECT_NE(bad->body.find("nodes"), std::string::npos) << bad->body;
-  auto accepted =
-      client.Post("/jobs", {{"X-User", "alice"}},
-                  R"({"job_name": "m87", "job_id": "job-http-1", "dataset_id": "vla-0001"})", "application/json");
+  auto impostor =
+      client.Post("/jobs", as("mallory"), R"({"job_name": "m87", "dataset_id": "vla-0001", "user_id": "alice"})",
+                  "application/json");
+  ASSERT_TRUE(impostor);
+  EXPECT_EQ(impostor->status, 403) << impostor->body;
+  auto accepted = client.Post("/jobs", as("alice"), m87, "application/json");
   ASSERT_TRUE(accepted);
   EXPECT_EQ(accepted->status, 202) << accepted->body;
   EXPECT_EQ(nlohmann::json::parse(accepted->body)["job_id"], "job-http-1");
 
-  EXPECT_EQ(client.Get("/jobs/job-http-1")->status, 404) << "not admitted yet";
-  EXPECT_EQ(client.Post("/jobs/job-http-1/cancel", {{"X-User", "alice"}}, "", "text/plain")->status, 404);
+  EXPECT_EQ(client.Get("/jobs/job-http-1", as("alice"))->status, 404) << "not admitted yet";
+  EXPECT_EQ(client.Post("/jobs/job-http-1/cancel", as("alice"), "", "text/plain")->status, 404);
   // The orchestrator admits it (as its consumer would, from the record the API published).
-  auto parsed =
-      submission_from_json(R"({"job_name": "m87", "job_id": "job-http-1", "dataset_id": "vla-0001"})", "alice");
+  auto parsed = submission_from_json(m87, "alice");
   ASSERT_TRUE(parsed) << parsed.error();
   ASSERT_TRUE(jobs.admit(*parsed, parsed->payload));
-  auto shown = client.Get("/jobs/job-http-1");
+  auto shown = client.Get("/jobs/job-http-1", as("alice"));
   ASSERT_TRUE(shown);
   ASSERT_EQ(shown->status, 200);
   auto state = nlohmann::json::parse(shown->body);
   EXPECT_EQ(state["status"], "SUBMITTED");
+  EXPECT_EQ(state["user_id"], "alice");
   EXPECT_EQ(state["cancel_requested"], false);
+  EXPECT_EQ(client.Get("/jobs/job-http-1", as("mallory"))->status, 403) << "another user's job";
+  EXPECT_EQ(client.Get("/jobs/job-http-1", as("ops", true))->status, 200) << "an admin sees every job";
 
-  EXPECT_EQ(client.Post("/jobs/job-http-1/cancel", "", "text/plain")->status, 400) << "no X-User";
-  auto other = client.Post("/jobs/job-http-1/cancel", {{"X-User", "mallory"}}, "", "text/plain");
+  auto other = client.Post("/jobs/job-http-1/cancel", as("mallory"), "", "text/plain");
   EXPECT_EQ(other->status, 403);
   EXPECT_NE(other->body.find("submitter"), std::string::npos) << other->body;
-  auto cancel = client.Post("/jobs/job-http-1/cancel", {{"X-User", "alice"}}, "", "text/plain");
+  auto cancel = client.Post("/jobs/job-http-1/cancel", as("alice"), "", "text/plain");
   EXPECT_EQ(cancel->status, 202) << cancel->body;
-  EXPECT_EQ(nlohmann::json::parse(client.Get("/jobs/job-http-1")->body)["cancel_requested"], true);
+  EXPECT_EQ(nlohmann::json::parse(client.Get("/jobs/job-http-1", as("alice"))->body)["cancel_requested"], true);
 
   // The engine's next step cancels it: the request made the step due at once.
   EXPECT_EQ(jobs.advance_due(), 1u);
-  state = nlohmann::json::parse(client.Get("/jobs/job-http-1")->body);
+  state = nlohmann::json::parse(client.Get("/jobs/job-http-1", as("alice"))->body);
   EXPECT_EQ(state["status"], "CANCELLED");
   EXPECT_EQ(state["finished"], true);
-  auto late = client.Post("/jobs/job-http-1/cancel", {{"X-User", "alice"}}, "", "text/plain");
+  auto late = client.Post("/jobs/job-http-1/cancel", as("alice"), "", "text/plain");
   EXPECT_EQ(late->status, 409) << late->body;
+}
+
+TEST(orchestrator_http_api, refuses_large_bodies_and_callers_over_their_rate_with_json_errors) {
+  auto cluster = embedded_cluster::start({.brokers = 1});
+  ASSERT_TRUE(cluster) << cluster.error().message;
+  scratch_dir dir;
+  auto opened = services::state_store::open(dir / "orchestrator.db");
+  ASSERT_TRUE(opened) << opened.error();
+  engine jobs(simulation{}, *opened);
+  ASSERT_TRUE(jobs.prepare());
+  client_config config;
+  config.brokers = (*cluster)->bootstrap_servers();
+  auto api = http_api::start({.listen = "127.0.0.1:0",
+                              .config = config,
+                              .database = sql::location(dir / "orchestrator.db"),
+                              .auth = keys,
+                              .per_caller = {.per_second = 0.05, .burst = 3},
+                              .max_body_bytes = 1024});
+  ASSERT_TRUE(api) << api.error();
+  httplib::Client client((*api)->url());
+
+  auto large = client.Post("/jobs", as("carol"), std::string(4096, ' ') + m87, "application/json");
+  ASSERT_TRUE(large);
+  EXPECT_EQ(large->status, 413);
+  EXPECT_NE(large->body.find("too large"), std::string::npos) << large->body;
+
+  // The large request did not count: httplib refuses the body before the route runs.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(client.Get("/jobs/none", as("carol"))->status, 404) << "within the burst";
+  auto limited = client.Get("/jobs/none", as("carol"));
+  ASSERT_TRUE(limited);
+  EXPECT_EQ(limited->status, 429) << limited->body;
+  EXPECT_NE(limited->body.find("carol"), std::string::npos) << limited->body;
+  EXPECT_EQ(limited->get_header_value("Retry-After"), "20");
+  EXPECT_EQ(client.Get("/jobs/none", as("dave"))->status, 404) << "each caller has a bucket of its own";
 }
 
 }  // namespace
