@@ -2,6 +2,7 @@
 #include "commands.hpp"
 
 #include "services/compliance_auditor/ledger.hpp"
+#include "services/compliance_auditor/signed_heads.hpp"
 #include "state_option.hpp"
 
 #include <horizons/timestamp.hpp>
@@ -89,15 +90,40 @@ ordered_json checkpoint_json(const std::optional<compliance::checkpoint>& cp) {
           {"pruned_at", when(cp->pruned_at)}};
 }
 
-int run_verify(const ledger_location& where, bool json) {
+struct verify_options {
+  bool json = false;
+  std::string checkpoints;     // signed heads file
+  std::string checkpoint_key;  // Ed25519 public key (PEM)
+};
+
+// The ledger checked against its signed heads; exit_usage (already reported) when they cannot be read.
+std::expected<compliance::heads_report, int> check_heads(ledger& book, const compliance::verify_report& chain,
+                                                         const verify_options& options) {
+  auto heads = compliance::read_signed_heads(options.checkpoints);
+  if (!heads) return std::unexpected(fail("audit verify", fmt::format("--checkpoints: {}", heads.error()), exit_usage));
+  auto key = compliance::head_verifier::from_pem_file(options.checkpoint_key);
+  if (!key) return std::unexpected(fail("audit verify", fmt::format("--checkpoint-key: {}", key.error()), exit_usage));
+  auto checked = compliance::check_against_heads(book, chain, *heads, *key);
+  if (!checked) return std::unexpected(fail("audit verify", checked.error().message));
+  return *checked;
+}
+
+int run_verify(const ledger_location& where, const verify_options& options) {
   auto opened = open_ledger("audit verify", where);
   if (!opened) return opened.error();
   auto report = opened->verify();
   if (!report) return fail("audit verify", report.error().message);
   const auto& r = *report;
-  if (json) {
+  std::optional<compliance::heads_report> heads;
+  if (r.ok() && !options.checkpoints.empty()) {
+    auto checked = check_heads(*opened, r, options);
+    if (!checked) return checked.error();
+    heads = *checked;
+  }
+  const bool ok = r.ok() && (!heads || heads->ok());
+  if (options.json) {
     ordered_json out{{"ledger", opened->where().to_string()},
-                     {"ok", r.ok()},
+                     {"ok", ok},
                      {"entries_checked", r.entries_checked},
                      {"first_seq", r.first_seq},
                      {"last_seq", r.last_seq},
@@ -108,6 +134,15 @@ int run_verify(const ledger_location& where, bool json) {
       out["bad_entry"] = {
           {"seq", r.bad->seq}, {"kind", compliance::to_string(r.bad->kind)}, {"explanation", r.bad->explanation}};
     }
+    if (heads) {
+      out["signed_heads"] = {{"read", heads->heads},
+                             {"matched", heads->checked},
+                             {"before_prune", heads->before_prune},
+                             {"anchored_through", heads->anchored_through}};
+      if (heads->bad)
+        out["bad_entry"] = {
+            {"seq", heads->bad->seq}, {"kind", "signed-head"}, {"explanation", heads->bad->explanation}};
+    }
     fmt::print("{}\n", out.dump(2));
   } else {
     fmt::print("ledger      {}\n", opened->where().to_string());
@@ -117,11 +152,19 @@ int run_verify(const ledger_location& where, bool json) {
       fmt::print("checkpoint  entry {}, hash {} ({} pruned, last at {})\n", r.checkpoint->seq,
                  compliance::to_hex(r.checkpoint->hash), r.checkpoint->pruned_total, when(r.checkpoint->pruned_at));
     }
-    if (r.ok()) fmt::print("head        {}\nledger verified\n", compliance::to_hex(r.head_hash));
+    if (heads && heads->ok()) {
+      fmt::print("signed      {} heads, {} matched ({} of pruned entries); entries through {} vouched for\n",
+                 heads->heads, heads->checked, heads->before_prune, heads->anchored_through);
+    }
+    if (ok) fmt::print("head        {}\nledger verified\n", compliance::to_hex(r.head_hash));
   }
   if (r.bad) {
     return fail("audit verify", fmt::format("first bad entry {} ({}): {}", r.bad->seq,
                                             compliance::to_string(r.bad->kind), r.bad->explanation));
+  }
+  if (heads && heads->bad) {
+    return fail("audit verify", fmt::format("first bad entry {} (against the signed heads): {}", heads->bad->seq,
+                                            heads->bad->explanation));
   }
   return exit_ok;
 }
@@ -188,18 +231,28 @@ void add_audit_commands(CLI::App& app, int& result) {
   audit->require_subcommand(1);
 
   auto verify_where = std::make_shared<ledger_location>();
-  auto verify_json = std::make_shared<bool>(false);
+  auto verify_options = std::make_shared<struct verify_options>();
   auto* verify = audit->add_subcommand(
       "verify", "Walk the hash chain; name the first edited, deleted, inserted or reordered entry (exit 1)");
   add_location_options(verify, verify_where);
-  verify->add_flag("--json", *verify_json, "Machine-readable report");
+  verify->add_flag("--json", verify_options->json, "Machine-readable report");
+  auto* checkpoints = verify->add_option(
+      "--checkpoints", verify_options->checkpoints,
+      "The auditor's signed heads (HORIZONS_AUDIT_CHECKPOINTS): also detect a deleted tail, an older copy of "
+      "the database and a rewritten chain");
+  auto* checkpoint_key = verify->add_option("--checkpoint-key", verify_options->checkpoint_key,
+                                            "The Ed25519 public key (PEM) they are "
+                                            "signed with");
+  checkpoints->needs(checkpoint_key);
+  checkpoint_key->needs(checkpoints);
   verify->footer(
       "Exit: 0 verified, 1 tampered (the first bad entry on stderr), 2 no ledger or bad usage.\n"
       "Examples:\n"
       "  horizons audit verify\n"
       "  horizons audit verify --data-dir /var/lib/horizons\n"
-      "  horizons audit verify --ledger backup/ledger.db --json");
-  verify->callback([&result, verify_where, verify_json] { result = run_verify(*verify_where, *verify_json); });
+      "  horizons audit verify --ledger backup/ledger.db --json\n"
+      "  horizons audit verify --checkpoints /var/log/horizons/audit-heads.jsonl --checkpoint-key audit.pub");
+  verify->callback([&result, verify_where, verify_options] { result = run_verify(*verify_where, *verify_options); });
 
   auto query_where = std::make_shared<ledger_location>();
   auto query = std::make_shared<query_options>();

@@ -9,11 +9,19 @@
 // Exactly once: the ledger refuses a second entry for an event id, so a
 // record redelivered after a crash leaves the ledger as it was. Consumed in
 // the group `compliance-auditor`. Ledger: <data_dir>/compliance-auditor/ledger.db.
+//
+// Signed heads (signed_heads.hpp), when a file and an Ed25519 key are given
+// (options, or HORIZONS_AUDIT_CHECKPOINTS and HORIZONS_AUDIT_SIGNING_KEY):
+// every `sign_every`, and once more when it stops, the auditor signs the
+// ledger's head if it moved and appends it to the file, which must lie
+// outside the data directory. `horizons audit verify --checkpoints FILE
+// --checkpoint-key PUB` checks a ledger against them.
 #pragma once
 
 #include <array>
 #include <chrono>
 #include <expected>
+#include <filesystem>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -39,6 +47,11 @@ struct auditor_options {
   services::service_options service{};
   /// How often retention runs (and the chain is verified and reported).
   std::chrono::milliseconds retention_every{std::chrono::hours(1)};
+  /// Signed heads: the file they are appended to and the Ed25519 private key (PEM); both empty: from
+  /// the environment (above); neither there: no signed heads.
+  std::filesystem::path checkpoints_file{};
+  std::filesystem::path signing_key{};
+  std::chrono::milliseconds sign_every{std::chrono::seconds(10)};
 };
 
 [[nodiscard]] std::expected<void, std::string> run(const auditor_options& opts, std::stop_token stop);

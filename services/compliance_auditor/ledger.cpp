@@ -163,13 +163,8 @@ std::expected<std::optional<checkpoint>, ledger_error> read_checkpoint(sql::data
   return *row;
 }
 
-struct chain_head {
-  std::int64_t seq = 0;
-  digest hash{};
-};
-
 // The entry new appends link to: the last entry, else the checkpoint, else the genesis (seq 0, zeros).
-std::expected<chain_head, ledger_error> read_head(sql::database& db) {
+std::expected<chain_position, ledger_error> read_head(sql::database& db) {
   auto last = prepare(db, "SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1");
   if (!last) return std::unexpected(last.error());
   auto row = first_row(*last, [](sql::statement& r) { return std::pair{r.integer(0), as_digest(r.blob(1))}; });
@@ -180,12 +175,12 @@ std::expected<chain_head, ledger_error> read_head(sql::database& db) {
       return std::unexpected(ledger_error{
           fmt::format("the last ledger entry ({}) has a malformed hash; run `horizons audit verify`", seq)});
     }
-    return chain_head{seq, *hash};
+    return chain_position{seq, *hash};
   }
   auto cp = read_checkpoint(db);
   if (!cp) return std::unexpected(cp.error());
-  if (*cp) return chain_head{(*cp)->seq, (*cp)->hash};
-  return chain_head{};
+  if (*cp) return chain_position{(*cp)->seq, (*cp)->hash};
+  return chain_position{};
 }
 
 // Appends inside an open write transaction; `head` moves along with each new entry.
@@ -228,9 +223,9 @@ class appender {
   }
 
  private:
-  appender(chain_head head, sql::statement find, sql::statement insert)
+  appender(chain_position head, sql::statement find, sql::statement insert)
       : head_(head), find_(std::move(find)), insert_(std::move(insert)) {}
-  chain_head head_;
+  chain_position head_;
   sql::statement find_;
   sql::statement insert_;
   byte_buffer body_;
@@ -631,6 +626,18 @@ std::expected<std::int64_t, ledger_error> ledger::count() {
   auto n = s->single_int();
   if (!n) return std::unexpected(from(n.error()));
   return n->value_or(0);
+}
+
+std::expected<chain_position, ledger_error> ledger::head() { return read_head(db_); }
+
+std::expected<std::optional<digest>, ledger_error> ledger::hash_at(std::int64_t seq) {
+  auto s = prepare(db_, "SELECT hash FROM ledger_entries WHERE seq = ?1");
+  if (!s) return std::unexpected(s.error());
+  s->bind(1, seq);
+  auto row = first_row(*s, [](sql::statement& r) { return as_digest(r.blob(0)); });
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return std::nullopt;
+  return **row;
 }
 
 std::expected<bool, ledger_error> ledger::contains(const uuid& event_id) {

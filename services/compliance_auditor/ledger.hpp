@@ -17,8 +17,9 @@
 // job, user) are derived from the bytes and checked against them by verify().
 //
 // What the chain cannot tell on its own: entries removed from the end, or a
-// whole chain rewritten by someone who recomputes every hash. Record the head
-// hash verify() reports somewhere else to catch those.
+// whole chain rewritten by someone who recomputes every hash. The auditor
+// signs the head now and then, outside the database (signed_heads.hpp), so
+// that `horizons audit verify --checkpoints` catches those.
 //
 // Several processes may share one ledger, on one host (SQLite) or many
 // (PostgreSQL): each append is one transaction that reads the head and
@@ -64,6 +65,12 @@ struct append_result {
   std::int64_t seq = 0;
   digest hash{};
   bool duplicate = false;  // the event id was already in the ledger; nothing changed
+};
+
+/// An entry of the chain: its sequence number and hash.
+struct chain_position {
+  std::int64_t seq = 0;
+  digest hash{};
 };
 
 /// Entries before the chain's first remaining entry were pruned; the chain continues from here.
@@ -156,6 +163,10 @@ class ledger {
   [[nodiscard]] std::expected<prune_report, ledger_error> prune(timestamp older_than);
 
   [[nodiscard]] std::expected<std::int64_t, ledger_error> count();
+  /// The position new entries link to: the last entry, else the prune checkpoint, else seq 0 and zeros.
+  [[nodiscard]] std::expected<chain_position, ledger_error> head();
+  /// The stored hash of entry `seq`; nullopt when the ledger holds no such entry (or a malformed hash).
+  [[nodiscard]] std::expected<std::optional<digest>, ledger_error> hash_at(std::int64_t seq);
   /// Whether the ledger holds an entry for `event_id`.
   [[nodiscard]] std::expected<bool, ledger_error> contains(const uuid& event_id);
   [[nodiscard]] const sql::location& where() const { return db_.where(); }

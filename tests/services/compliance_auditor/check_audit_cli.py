@@ -11,8 +11,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from expectations import expect, failures
+
 HORIZONS, FIXTURE = sys.argv[1], sys.argv[2]
-failures = []
 
 
 def run(*args):
@@ -20,17 +21,6 @@ def run(*args):
     if done.returncode < 0:
         failures.append(f"{' '.join(args)}: killed by signal {-done.returncode}")
     return done
-
-
-def expect(name, done, code, stdout_has=(), stderr_has=()):
-    if done.returncode != code:
-        failures.append(f"{name}: exit {done.returncode}, expected {code}; stderr: {done.stderr.strip()}")
-    for words in stdout_has:
-        if words not in done.stdout:
-            failures.append(f"{name}: stdout does not mention {words!r}: {done.stdout!r}")
-    for words in stderr_has:
-        if words not in done.stderr:
-            failures.append(f"{name}: stderr does not mention {words!r}: {done.stderr!r}")
 
 
 def fresh_ledger(root, name, count=12, old=4):
