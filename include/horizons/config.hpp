@@ -50,7 +50,8 @@ enum class subject_name_strategy : std::uint8_t {
 };
 
 struct client_config {
-  /// KAFKA_BROKERS: comma-separated host:port list; empty means "start the embedded cluster".
+  /// KAFKA_BROKERS: comma-separated host:port list. Empty: `horizons run` and `horizons bench` start the
+  /// embedded cluster; the other commands that talk to Kafka refuse ("no Kafka brokers: ...").
   std::string brokers{};
   /// KAFKA_CLIENT_ID
   std::string client_id = "horizons";
@@ -102,8 +103,13 @@ struct client_config {
   bool registry_auto_register = true;
   /// SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY: topic | record.
   subject_name_strategy registry_subject_strategy = subject_name_strategy::topic_name;
-  /// librdkafka properties passed through unchanged (name -> value), applied last.
+  /// librdkafka properties passed through unchanged (name -> value), applied last. Those the
+  /// guarantees rest on (acks, enable.idempotence, enable.auto.offset.store) are refused with any
+  /// other value than Horizons' own unless unsafe_rdkafka_overrides is set.
   std::map<std::string, std::string> rdkafka{};
+  /// KAFKA_UNSAFE_RDKAFKA_OVERRIDES: true lets -X / KAFKA_RDKAFKA_* weaken acks, idempotence and
+  /// offset storing, giving up the delivery guarantees (default false).
+  bool unsafe_rdkafka_overrides = false;
 };
 
 /// Where settings come from. The `{}` initialisers let callers name only the

@@ -6,6 +6,7 @@ still come through.
 Usage: check_cli.py HORIZONS_BINARY
 """
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -16,7 +17,8 @@ failures = []
 
 
 def run(args, stdin=b""):
-    done = subprocess.run([HORIZONS, *args], input=stdin, capture_output=True, timeout=60)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_")}
+    done = subprocess.run([HORIZONS, *args], input=stdin, capture_output=True, timeout=60, env=env)
     if done.returncode < 0:
         failures.append(f"{' '.join(args)}: killed by signal {-done.returncode}")
     return done
@@ -68,6 +70,12 @@ def main():
 
     # --- sample and usage
     expect_refusal("unknown type", ["events", "sample", "--type", "job.teleported"], b"", "unknown event type", code=2)
+    # Without brokers, a command that talks to Kafka refuses at once (only run and bench start a cluster).
+    expect_refusal("no brokers", ["health"], b"", "no Kafka brokers: set KAFKA_BROKERS or --brokers", code=2)
+    expect_refusal("unsafe override", ["health", "--brokers", "127.0.0.1:9", "-X", "acks=1"], b"",
+                   "acks=1 (-X or KAFKA_RDKAFKA_*) would break a guarantee", code=2)
+    expect_refusal("short connect timeout", ["health", "--brokers", "127.0.0.1:9", "--connect-timeout-ms", "999"],
+                   b"", "1000..600000", code=2)
 
     # --- encode: bad JSON lines
     missing = dict(event, payload={k: v for k, v in event["payload"].items() if k != "job_id"})
@@ -119,7 +127,7 @@ def main():
     if decoded.returncode != 0 or decoded.stdout.decode().splitlines() != good:
         failures.append("stream: length-prefixed round trip failed")
 
-    checks = 19
+    checks = 22
     for f in failures:
         print("FAIL", f)
     print(f"cli checks: {checks - len(failures) if len(failures) < checks else 0} passed, {len(failures)} failed")

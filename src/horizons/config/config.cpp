@@ -310,7 +310,8 @@ const std::vector<setting>& settings() {
   static const std::vector<setting> table{
       {.name = "KAFKA_BROKERS",
        .flag = "brokers",
-       .help = "Kafka bootstrap servers, host:port[,host:port...]; empty starts the embedded cluster",
+       .help = "Kafka bootstrap servers, host:port[,host:port...]; without them `horizons run` and `bench` "
+               "start the embedded cluster and the other Kafka commands refuse",
        .parser = broker_list()},
       {.name = "KAFKA_CLIENT_ID",
        .flag = "client-id",
@@ -346,8 +347,9 @@ const std::vector<setting>& settings() {
        .parser = integer(&client_config::delivery_timeout, 1'000, 2'147'483'647, "milliseconds")},
       {.name = "KAFKA_CONNECT_TIMEOUT_MS",
        .flag = "connect-timeout-ms",
-       .help = "how long unreachable brokers are tolerated before an error, in ms, 100..600000 (default 10000)",
-       .parser = integer(&client_config::connect_timeout, 100, 600'000, "milliseconds")},
+       .help = "how long unreachable brokers are tolerated before an error, in ms, 1000..600000 (default 10000)",
+       // librdkafka's socket.connection.setup.timeout.ms, which takes it too, starts at 1000.
+       .parser = integer(&client_config::connect_timeout, 1'000, 600'000, "milliseconds")},
       {.name = "KAFKA_SECURITY_PROTOCOL",
        .flag = "security-protocol",
        .help = "plaintext|ssl|sasl_plaintext|sasl_ssl, any case (default plaintext)",
@@ -405,6 +407,11 @@ const std::vector<setting>& settings() {
        .flag = "registry-auto-register",
        .help = "true: producers register this build's schemas; false: they only look them up (default true)",
        .parser = boolean(&client_config::registry_auto_register)},
+      {.name = "KAFKA_UNSAFE_RDKAFKA_OVERRIDES",
+       .flag = "unsafe-rdkafka-overrides",
+       .help = "true: let -X / KAFKA_RDKAFKA_* change acks, enable.idempotence and enable.auto.offset.store, "
+               "giving up the delivery guarantees (default false)",
+       .parser = boolean(&client_config::unsafe_rdkafka_overrides)},
       {.name = "SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY",
        .flag = "registry-subject-strategy",
        .help = "topic (<topic>-value) | record (the record's full name) (default topic)",
@@ -565,6 +572,34 @@ step check_registry(const client_config& config) {
   return {};
 }
 
+// The librdkafka properties the guarantees rest on, and the values Horizons sets them to.
+step check_guarded_overrides(const client_config& config) {
+  if (config.unsafe_rdkafka_overrides) return {};
+  struct guarded {
+    std::string_view property;
+    std::vector<std::string_view> safe;
+    std::string_view why;
+  };
+  static const std::array<guarded, 4> table{{
+      {"acks", {"all", "-1"}, "a record is reported delivered only once every in-sync replica has it"},
+      {"request.required.acks", {"all", "-1"}, "a record is reported delivered only once every in-sync replica has it"},
+      {"enable.idempotence", {"true"}, "retries never write a record twice or out of order"},
+      {"enable.auto.offset.store", {"false"}, "an offset is committed only after its record was handled"},
+  }};
+  for (const auto& g : table) {
+    const auto it = config.rdkafka.find(std::string(g.property));
+    if (it == config.rdkafka.end() ||
+        std::ranges::any_of(g.safe, [&](std::string_view safe) { return iequals(it->second, safe); })) {
+      continue;
+    }
+    return refuse(
+        "librdkafka property {}={} (-X or KAFKA_RDKAFKA_*) would break a guarantee: {} ({}={}); drop it, or set "
+        "KAFKA_UNSAFE_RDKAFKA_OVERRIDES=true to give the guarantee up",
+        g.property, printable(it->second), g.why, g.property, g.safe.front());
+  }
+  return {};
+}
+
 step check_credentials(const client_config& config) {
   if (config.security != security_protocol::sasl_plaintext && config.security != security_protocol::sasl_ssl) {
     return {};
@@ -592,6 +627,7 @@ std::expected<client_config, config_error> load_config(const config_sources& sou
   if (applied) applied = check_tls(config);
   if (applied) applied = check_credentials(config);
   if (applied) applied = check_registry(config);
+  if (applied) applied = check_guarded_overrides(config);
   if (applied && config.group_protocol == group_protocol::consumer && given.contains("KAFKA_SESSION_TIMEOUT_MS")) {
     applied = refuse(
         "KAFKA_SESSION_TIMEOUT_MS: not used when KAFKA_GROUP_PROTOCOL is consumer (the broker's "

@@ -227,7 +227,7 @@ TEST(config_values, each_setting_lands_in_its_own_field) {
       {"KAFKA_PRODUCER_BATCH_SIZE", "1", [](const client_config& c) { EXPECT_EQ(c.batch_size, 1); }},
       {"KAFKA_DELIVERY_TIMEOUT_MS", "2147483647",
        [](const client_config& c) { EXPECT_EQ(c.delivery_timeout, 2'147'483'647ms); }},
-      {"KAFKA_CONNECT_TIMEOUT_MS", "100", [](const client_config& c) { EXPECT_EQ(c.connect_timeout, 100ms); }},
+      {"KAFKA_CONNECT_TIMEOUT_MS", "1000", [](const client_config& c) { EXPECT_EQ(c.connect_timeout, 1000ms); }},
       {"KAFKA_SECURITY_PROTOCOL", "ssl", [](const client_config& c) { EXPECT_EQ(c.security, security_protocol::ssl); }},
       {"KAFKA_SECURITY_PROTOCOL", "PLAINTEXT",
        [](const client_config& c) { EXPECT_EQ(c.security, security_protocol::plaintext); }},
@@ -262,6 +262,8 @@ TEST(config_values, each_setting_lands_in_its_own_field) {
       {"SCHEMA_REGISTRY_AUTO_REGISTER", "FALSE",
        [](const client_config& c) { EXPECT_FALSE(c.registry_auto_register); }},
       {"SCHEMA_REGISTRY_AUTO_REGISTER", "true", [](const client_config& c) { EXPECT_TRUE(c.registry_auto_register); }},
+      {"KAFKA_UNSAFE_RDKAFKA_OVERRIDES", "true",
+       [](const client_config& c) { EXPECT_TRUE(c.unsafe_rdkafka_overrides); }},
       {"SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY", "record",
        [](const client_config& c) { EXPECT_EQ(c.registry_subject_strategy, subject_name_strategy::record_name); }},
       {"SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY", "Topic",
@@ -346,7 +348,7 @@ const std::vector<bad_case>& bad_cases() {
       {"KAFKA_PRODUCER_BATCH_SIZE", "1e6"},
       {"KAFKA_DELIVERY_TIMEOUT_MS", "999"},
       {"KAFKA_DELIVERY_TIMEOUT_MS", "1099511627776"},
-      {"KAFKA_CONNECT_TIMEOUT_MS", "99"},
+      {"KAFKA_CONNECT_TIMEOUT_MS", "999"},  // librdkafka would refuse it later, with another message
       {"KAFKA_CONNECT_TIMEOUT_MS", "600001"},
       {"KAFKA_CONNECT_TIMEOUT_MS", "-100"},
       {"KAFKA_SECURITY_PROTOCOL", "tls"},
@@ -369,6 +371,7 @@ const std::vector<bad_case>& bad_cases() {
       {"SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO", ":pw"},
       {"SCHEMA_REGISTRY_SSL_CA_LOCATION", "/nonexistent/horizons/registry-ca.pem"},
       {"SCHEMA_REGISTRY_AUTO_REGISTER", "yes"},
+      {"KAFKA_UNSAFE_RDKAFKA_OVERRIDES", "maybe"},
       {"SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY", "TopicNameStrategy"},
   };
   return cases;
@@ -596,6 +599,25 @@ TEST(config_rdkafka, a_flag_beats_the_file_for_the_same_property) {
   EXPECT_EQ(config.rdkafka, (string_map{{"linger.ms", "9"}}));
 }
 
+TEST(config_rdkafka, overrides_that_would_break_a_guarantee_are_refused_unless_declared_unsafe) {
+  EXPECT_EQ(load_error({.flags = {{"acks", "1"}}}),
+            "librdkafka property acks=1 (-X or KAFKA_RDKAFKA_*) would break a guarantee: a record is reported "
+            "delivered only once every in-sync replica has it (acks=all); drop it, or set "
+            "KAFKA_UNSAFE_RDKAFKA_OVERRIDES=true to give the guarantee up");
+  EXPECT_NE(
+      load_error({.environment = {{"KAFKA_RDKAFKA_ENABLE_IDEMPOTENCE", "false"}}}).find("enable.idempotence=false"),
+      std::string::npos);
+  EXPECT_NE(load_error({.flags = {{"enable.auto.offset.store", "true"}}}).find("enable.auto.offset.store"),
+            std::string::npos);
+  EXPECT_NE(load_error({.flags = {{"request.required.acks", "0"}}}).find("request.required.acks=0"), std::string::npos);
+  // Horizons' own values are harmless, in any case; anything goes once declared unsafe.
+  EXPECT_EQ(load_ok({.flags = {{"acks", "ALL"}, {"enable.idempotence", "true"}}}).rdkafka.at("acks"), "ALL");
+  EXPECT_EQ(load_ok({.flags = {{"acks", "-1"}, {"enable.auto.offset.store", "false"}}}).rdkafka.size(), 2u);
+  const auto unsafe = load_ok({.environment = {{"KAFKA_UNSAFE_RDKAFKA_OVERRIDES", "true"}}, .flags = {{"acks", "1"}}});
+  EXPECT_TRUE(unsafe.unsafe_rdkafka_overrides);
+  EXPECT_EQ(unsafe.rdkafka.at("acks"), "1");
+}
+
 TEST(config_rdkafka, a_bare_prefix_and_an_unknown_upper_case_flag_are_refused) {
   EXPECT_EQ(load_error({.environment = {{"KAFKA_RDKAFKA_", "x"}}}),
             "KAFKA_RDKAFKA_ (from environment): expected a librdkafka property after KAFKA_RDKAFKA_, e.g. "
@@ -808,7 +830,7 @@ TEST(config_settings_table, names_flags_and_help_are_complete_and_unique) {
       EXPECT_TRUE(flags.insert(s.flag).second) << "duplicate flag";
     }
   }
-  EXPECT_EQ(names.size(), 24u);
+  EXPECT_EQ(names.size(), 25u);
   EXPECT_TRUE(names.contains("KAFKA_SESSION_TIMEOUT_MS"));
   EXPECT_TRUE(flags.contains("session-timeout-ms"));
 }
