@@ -2,7 +2,8 @@
 // the embedded cluster: poison records and failing handlers end in the DLQ
 // with their reasons, a broker going down and up or failing requests loses
 // nothing, a consumer process killed mid-stream resumes, unreachable
-// brokers are reported within the configured bound.
+// brokers are reported within the configured bound, a full local queue makes
+// publish() wait and then fail, never drop.
 #include <horizons/consumer.hpp>
 #include <horizons/producer.hpp>
 #include <horizons/sample.hpp>
@@ -16,6 +17,7 @@
 #include <atomic>
 #include <cstdio>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <unordered_map>
@@ -354,6 +356,53 @@ TEST_F(kafka_faults, a_consumer_process_killed_mid_stream_resumes_and_dedup_appl
       after_kill, tally.deliveries.size(), tally.redelivered(), effects, total - effects);
   EXPECT_GE(after_kill, 3'000u);
   EXPECT_EQ(effects, total) << "at least once, deduplicated by event id: each effect exactly once";
+}
+
+TEST_F(kafka_faults, a_full_queue_waits_up_to_the_enqueue_timeout_fails_the_publish_and_drops_nothing) {
+  // One report per record, counted by tag, on the default delivery thread.
+  constexpr std::size_t room = 200;
+  std::mutex mutex;
+  std::vector<int> reports(room + 1, 0);
+  std::size_t failed = 0;
+  auto made = producer::create({.config = config(),
+                                .on_delivery =
+                                    [&](const delivery_report& r) {
+                                      std::lock_guard lock(mutex);
+                                      ++reports.at(r.tag);
+                                      if (r.error) ++failed;
+                                    },
+                                .enqueue_timeout = 1'500ms,
+                                .max_queued_messages = static_cast<int>(room)});
+  ASSERT_TRUE(made) << made.error().message;
+  auto& out = **made;
+  for (int broker = 1; broker <= 3; ++broker) ASSERT_TRUE(cluster().set_broker_down(broker));
+
+  auto events = submissions(room + 1, 11);
+  std::size_t accepted = 0;
+  for (; accepted < room; ++accepted) ASSERT_TRUE(out.publish(events[accepted], accepted)) << "room for " << accepted;
+  const auto started = std::chrono::steady_clock::now();
+  auto refused = out.publish(events[room], room);
+  const auto waited = std::chrono::steady_clock::now() - started;
+  ASSERT_FALSE(refused) << "the queue holds at most max_queued_messages";
+  EXPECT_EQ(refused.error().name, "_QUEUE_FULL") << refused.error().message;
+  EXPECT_GE(waited, 1'400ms) << "publish() waited for room before failing";
+  EXPECT_LT(waited, 60s) << "bounded by the enqueue timeout, not a hang";
+  EXPECT_GE(out.stats().queue_full_waits, 1u);
+
+  for (int broker = 1; broker <= 3; ++broker) ASSERT_TRUE(cluster().set_broker_up(broker));
+  EXPECT_EQ(out.flush(120s), 0u);
+  std::lock_guard lock(mutex);
+  for (std::size_t tag = 0; tag < room; ++tag) EXPECT_EQ(reports[tag], 1) << "record " << tag;
+  EXPECT_EQ(reports[room], 0) << "a refused publish is reported to its caller only, never delivered";
+  EXPECT_EQ(failed, 0u);
+  std::set<uuid> stored;
+  for (const auto& record : read_all("job-lifecycle")) {
+    auto decoded = decode_framed(std::as_bytes(std::span(record.value)));
+    ASSERT_TRUE(decoded);
+    stored.insert(std::visit([](const auto& e) { return e.event_id; }, *decoded));
+  }
+  EXPECT_EQ(stored.size(), room) << "every accepted record was written, once";
+  EXPECT_FALSE(stored.contains(events[room].event_id));
 }
 
 TEST(unreachable_brokers, are_reported_within_the_configured_bound) {
