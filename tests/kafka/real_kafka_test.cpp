@@ -371,6 +371,71 @@ TEST_F(real_kafka, a_broker_killed_mid_stream_loses_nothing_and_returns_to_the_i
   EXPECT_TRUE(health->under_replicated.empty()) << "the restarted broker is back in every ISR";
 }
 
+TEST_F(real_kafka, lag_measured_while_a_broker_dies_ends_within_its_timeout_naming_what_it_could_not_read) {
+  auto client = connect();
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->ensure_topics());
+  // A group with committed offsets on every partition, so that lag reads offsets, watermarks and records.
+  {
+    auto out = producer::create({.config = plaintext()});
+    ASSERT_TRUE(out) << out.error().message;
+    event_sampler sampler(848);
+    for (int i = 0; i < 2'000; ++i) ASSERT_TRUE((*out)->publish(sampler.next<job_submitted>()));
+    EXPECT_EQ((*out)->close(60s), 0u);
+    auto in = consumer::create({.config = plaintext(), .topics = {topic_id::job_lifecycle}, .group = "lag-death"});
+    ASSERT_TRUE(in) << in.error().message;
+    std::size_t handled = 0;
+    (*in)->on<job_submitted>([&](const envelope&, const job_submitted&, const message_context&) -> handler_result {
+      ++handled;
+      return {};
+    });
+    for (auto deadline = std::chrono::steady_clock::now() + 60s;
+         handled < 500 && std::chrono::steady_clock::now() < deadline;) {
+      ASSERT_TRUE((*in)->poll(200ms, 100));
+    }
+    ASSERT_TRUE((*in)->close());
+  }
+
+  const lag_query query{.group = "lag-death", .topics = {"job-lifecycle"}, .timeout = 5s};
+  const auto config = plaintext();
+  ASSERT_EQ(kafka_tool("kill 2"), 0);
+  // While the partitions broker 2 led have no leader yet, and after: each measurement ends in time.
+  std::size_t incomplete = 0;
+  for (int round = 0; round < 4; ++round) {
+    const auto started = std::chrono::steady_clock::now();
+    auto lag = consumer_lag(config, query);
+    const auto took = std::chrono::steady_clock::now() - started;
+    std::fprintf(stderr, "round %d: %s after %lld ms\n", round,
+                 lag ? (lag->complete() ? "complete" : "partial") : lag.error().message.c_str(),
+                 static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+    EXPECT_LT(took, query.timeout + 10s) << "bounded by its timeout, not a hang";
+    if (lag && !lag->complete()) {
+      ++incomplete;
+      for (const auto& p : lag->partitions) {
+        if (!p.error.empty()) std::printf("  %s[%d]: %s\n", p.topic.c_str(), p.partition, p.error.c_str());
+      }
+    }
+  }
+  // The command as well: it ends, with a report or an error on stderr.
+  testing_support::child_process cli(
+      {HORIZONS_CLI, "--log-level", "off", "lag", "--group", "lag-death", "--brokers", config.brokers});
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<std::string> lines;
+  const int exit_code = cli.finish(lines);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 120s);
+  EXPECT_TRUE(exit_code == 0 || exit_code == 1) << exit_code;
+  ASSERT_EQ(kafka_tool("start 2"), 0);
+  for (auto deadline = std::chrono::steady_clock::now() + 120s; std::chrono::steady_clock::now() < deadline;
+       std::this_thread::sleep_for(1s)) {
+    auto lag = consumer_lag(config, query);
+    if (lag && lag->complete()) {
+      EXPECT_TRUE(lag->committed_anything);
+      return;
+    }
+  }
+  ADD_FAILURE() << "lag never complete again after broker 2 returned (" << incomplete << " partial rounds)";
+}
+
 TEST_F(real_kafka, below_min_isr_nothing_is_reported_delivered_until_a_broker_returns) {
   auto client = connect();
   ASSERT_TRUE(client);

@@ -51,7 +51,7 @@ std::expected<detail::event_ptr, kafka_error> run_admin_request(rd_kafka_t* clie
   }
   detail::queue_ptr queue(rd_kafka_queue_new(client));
   start(options.get(), queue.get());
-  detail::event_ptr event(rd_kafka_queue_poll(queue.get(), to_int_ms(timeout + 1s)));
+  auto event = detail::await_admin_result(queue.get(), timeout);
   if (!event) {
     return std::unexpected(
         error_with(RD_KAFKA_RESP_ERR__TIMED_OUT, fmt::format("{}: no answer within {} ms", what, timeout.count())));

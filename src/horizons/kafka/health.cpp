@@ -157,7 +157,7 @@ std::expected<detail::partition_list_ptr, kafka_error> list_group_offsets(rd_kaf
   detail::queue_ptr queue(rd_kafka_queue_new(client));
   auto* raw_request = request.get();
   rd_kafka_ListConsumerGroupOffsets(client, &raw_request, 1, options.get(), queue.get());
-  detail::event_ptr event(rd_kafka_queue_poll(queue.get(), timeout + 1'000));
+  auto event = detail::await_admin_result(queue.get(), std::chrono::milliseconds(timeout));
   if (!event) return std::unexpected(error_with(RD_KAFKA_RESP_ERR__TIMED_OUT, "ListConsumerGroupOffsets: no answer"));
   if (auto err = rd_kafka_event_error(event.get())) {
     return std::unexpected(
@@ -336,8 +336,12 @@ std::expected<lag_report, kafka_error> consumer_lag(const client_config& config,
       p.committed = offset->offset;
       report.committed_anything = true;
     }
+    if (remaining_ms(deadline) == 0) {  // a call with no time left can still block on a missing leader
+      p.error = "watermarks: not asked, the measurement's timeout had passed";
+      continue;
+    }
     if (auto werr = rd_kafka_query_watermark_offsets(client, p.topic.c_str(), p.partition, &p.low, &p.high,
-                                                     std::max(remaining_ms(deadline), 1))) {
+                                                     remaining_ms(deadline))) {
       p.error = fmt::format("watermarks: {}", rd_kafka_err2str(werr));
       continue;
     }

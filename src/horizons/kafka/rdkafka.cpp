@@ -4,6 +4,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 #include <algorithm>
+#include <limits>
 #include <array>
 #include <map>
 #include <mutex>
@@ -85,6 +86,11 @@ std::string tls_setup(const client_config& config) {
 }
 
 }  // namespace
+
+event_ptr await_admin_result(rd_kafka_queue_t* queue, std::chrono::milliseconds request_timeout) {
+  const auto wait = std::min<std::int64_t>(request_timeout.count() + 30'000, std::numeric_limits<int>::max());
+  return event_ptr(rd_kafka_queue_poll(queue, static_cast<int>(wait)));
+}
 
 void note_client_error(const rd_kafka_t* client, int code, const char* reason) noexcept {
   try {

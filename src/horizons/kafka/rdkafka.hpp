@@ -5,6 +5,8 @@
 // only after the call succeeded: librdkafka owns it only then.
 #pragma once
 
+#include <chrono>
+
 #include <expected>
 #include <memory>
 #include <string>
@@ -76,6 +78,13 @@ using horizons::client_role;
 
 /// rd_kafka_new, taking ownership of `conf` only on success.
 [[nodiscard]] std::expected<kafka_ptr, kafka_error> make_client(rd_kafka_type_t type, conf_ptr& conf);
+
+/// The result of an admin request sent with `request_timeout` to `queue`. librdkafka answers every
+/// admin request by its request timeout, with an error if need be: wait for that answer rather than
+/// give up first. When a test killed the group coordinator, giving up a second after the timeout and
+/// destroying the queue the request still referred to ended in an abort inside librdkafka 2.8
+/// (rd_kafka_enq_once_del_source_return). Null only when no answer came 30 s after the timeout.
+[[nodiscard]] event_ptr await_admin_result(rd_kafka_queue_t* queue, std::chrono::milliseconds request_timeout);
 
 /// For clients that install their own error callback: passes the error on to await_brokers().
 void note_client_error(const rd_kafka_t* client, int code, const char* reason) noexcept;
