@@ -4,13 +4,20 @@
 // submitter (403); a job's state only for its submitter or an admin (404
 // before admission); a cancellation only by the submitter or an admin, seen by
 // the engine, refused once the job ended; bodies over the limit 413, callers
-// over their rate 429.
+// over their rate 429; 200 clients at once each get 202 or 429, and every 202
+// is one job.submitted in Kafka and nothing else is.
 #include <gtest/gtest.h>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <horizons/codec.hpp>
 #include <horizons/embedded_cluster.hpp>
+#include <horizons/topic_reader.hpp>
+
+#include <map>
+#include <mutex>
+#include <thread>
 
 #include "../common/scratch.hpp"
 #include "services/orchestrator/engine.hpp"
@@ -152,6 +159,86 @@ TEST(orchestrator_http_api, refuses_large_bodies_and_callers_over_their_rate_wit
   EXPECT_NE(limited->body.find("carol"), std::string::npos) << limited->body;
   EXPECT_EQ(limited->get_header_value("Retry-After"), "20");
   EXPECT_EQ(client.Get("/jobs/none", as("dave"))->status, 404) << "each caller has a bucket of its own";
+}
+
+TEST(orchestrator_http_api, two_hundred_clients_at_once_get_an_answer_each_and_every_202_is_one_record) {
+  auto cluster = embedded_cluster::start({.brokers = 1});
+  ASSERT_TRUE(cluster) << cluster.error().message;
+  scratch_dir dir;
+  auto opened = services::state_store::open(dir / "orchestrator.db");
+  ASSERT_TRUE(opened) << opened.error();
+  engine jobs(simulation{}, *opened);
+  ASSERT_TRUE(jobs.prepare());
+  client_config config;
+  config.brokers = (*cluster)->bootstrap_servers();
+  auto api = http_api::start({.listen = "127.0.0.1:0",
+                              .config = config,
+                              .database = sql::location(dir / "orchestrator.db"),
+                              .auth = keys,
+                              .per_caller = {.per_second = 1, .burst = 3}});
+  ASSERT_TRUE(api) << api.error();
+
+  // 200 clients, 5 submissions each; clients 0-9 share one subject, so most of theirs meet the rate limit.
+  constexpr int clients = 200, each = 5;
+  std::mutex mutex;
+  std::map<int, int> statuses;               // status -> answers
+  std::map<std::string, int> accepted_jobs;  // job id -> 202s
+  int unanswered = 0;
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      httplib::Client client((*api)->url());
+      client.set_connection_timeout(60s);
+      client.set_read_timeout(60s);
+      const auto headers = as(c < 10 ? "shared" : fmt::format("user-{}", c));
+      for (int i = 0; i < each; ++i) {
+        const auto job_id = fmt::format("job-load-{}-{}", c, i);
+        auto answer =
+            client.Post("/jobs", headers,
+                        nlohmann::json{{"job_name", "load"}, {"job_id", job_id}, {"dataset_id", "vla-0001"}}.dump(),
+                        "application/json");
+        std::lock_guard lock(mutex);
+        if (!answer) {
+          ++unanswered;
+          std::printf("client %d request %d: %s\n", c, i, httplib::to_string(answer.error()).c_str());
+          continue;
+        }
+        ++statuses[answer->status];
+        if (answer->status == 202) ++accepted_jobs[job_id];
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::printf("%d clients x %d, unanswered %d:", clients, each, unanswered);
+  for (const auto& [status, count] : statuses) std::printf(" %d x %d", status, count);
+  std::printf("\n");
+  EXPECT_EQ(unanswered, 0) << "every request answered";
+  int answered = 0;
+  for (const auto& [status, count] : statuses) {
+    EXPECT_TRUE(status == 202 || status == 429 || status == 503) << status << " x " << count;
+    answered += count;
+  }
+  EXPECT_EQ(answered, clients * each);
+  EXPECT_GE(statuses[202], (clients - 10) * 3) << "callers within their burst are served";
+  EXPECT_GE(statuses[429], 1) << "the shared subject met its rate limit";
+
+  // Exactly the accepted jobs reached Kafka, each once; a refused request published nothing.
+  auto reader = topic_reader::open(config, "job-lifecycle", read_from::beginning);
+  ASSERT_TRUE(reader) << reader.error().message;
+  std::map<std::string, int> published;
+  for (auto deadline = std::chrono::steady_clock::now() + 60s; std::chrono::steady_clock::now() < deadline;) {
+    auto record = (*reader)->next(500ms);
+    ASSERT_TRUE(record) << record.error().message;
+    if (!*record) {
+      if ((*reader)->at_end()) break;
+      continue;
+    }
+    auto decoded = decode_framed(std::as_bytes(std::span((*record)->value)));
+    ASSERT_TRUE(decoded);
+    const auto& lifecycle = std::get<job_lifecycle_event>(*decoded);
+    if (const auto* submitted = std::get_if<job_submitted>(&lifecycle.payload)) ++published[submitted->job_id];
+  }
+  EXPECT_EQ(published, accepted_jobs);
 }
 
 }  // namespace
