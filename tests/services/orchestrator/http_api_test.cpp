@@ -127,24 +127,37 @@ TEST(orchestrator_http_api, submits_shows_and_cancels_jobs_for_their_submitter_o
   EXPECT_EQ(late->status, 409) << late->body;
 }
 
-TEST(orchestrator_http_api, refuses_large_bodies_and_callers_over_their_rate_with_json_errors) {
-  auto cluster = embedded_cluster::start({.brokers = 1});
-  ASSERT_TRUE(cluster) << cluster.error().message;
-  scratch_dir dir;
-  auto opened = services::state_store::open(dir / "orchestrator.db");
-  ASSERT_TRUE(opened) << opened.error();
-  engine jobs(simulation{}, *opened);
-  ASSERT_TRUE(jobs.prepare());
-  client_config config;
-  config.brokers = (*cluster)->bootstrap_servers();
-  auto api = http_api::start({.listen = "127.0.0.1:0",
-                              .config = config,
-                              .database = sql::location(dir / "orchestrator.db"),
-                              .auth = keys,
-                              .per_caller = {.per_second = 0.05, .burst = 3},
-                              .max_body_bytes = 1024});
-  ASSERT_TRUE(api) << api.error();
-  httplib::Client client((*api)->url());
+// The API with given limits on an embedded cluster and an orchestrator's tables.
+class orchestrator_http_limits : public ::testing::Test {
+ protected:
+  void start(rate_limit::settings per_caller, std::size_t max_body_bytes = 64 * 1024) {
+    auto cluster = embedded_cluster::start({.brokers = 1});
+    ASSERT_TRUE(cluster) << cluster.error().message;
+    cluster_ = std::move(*cluster);
+    auto opened = services::state_store::open(dir_ / "orchestrator.db");
+    ASSERT_TRUE(opened) << opened.error();
+    engine tables(simulation{}, *opened);
+    ASSERT_TRUE(tables.prepare());
+    config_.brokers = cluster_->bootstrap_servers();
+    auto api = http_api::start({.listen = "127.0.0.1:0",
+                                .config = config_,
+                                .database = sql::location(dir_ / "orchestrator.db"),
+                                .auth = keys,
+                                .per_caller = per_caller,
+                                .max_body_bytes = max_body_bytes});
+    ASSERT_TRUE(api) << api.error();
+    api_ = std::move(*api);
+  }
+
+  std::unique_ptr<embedded_cluster> cluster_;
+  scratch_dir dir_;
+  client_config config_;
+  std::unique_ptr<http_api> api_;
+};
+
+TEST_F(orchestrator_http_limits, refuses_large_bodies_and_callers_over_their_rate_with_json_errors) {
+  start({.per_second = 0.05, .burst = 3}, 1024);
+  httplib::Client client(api_->url());
 
   auto large = client.Post("/jobs", as("carol"), std::string(4096, ' ') + m87, "application/json");
   ASSERT_TRUE(large);
@@ -161,22 +174,8 @@ TEST(orchestrator_http_api, refuses_large_bodies_and_callers_over_their_rate_wit
   EXPECT_EQ(client.Get("/jobs/none", as("dave"))->status, 404) << "each caller has a bucket of its own";
 }
 
-TEST(orchestrator_http_api, two_hundred_clients_at_once_get_an_answer_each_and_every_202_is_one_record) {
-  auto cluster = embedded_cluster::start({.brokers = 1});
-  ASSERT_TRUE(cluster) << cluster.error().message;
-  scratch_dir dir;
-  auto opened = services::state_store::open(dir / "orchestrator.db");
-  ASSERT_TRUE(opened) << opened.error();
-  engine jobs(simulation{}, *opened);
-  ASSERT_TRUE(jobs.prepare());
-  client_config config;
-  config.brokers = (*cluster)->bootstrap_servers();
-  auto api = http_api::start({.listen = "127.0.0.1:0",
-                              .config = config,
-                              .database = sql::location(dir / "orchestrator.db"),
-                              .auth = keys,
-                              .per_caller = {.per_second = 1, .burst = 3}});
-  ASSERT_TRUE(api) << api.error();
+TEST_F(orchestrator_http_limits, two_hundred_clients_at_once_get_an_answer_each_and_every_202_is_one_record) {
+  start({.per_second = 1, .burst = 3});
 
   // 200 clients, 5 submissions each; clients 0-9 share one subject, so most of theirs meet the rate limit.
   constexpr int clients = 200, each = 5;
@@ -187,7 +186,7 @@ TEST(orchestrator_http_api, two_hundred_clients_at_once_get_an_answer_each_and_e
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
-      httplib::Client client((*api)->url());
+      httplib::Client client(api_->url());
       client.set_connection_timeout(60s);
       client.set_read_timeout(60s);
       const auto headers = as(c < 10 ? "shared" : fmt::format("user-{}", c));
@@ -223,7 +222,7 @@ TEST(orchestrator_http_api, two_hundred_clients_at_once_get_an_answer_each_and_e
   EXPECT_GE(statuses[429], 1) << "the shared subject met its rate limit";
 
   // Exactly the accepted jobs reached Kafka, each once; a refused request published nothing.
-  auto reader = topic_reader::open(config, "job-lifecycle", read_from::beginning);
+  auto reader = topic_reader::open(config_, "job-lifecycle", read_from::beginning);
   ASSERT_TRUE(reader) << reader.error().message;
   std::map<std::string, int> published;
   for (auto deadline = std::chrono::steady_clock::now() + 60s; std::chrono::steady_clock::now() < deadline;) {
