@@ -149,8 +149,8 @@ std::expected<caller, std::string> check_bearer(const token_keys& keys, std::str
   constexpr std::string_view scheme = "Bearer ";
   if (authorization.empty()) return std::unexpected("no token: send Authorization: Bearer <token>");
   const auto named = authorization.substr(0, scheme.size());
-  const bool bearer =
-      std::ranges::equal(named, scheme, [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+  const bool bearer = std::ranges::equal(
+      named, scheme, [](unsigned char a, unsigned char b) { return std::tolower(a) == std::tolower(b); });
   if (authorization.size() <= scheme.size() || !bearer) {
     return std::unexpected("the Authorization header is not \"Bearer <token>\"");
   }
