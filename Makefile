@@ -3,18 +3,21 @@
 #   make test    build, then every test suite: unit, embedded, kafka (starts and stops a real
 #                cluster itself), postgres (starts and stops its own server), slurm (its own
 #                single-node Slurm), ..., then the unit and
-#                postgres suites again under ASan/UBSan
+#                postgres suites again under ASan/UBSan, then every fuzz target for FUZZ_SMOKE_SECONDS
+#   make fuzz    the fuzz targets (clang, libFuzzer) for FUZZ_SECONDS each (default 60; fuzz/README.md)
 #   make bench   release build, then the codec benchmark and `horizons bench`, its platform scenario
 #                included (results in bench/results/)
 #   make kafka-up / kafka-down   a real 3-node Kafka cluster on 127.0.0.1:19092-19094
 #   make registry-up / registry-down   a Confluent-compatible schema registry (Apicurio) on 127.0.0.1:18081
 #   make slurm-up / slurm-down   a single-node Slurm (tools/slurm); then `export SLURM_CONF=...` as printed
 #   make format / format-check   apply / check .clang-format on every tracked C++ file (CI checks)
-.PHONY: all deps build run test test-release test-asan bench clean format format-check slurm-up slurm-down
+.PHONY: all deps build run test test-release test-asan fuzz bench clean format format-check slurm-up slurm-down
 
 JOBS ?= $(shell nproc)
 RELEASE := build/release
 ASAN := build/asan
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
 HORIZONS := $(RELEASE)/bin/horizons
 
 all: build
@@ -29,19 +32,27 @@ build: deps
 run: build
 	@$(HORIZONS) run --dashboard
 
-# The sanitizer build runs at the lowest CPU priority while the release suites run: they mostly wait
-# on brokers, servers and child processes, so the build takes the idle CPU instead of time of its own.
+# The sanitizer and fuzz builds run at the lowest CPU priority while the release suites run: they mostly
+# wait on brokers, servers and child processes, so the builds take the idle CPU instead of time of their own.
 test: build
 	@mkdir -p build
 	@{ cmake --preset asan >/dev/null && nice -n 19 cmake --build --preset asan -j $(JOBS) \
-		--target tests_unit tests_postgres; } > build/asan-build.log 2>&1 & asan_build=$$!; \
+		--target tests_unit tests_postgres && cmake --preset fuzz >/dev/null && \
+		nice -n 19 cmake --build --preset fuzz -j $(JOBS) --target fuzz_targets; } > build/sanitizer-build.log 2>&1 & \
+	sanitizer_build=$$!; \
 	ctest --preset release -j $(JOBS); release=$$?; \
-	if ! wait $$asan_build; then cat build/asan-build.log; echo "make test: the ASan build failed" >&2; exit 1; fi; \
+	if ! wait $$sanitizer_build; then cat build/sanitizer-build.log; echo "make test: the ASan or fuzz build failed" >&2; exit 1; fi; \
 	ctest --preset asan -j $(JOBS) -L 'unit|postgres'; asan=$$?; \
-	test $$release -eq 0 && test $$asan -eq 0
+	FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) fuzz/run.sh; fuzz=$$?; \
+	test $$release -eq 0 && test $$asan -eq 0 && test $$fuzz -eq 0
 
 test-release: build
 	@ctest --preset release -j $(JOBS)
+
+fuzz: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS) --target fuzz_targets
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
 test-asan: deps
 	@cmake --preset asan >/dev/null

@@ -221,13 +221,16 @@ int run_consume(const kafka_options& connection, const consume_options& options,
 // ---------------------------------------------------------------- dlq
 
 ordered_json dlq_entry(const raw_record& r, topic_id topic, record_decoder& decoder) {
+  const auto letter = read_dead_letter(r);
+  auto value = [](const auto& field) { return field ? ordered_json(*field) : ordered_json(nullptr); };
   ordered_json entry;
   entry["dlq_offset"] = fmt::format("{}[{}]@{}", r.topic, r.partition, r.offset);
-  for (auto name : {dlq_header::original_topic, dlq_header::original_partition, dlq_header::original_offset,
-                    dlq_header::error_class, dlq_header::error_message, dlq_header::attempts}) {
-    auto value = r.header(name);
-    entry[std::string(name.substr(4))] = value ? ordered_json(std::string(*value)) : ordered_json(nullptr);
-  }
+  entry["original-topic"] = value(letter.original_topic);
+  entry["original-partition"] = value(letter.original_partition);
+  entry["original-offset"] = value(letter.original_offset);
+  entry["error-class"] = value(letter.error_class);
+  entry["error-message"] = value(letter.error_message);
+  entry["attempts"] = value(letter.attempts);
   auto decoded = decoder.decode(topic, as_bytes(r.value));
   entry["event"] = decoded ? ordered_json::parse(to_json(*decoded)) : ordered_json(nullptr);
   return entry;
@@ -256,7 +259,8 @@ int run_dlq_list(const kafka_options& connection, const std::string& topic_text,
       fmt::print("{}\n", entry.dump(-1, ' ', false, ordered_json::error_handler_t::replace));
     } else {
       auto text = [&](const char* name) {
-        return entry[name].is_null() ? std::string("-") : entry[name].get<std::string>();
+        const auto& field = entry[name];
+        return field.is_null() ? std::string("-") : field.is_string() ? field.get<std::string>() : field.dump();
       };
       fmt::print("{}  from {}[{}]@{}  {} after {} attempts: {}\n", entry["dlq_offset"].get<std::string>(),
                  text("original-topic"), text("original-partition"), text("original-offset"), text("error-class"),

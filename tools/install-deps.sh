@@ -32,7 +32,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev libcpp-httplib-dev libssl-dev
   python3-avro kcat python3-kafka python3-lz4 python3-snappy python3-venv
   openjdk-17-jre-headless openjdk-17-jdk-headless maven util-linux
-  dpkg-dev clang-format chromium
+  dpkg-dev clang-format chromium clang-19 libclang-rt-19-dev
   libabsl-dev libgrpc++-dev libprotobuf-dev protobuf-compiler-grpc prometheus-cpp-dev libjemalloc-dev
   postgresql-15 libpq-dev libjwt-dev
   slurm-wlm munge slurm-client

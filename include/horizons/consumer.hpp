@@ -55,6 +55,7 @@
 #include <horizons/config.hpp>
 #include <horizons/events.hpp>
 #include <horizons/kafka_error.hpp>
+#include <horizons/topic_reader.hpp>
 
 namespace horizons {
 
@@ -127,6 +128,19 @@ inline constexpr std::string_view error_message = "dlq-error-message";
 inline constexpr std::string_view attempts = "dlq-attempts";
 inline constexpr std::string_view failed_at = "dlq-failed-at";  // microseconds since the epoch
 }  // namespace dlq_header
+
+/// A dead letter read back from a `.dlq` topic (`horizons dlq list`): its dlq_header:: headers, each
+/// nullopt when missing; a number that does not parse (another writer's letter) is nullopt as well.
+struct dead_letter {
+  std::optional<std::string> original_topic{};
+  std::optional<std::int32_t> original_partition{};
+  std::optional<std::int64_t> original_offset{};
+  std::optional<std::string> error_class{};
+  std::optional<std::string> error_message{};
+  std::optional<std::int32_t> attempts{};
+  std::optional<timestamp> failed_at{};
+};
+[[nodiscard]] dead_letter read_dead_letter(const raw_record& record);
 
 class consumer {
  public:

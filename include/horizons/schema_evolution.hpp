@@ -123,7 +123,8 @@ class resolution_plan {
 
   /// Appends the reader's body for `writer_body` to `out`. Refuses malformed writer bytes as the
   /// decoder does (truncated, bad lengths, branch or symbol indexes outside the writer's schema,
-  /// trailing bytes). Thread-safe: a plan holds no per-call state.
+  /// trailing bytes), except an identity() plan, which copies the bytes unchecked: the reader's
+  /// decoder, whose schema they claim, checks them. Thread-safe: a plan holds no per-call state.
   [[nodiscard]] std::expected<void, codec_error> translate(std::span<const std::byte> writer_body,
                                                            byte_buffer& out) const;
 

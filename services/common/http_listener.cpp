@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <string_view>
@@ -81,6 +82,53 @@ void http_listener::stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   thread_.join();
+}
+
+namespace {
+
+// A connection held in memory: reads `request`, keeps what is written, and takes two writes (the
+// response head and one body write) before it reports the client gone.
+class memory_stream final : public httplib::Stream {
+ public:
+  explicit memory_stream(std::string_view request) : unread_(request) {}
+  bool is_readable() const override { return true; }
+  bool is_writable() const override { return writes_ < 2; }
+  ssize_t read(char* ptr, size_t size) override {
+    const auto n = std::min(size, unread_.size());
+    std::copy_n(unread_.data(), n, ptr);
+    unread_.remove_prefix(n);
+    return static_cast<ssize_t>(n);
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    ++writes_;
+    written_.append(ptr, size);
+    return static_cast<ssize_t>(size);
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    ip = "127.0.0.1";
+    port = 0;
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    ip = "127.0.0.1";
+    port = 0;
+  }
+  socket_t socket() const override { return INVALID_SOCKET; }
+  [[nodiscard]] std::string written() && { return std::move(written_); }
+
+ private:
+  std::string_view unread_;
+  std::string written_;
+  int writes_ = 0;
+};
+
+}  // namespace
+
+std::string http_listener::answer(std::string_view request) {
+  memory_stream stream(request);
+  bool closed = false;
+  server_.process_request(stream, true, closed, nullptr);
+  return std::move(stream).written();
 }
 
 void add_metrics_route(httplib::Server& server) {

@@ -7,6 +7,7 @@
 //   (*http)->server().Get("/jobs", ...);              // the service's routes
 //   (*http)->serve();                                  // GET /metrics is added here
 //   fmt::print("{}\n", (*http)->url());               // "http://127.0.0.1:40123"
+//   auto raw = (*http)->answer("GET /metrics HTTP/1.1\r\n\r\n");   // in memory, no socket (fuzzing)
 //
 // bind() fails, naming the address, when it is malformed, not local or in use (SO_REUSEADDR
 // only: httplib's default SO_REUSEPORT would let a second instance share the port unnoticed).
@@ -21,6 +22,7 @@
 #include <expected>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <httplib.h>
@@ -53,9 +55,18 @@ class http_listener {
   /// "http://" + address().
   [[nodiscard]] std::string url() const { return "http://" + address_; }
 
+  /// Answers one raw HTTP request in memory through the same routes, on the calling thread, and
+  /// returns the raw response: the fuzz targets' way in. The client reads the response head and
+  /// one body write, then hangs up (a stream route ends after its first frame).
+  [[nodiscard]] std::string answer(std::string_view request);
+
  private:
   http_listener() = default;
-  httplib::Server server_;
+  // httplib::Server with its request processing reachable by answer().
+  class server_type : public httplib::Server {
+    friend class http_listener;
+  };
+  server_type server_;
   std::thread thread_;
   std::atomic<bool> ended_{false};
   std::string address_;

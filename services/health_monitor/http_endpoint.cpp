@@ -203,7 +203,9 @@ struct http_endpoint::impl {
 
   static void json_error(httplib::Response& response, int status, const std::string& message) {
     response.status = status;
-    response.set_content(ordered_json{{"error", message}}.dump(), "application/json");
+    // The message may quote the request (a job id from the path), which need not be UTF-8.
+    response.set_content(ordered_json{{"error", message}}.dump(-1, ' ', false, ordered_json::error_handler_t::replace),
+                         "application/json");
   }
 
   // The state database for this request (a pooled connection on PostgreSQL); nullopt (and the
@@ -269,6 +271,10 @@ struct http_endpoint::impl {
     response.set_chunked_content_provider(
         "text/event-stream",
         [this, state](std::size_t, httplib::DataSink& sink) {
+          // A connection that can no longer be written ends the stream at once, not at the next
+          // keep-alive (the http_dashboard fuzz target found such streams holding their thread and
+          // stream slot for the whole keep-alive interval).
+          if (!sink.is_writable()) return false;
           std::string frame;
           {
             std::unique_lock lock(mutex);
@@ -359,5 +365,7 @@ void http_endpoint::serve_jobs_from(sql::location state_db) {
 const std::string& http_endpoint::address() const { return impl_->http->address(); }
 
 std::string http_endpoint::url() const { return impl_->http->url() + "/"; }
+
+services::http_listener& http_endpoint::listener() { return *impl_->http; }
 
 }  // namespace horizons::health_monitor

@@ -36,6 +36,7 @@
 #include <memory>
 #include <string>
 
+#include "services/common/http_listener.hpp"
 #include "services/common/sql/sql.hpp"
 #include "services/health_monitor/snapshot.hpp"
 
@@ -66,6 +67,8 @@ class http_endpoint {
   [[nodiscard]] const std::string& address() const;
   /// "http://<address>/": the dashboard.
   [[nodiscard]] std::string url() const;
+  /// The listener its routes answer on (http_listener::answer serves a request in memory).
+  [[nodiscard]] services::http_listener& listener();
 
   struct impl;
 

@@ -190,6 +190,7 @@ struct http_api::impl {
 http_api::http_api(std::unique_ptr<impl> state) : impl_(std::move(state)) {}
 http_api::~http_api() = default;
 std::string http_api::url() const { return impl_->http_->url(); }
+services::http_listener& http_api::listener() { return *impl_->http_; }
 
 std::expected<std::unique_ptr<http_api>, std::string> http_api::start(const options& opts) {
   auto started = impl::start(opts);

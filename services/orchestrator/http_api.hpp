@@ -33,6 +33,7 @@
 #include <horizons/config.hpp>
 
 #include "services/common/bearer_tokens.hpp"
+#include "services/common/http_listener.hpp"
 #include "services/common/sql/sql.hpp"
 #include "services/orchestrator/rate_limit.hpp"
 
@@ -56,6 +57,8 @@ class http_api {
   http_api& operator=(const http_api&) = delete;
   /// "http://host:port", with the port actually bound.
   [[nodiscard]] std::string url() const;
+  /// The listener its routes answer on (http_listener::answer serves a request in memory).
+  [[nodiscard]] services::http_listener& listener();
 
   struct impl;
 

@@ -1,5 +1,6 @@
 #include "services/schema_registry/http_routes.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <functional>
 
@@ -35,9 +36,29 @@ void send(httplib::Response& res, const api_result& result) {
 }
 
 // No exception leaves a handler: httplib would answer a bare 500.
+// UTF-8 without control characters: what a subject name (or any path segment) may be. A fuzz target
+// found names that are not UTF-8 reaching the store, which cannot write them as JSON (500).
+bool is_text(const std::string& segment) {
+  if (std::ranges::any_of(segment, [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+    return false;
+  }
+  try {
+    (void)json(segment).dump();  // nlohmann checks the UTF-8 as it writes
+    return true;
+  } catch (const json::type_error&) {
+    return false;
+  }
+}
+
 handler guarded(handler inner) {
   return [inner = std::move(inner)](const httplib::Request& req, httplib::Response& res) noexcept {
     try {
+      for (std::size_t i = 1; i < req.matches.size(); ++i) {
+        if (!is_text(req.matches[i].str())) {
+          return send_error(res, api_error::make(error_code::bad_request,
+                                                 "a path segment must be UTF-8 text without control characters"));
+        }
+      }
       inner(req, res);
     } catch (const std::exception& e) {
       try {

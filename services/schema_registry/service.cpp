@@ -54,6 +54,7 @@ server::~server() { stop(); }
 
 const std::string& server::url() const { return impl_->url; }
 store_status server::status() const { return impl_->store->status(); }
+services::http_listener& server::listener() { return *impl_->http; }
 void server::stop() { impl_->stop(); }
 
 std::expected<void, std::string> run(const options& opts, std::stop_token stop,

@@ -31,6 +31,7 @@
 
 #include <horizons/config.hpp>
 
+#include "services/common/http_listener.hpp"
 #include "services/common/service_descriptor.hpp"
 #include "services/schema_registry/topic_store.hpp"
 
@@ -96,6 +97,8 @@ class server {
   /// "http://127.0.0.1:8081": where this instance answers.
   [[nodiscard]] const std::string& url() const;
   [[nodiscard]] store_status status() const;
+  /// The listener its routes answer on (http_listener::answer serves a request in memory).
+  [[nodiscard]] services::http_listener& listener();
   /// Stops answering, resigns the writer role if held, stops following the topic. Idempotent.
   void stop();
 

@@ -84,7 +84,8 @@ TEST_F(cli_ops, dlq_list_shows_why_and_replay_republishes_each_dead_letter_once)
     auto entry = nlohmann::json::parse(line);
     EXPECT_EQ(entry["error-class"], "handler");
     EXPECT_EQ(entry["error-message"], "quota exceeded");
-    EXPECT_EQ(entry["attempts"], "1");
+    EXPECT_EQ(entry["attempts"], 1);
+    EXPECT_TRUE(entry["original-offset"].is_number()) << line;
     EXPECT_EQ(entry["original-topic"], "job-lifecycle");
     EXPECT_TRUE(rejected.contains(entry["event"]["payload"]["job_id"].get<std::string>()));
   }

@@ -3,6 +3,8 @@
 #include <horizons/catalogue.hpp>
 #include <horizons/consumer.hpp>
 
+#include <charconv>
+
 #include <fmt/format.h>
 
 #include "headers.hpp"
@@ -71,3 +73,42 @@ std::expected<std::string, kafka_error> dead_letter_writer::write(const rd_kafka
 }
 
 }  // namespace horizons::detail
+
+namespace horizons {
+
+namespace {
+
+template <class Number>
+std::optional<Number> number_header(const raw_record& record, std::string_view name) {
+  auto text = record.header(name);
+  if (!text) return std::nullopt;
+  Number value{};
+  const auto* end = text->data() + text->size();
+  auto [at, error] = std::from_chars(text->data(), end, value);
+  if (error != std::errc{} || at != end) return std::nullopt;
+  return value;
+}
+
+std::optional<std::string> text_header(const raw_record& record, std::string_view name) {
+  auto text = record.header(name);
+  return text ? std::optional<std::string>(*text) : std::nullopt;
+}
+
+}  // namespace
+
+dead_letter read_dead_letter(const raw_record& record) {
+  dead_letter letter{
+      .original_topic = text_header(record, dlq_header::original_topic),
+      .original_partition = number_header<std::int32_t>(record, dlq_header::original_partition),
+      .original_offset = number_header<std::int64_t>(record, dlq_header::original_offset),
+      .error_class = text_header(record, dlq_header::error_class),
+      .error_message = text_header(record, dlq_header::error_message),
+      .attempts = number_header<std::int32_t>(record, dlq_header::attempts),
+  };
+  if (auto micros = number_header<std::int64_t>(record, dlq_header::failed_at)) {
+    letter.failed_at = timestamp(std::chrono::microseconds(*micros));
+  }
+  return letter;
+}
+
+}  // namespace horizons
