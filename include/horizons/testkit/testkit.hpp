@@ -5,8 +5,9 @@
 // event builders and samplers (event_builder.hpp, sample.hpp), the mock
 // publisher (mock_publisher.hpp), the message capture with waiting
 // assertions (message_capture.hpp), the latency recorder
-// (latency_recorder.hpp) and the embedded-cluster fixture with fault
-// injection (cluster_fixture.hpp).
+// (latency_recorder.hpp), the embedded-cluster fixture with fault
+// injection (cluster_fixture.hpp) and a topic's contents read back
+// (topic_contents.hpp).
 #pragma once
 
 #include <horizons/event_builder.hpp>
@@ -15,3 +16,4 @@
 #include <horizons/testkit/latency_recorder.hpp>
 #include <horizons/testkit/message_capture.hpp>
 #include <horizons/testkit/mock_publisher.hpp>
+#include <horizons/testkit/topic_contents.hpp>

@@ -16,7 +16,7 @@
 #include <horizons/reflection.hpp>
 #include <horizons/sample.hpp>
 #include <horizons/testkit/cluster_fixture.hpp>
-#include <horizons/topic_reader.hpp>
+#include <horizons/testkit/topic_contents.hpp>
 
 #include "scratch.hpp"
 #include "services/common/outbox_relay.hpp"
@@ -149,29 +149,21 @@ class common_outbox_relay : public testkit::cluster_fixture {
     std::map<std::string, int> last_seq;
     std::map<std::string, std::int32_t> partition_of;
     for (const auto& topic : catalogue) {
-      auto reader = topic_reader::open(config(), std::string(topic.name()), read_from::beginning);
-      EXPECT_TRUE(reader) << reader.error().message;
-      if (!reader) continue;
-      auto deadline = std::chrono::steady_clock::now() + 30s;
-      while (std::chrono::steady_clock::now() < deadline) {
-        auto record = (*reader)->next(500ms);
-        EXPECT_TRUE(record) << record.error().message;
-        if (!record) break;
-        if (!*record) {
-          if ((*reader)->at_end()) break;
-          continue;
-        }
+      auto records = testkit::read_topic(config(), std::string(topic.name()));
+      EXPECT_TRUE(records) << records.error();
+      if (!records) continue;
+      for (const auto& record : *records) {
         ++seen.records;
-        auto decoded = decode_framed(std::as_bytes(std::span((*record)->value)));
+        auto decoded = decode_framed(std::as_bytes(std::span(record.value)));
         EXPECT_TRUE(decoded) << decoded.error().message;
         if (!decoded) continue;
         if (++seen.copies[id_of(*decoded)] > 1) continue;  // a repeat says nothing about order
-        auto key = std::string(topic.name()) + "/" + (*record)->key.value_or("");
+        auto key = std::string(topic.name()) + "/" + record.key.value_or("");
         auto seq = std::visit([](const auto& e) { return std::stoi(e.tags.at("seq")); }, *decoded);
         if (seq != last_seq[key] + 1) ++seen.out_of_order;
         last_seq[key] = seq;
-        auto [at, fresh] = partition_of.try_emplace(key, (*record)->partition);
-        if (!fresh && at->second != (*record)->partition) ++seen.keys_on_two_partitions;
+        auto [at, fresh] = partition_of.try_emplace(key, record.partition);
+        if (!fresh && at->second != record.partition) ++seen.keys_on_two_partitions;
       }
     }
     return seen;

@@ -17,7 +17,7 @@
 #include <horizons/producer.hpp>
 #include <horizons/sample.hpp>
 #include <horizons/testkit/cluster_fixture.hpp>
-#include <horizons/topic_reader.hpp>
+#include <horizons/testkit/topic_contents.hpp>
 
 #include "scratch.hpp"
 #include "services/common/service_host.hpp"
@@ -171,21 +171,12 @@ TEST_F(common_service_host, a_stopped_and_restarted_service_emits_one_event_per_
   EXPECT_EQ(count_rows(state(), "delivered"), total);
 
   // What reached Kafka: one job.status.changed per submission, caused by it.
-  auto reader = topic_reader::open(config(), "job-lifecycle", read_from::beginning);
-  ASSERT_TRUE(reader) << reader.error().message;
+  auto events = testkit::read_events(config(), "job-lifecycle");
+  ASSERT_TRUE(events) << events.error();
   std::unordered_map<uuid, int> caused;
   std::size_t status_changes = 0, submissions = 0;
-  auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto record = (*reader)->next(500ms);
-    ASSERT_TRUE(record) << record.error().message;
-    if (!*record) {
-      if ((*reader)->at_end()) break;
-      continue;
-    }
-    auto decoded = decode_framed(std::as_bytes(std::span((*record)->value)));
-    ASSERT_TRUE(decoded) << decoded.error().message;
-    const auto& e = std::get<job_lifecycle_event>(*decoded);
+  for (const auto& decoded : *events) {
+    const auto& e = std::get<job_lifecycle_event>(decoded);
     if (std::holds_alternative<job_submitted>(e.payload)) {
       ++submissions;
       continue;

@@ -10,6 +10,7 @@
 #include <horizons/producer.hpp>
 #include <horizons/sample.hpp>
 #include <horizons/testkit/cluster_fixture.hpp>
+#include <horizons/testkit/topic_contents.hpp>
 #include <horizons/topic_reader.hpp>
 #include <horizons/uuid.hpp>
 
@@ -106,22 +107,10 @@ bool alert_open(const snapshot& s, const std::string& id) {
 // Every event on the notifications topic so far.
 std::vector<notification_event> read_notifications(const client_config& config) {
   std::vector<notification_event> events;
-  auto reader = topic_reader::open(config, "notifications", read_from::beginning);
-  EXPECT_TRUE(reader) << reader.error().message;
-  if (!reader) return events;
-  auto until = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < until) {
-    auto next = (*reader)->next(200ms);
-    EXPECT_TRUE(next) << next.error().message;
-    if (!next) break;
-    if (!*next) {
-      if ((*reader)->at_end()) break;
-      continue;
-    }
-    auto decoded = decode_framed(std::as_bytes(std::span((*next)->value)));
-    EXPECT_TRUE(decoded) << decoded.error().message;
-    if (decoded) events.push_back(std::get<notification_event>(*decoded));
-  }
+  auto read = testkit::read_events(config, "notifications", 10s);
+  EXPECT_TRUE(read) << read.error();
+  if (!read) return events;
+  for (const auto& e : *read) events.push_back(std::get<notification_event>(e));
   return events;
 }
 
@@ -380,17 +369,12 @@ TEST_F(health_monitor_service, publishes_health_checks_and_lag_evaluations_to_sy
   ASSERT_TRUE(monitor->wait_for([](const snapshot& s) { return s.evaluations >= 2; }, 30s));
   ASSERT_TRUE(monitor->stop());  // drains the outbox
 
-  auto reader = topic_reader::open(config(), "system-health", read_from::beginning);
-  ASSERT_TRUE(reader) << reader.error().message;
+  auto events = testkit::read_events(config(), "system-health");
+  ASSERT_TRUE(events) << events.error();
   std::vector<system_health_check> checks;
   std::map<std::string, int> evaluated;  // "group/topic" -> count
-  while (!(*reader)->at_end()) {
-    auto next = (*reader)->next(1s);
-    ASSERT_TRUE(next) << next.error().message;
-    if (!*next) continue;
-    auto decoded = decode_framed(std::as_bytes(std::span((*next)->value)));
-    ASSERT_TRUE(decoded) << decoded.error().message;
-    const auto& e = std::get<system_health_event>(*decoded);
+  for (const auto& decoded : *events) {
+    const auto& e = std::get<system_health_event>(decoded);
     if (const auto* check = std::get_if<system_health_check>(&e.payload)) checks.push_back(*check);
     if (const auto* lag = std::get_if<consumer_lag_evaluated>(&e.payload)) {
       ++evaluated[lag->group_id + "/" + lag->topic];
