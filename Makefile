@@ -32,32 +32,36 @@ build: deps
 run: build
 	@$(HORIZONS) run --dashboard
 
+# Each step once; `test` runs them, the others one each. NICE is empty unless `test` sets it.
+ASAN_BUILD = cmake --preset asan >/dev/null && $(NICE) cmake --build --preset asan -j $(JOBS) --target tests_unit tests_postgres
+ASAN_TESTS = ctest --preset asan -j $(JOBS) -L 'unit|postgres'
+FUZZ_BUILD = cmake --preset fuzz >/dev/null && $(NICE) cmake --build --preset fuzz -j $(JOBS) --target fuzz_targets
+
 # The sanitizer and fuzz builds run at the lowest CPU priority while the release suites run: they mostly
 # wait on brokers, servers and child processes, so the builds take the idle CPU instead of time of their own.
+# The ASan suites start as soon as their build is done, while the fuzz build may still be going on.
+test: NICE = nice -n 19
 test: build
 	@mkdir -p build
-	@{ cmake --preset asan >/dev/null && nice -n 19 cmake --build --preset asan -j $(JOBS) \
-		--target tests_unit tests_postgres && cmake --preset fuzz >/dev/null && \
-		nice -n 19 cmake --build --preset fuzz -j $(JOBS) --target fuzz_targets; } > build/sanitizer-build.log 2>&1 & \
-	sanitizer_build=$$!; \
+	@{ $(ASAN_BUILD); } > build/asan-build.log 2>&1 & asan_build=$$!; \
+	{ $(FUZZ_BUILD); } > build/fuzz-build.log 2>&1 & fuzz_build=$$!; \
 	ctest --preset release -j $(JOBS); release=$$?; \
-	if ! wait $$sanitizer_build; then cat build/sanitizer-build.log; echo "make test: the ASan or fuzz build failed" >&2; exit 1; fi; \
-	ctest --preset asan -j $(JOBS) -L 'unit|postgres'; asan=$$?; \
+	if ! wait $$asan_build; then cat build/asan-build.log; echo "make test: the ASan build failed" >&2; exit 1; fi; \
+	$(ASAN_TESTS); asan=$$?; \
+	if ! wait $$fuzz_build; then cat build/fuzz-build.log; echo "make test: the fuzz build failed" >&2; exit 1; fi; \
 	FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) fuzz/run.sh; fuzz=$$?; \
 	test $$release -eq 0 && test $$asan -eq 0 && test $$fuzz -eq 0
 
 test-release: build
 	@ctest --preset release -j $(JOBS)
 
-fuzz: deps
-	@cmake --preset fuzz >/dev/null
-	@cmake --build --preset fuzz -j $(JOBS) --target fuzz_targets
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
-
 test-asan: deps
-	@cmake --preset asan >/dev/null
-	@cmake --build --preset asan -j $(JOBS) --target tests_unit tests_postgres
-	@ctest --preset asan -j $(JOBS) -L 'unit|postgres'
+	@$(ASAN_BUILD)
+	@$(ASAN_TESTS)
+
+fuzz: deps
+	@$(FUZZ_BUILD)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
 # Codec benchmark, then `horizons bench` on the embedded cluster and, only when tools/kafka is already up,
 # on the real cluster (never started from here); the platform's capacity on SQLite, and on PostgreSQL when

@@ -1,5 +1,6 @@
 // horizons audit verify | query | prune: the compliance auditor's hash-chained ledger.
 #include "commands.hpp"
+#include "kafka_options.hpp"
 
 #include "services/compliance_auditor/ledger.hpp"
 #include "services/compliance_auditor/signed_heads.hpp"
@@ -92,15 +93,32 @@ ordered_json checkpoint_json(const std::optional<compliance::checkpoint>& cp) {
 
 struct verify_options {
   bool json = false;
-  std::string checkpoints;     // signed heads file
-  std::string checkpoint_key;  // Ed25519 public key (PEM)
+  std::string checkpoints;                                                   // signed heads file
+  std::string checkpoints_topic;                                             // or the topic they are in
+  std::string checkpoint_key;                                                // Ed25519 public key (PEM)
+  std::shared_ptr<kafka_options> kafka = std::make_shared<kafka_options>();  // where that topic is
 };
+
+// The signed heads from the file or the topic the options name.
+std::expected<std::vector<compliance::signed_head>, int> read_heads(const verify_options& options) {
+  if (options.checkpoints_topic.empty()) {
+    auto heads = compliance::read_signed_heads(options.checkpoints);
+    if (!heads)
+      return std::unexpected(fail("audit verify", fmt::format("--checkpoints: {}", heads.error()), exit_usage));
+    return *heads;
+  }
+  auto config = resolve_config(*options.kafka, true);
+  if (!config) return std::unexpected(fail("audit verify", config.error(), exit_usage));
+  auto heads = compliance::read_signed_heads(*config, options.checkpoints_topic);
+  if (!heads) return std::unexpected(fail("audit verify", fmt::format("--checkpoints-topic: {}", heads.error())));
+  return *heads;
+}
 
 // The ledger checked against its signed heads; exit_usage (already reported) when they cannot be read.
 std::expected<compliance::heads_report, int> check_heads(ledger& book, const compliance::verify_report& chain,
                                                          const verify_options& options) {
-  auto heads = compliance::read_signed_heads(options.checkpoints);
-  if (!heads) return std::unexpected(fail("audit verify", fmt::format("--checkpoints: {}", heads.error()), exit_usage));
+  auto heads = read_heads(options);
+  if (!heads) return std::unexpected(heads.error());
   auto key = compliance::head_verifier::from_pem_file(options.checkpoint_key);
   if (!key) return std::unexpected(fail("audit verify", fmt::format("--checkpoint-key: {}", key.error()), exit_usage));
   auto checked = compliance::check_against_heads(book, chain, *heads, *key);
@@ -115,7 +133,7 @@ int run_verify(const ledger_location& where, const verify_options& options) {
   if (!report) return fail("audit verify", report.error().message);
   const auto& r = *report;
   std::optional<compliance::heads_report> heads;
-  if (r.ok() && !options.checkpoints.empty()) {
+  if (r.ok() && !options.checkpoint_key.empty()) {
     auto checked = check_heads(*opened, r, options);
     if (!checked) return checked.error();
     heads = *checked;
@@ -240,19 +258,35 @@ void add_audit_commands(CLI::App& app, int& result) {
       "--checkpoints", verify_options->checkpoints,
       "The auditor's signed heads (HORIZONS_AUDIT_CHECKPOINTS): also detect a deleted tail, an older copy of "
       "the database and a rewritten chain");
+  auto* checkpoints_topic = verify->add_option(
+      "--checkpoints-topic", verify_options->checkpoints_topic,
+      "Or the topic the auditor writes them to (HORIZONS_AUDIT_CHECKPOINTS_TOPIC, e.g. audit-checkpoints), on "
+      "--brokers");
   auto* checkpoint_key = verify->add_option("--checkpoint-key", verify_options->checkpoint_key,
                                             "The Ed25519 public key (PEM) they are "
                                             "signed with");
+  add_kafka_options(verify, verify_options->kafka);
+  checkpoints->excludes(checkpoints_topic);
   checkpoints->needs(checkpoint_key);
-  checkpoint_key->needs(checkpoints);
+  checkpoints_topic->needs(checkpoint_key);
   verify->footer(
       "Exit: 0 verified, 1 tampered (the first bad entry on stderr), 2 no ledger or bad usage.\n"
       "Examples:\n"
       "  horizons audit verify\n"
       "  horizons audit verify --data-dir /var/lib/horizons\n"
       "  horizons audit verify --ledger backup/ledger.db --json\n"
-      "  horizons audit verify --checkpoints /var/log/horizons/audit-heads.jsonl --checkpoint-key audit.pub");
-  verify->callback([&result, verify_where, verify_options] { result = run_verify(*verify_where, *verify_options); });
+      "  horizons audit verify --checkpoints /var/log/horizons/audit-heads.jsonl --checkpoint-key audit.pub\n"
+      "  horizons audit verify --checkpoints-topic audit-checkpoints --brokers 127.0.0.1:19092 --checkpoint-key "
+      "audit.pub");
+  verify->callback([&result, verify_where, verify_options] {
+    if (!verify_options->checkpoint_key.empty() && verify_options->checkpoints.empty() &&
+        verify_options->checkpoints_topic.empty()) {
+      result = fail("audit verify", "--checkpoint-key needs the heads: --checkpoints FILE or --checkpoints-topic TOPIC",
+                    exit_usage);
+      return;
+    }
+    result = run_verify(*verify_where, *verify_options);
+  });
 
   auto query_where = std::make_shared<ledger_location>();
   auto query = std::make_shared<query_options>();

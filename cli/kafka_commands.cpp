@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "services/compliance_auditor/auditor.hpp"
 #include "services/schema_registry/service.hpp"
 
 namespace horizons::cli {
@@ -45,6 +46,10 @@ int run_up(int brokers, const std::string& registry_listen) {
   // The schema registry's topic (horizons serve schema-registry): the mock cluster cannot create
   // topics on request, and would auto-create it with 4 partitions where the registry needs one.
   if (auto made = (*cluster)->create_topic(schema_registry_service::options{}.topic, 1); !made) {
+    return fail("up", made.error().message);
+  }
+  // The same for the compliance auditor's signed heads (HORIZONS_AUDIT_CHECKPOINTS_TOPIC).
+  if (auto made = (*cluster)->create_topic(std::string(compliance::checkpoints_topic), 1); !made) {
     return fail("up", made.error().message);
   }
   fmt::print("embedded Kafka cluster: {} brokers, {} topics\n", brokers, (*cluster)->topics().size());
@@ -231,6 +236,7 @@ ordered_json dlq_entry(const raw_record& r, topic_id topic, record_decoder& deco
   entry["error-class"] = value(letter.error_class);
   entry["error-message"] = value(letter.error_message);
   entry["attempts"] = value(letter.attempts);
+  entry["omitted-value-bytes"] = value(letter.omitted_value_bytes);
   auto decoded = decoder.decode(topic, as_bytes(r.value));
   entry["event"] = decoded ? ordered_json::parse(to_json(*decoded)) : ordered_json(nullptr);
   return entry;

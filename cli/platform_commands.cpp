@@ -342,8 +342,8 @@ void add_platform_commands(CLI::App& app, int& result) {
     auto kafka = std::make_shared<kafka_options>();
     add_kafka_options(submit, kafka);
     struct submit_flags {
-      std::string json_file, via, token, name, pipeline = "alpha_cal", system = "frontera", dataset = "vla-0001", user,
-                                               job_id;
+      std::string json_file, via, token, ca_cert, name, pipeline = "alpha_cal", system = "frontera",
+                                                        dataset = "vla-0001", user, job_id;
       int nodes = 1, gpus = 0, cores = 56, memory_gb = 192, minutes = 120;
     };
     auto f = std::make_shared<submit_flags>();
@@ -353,6 +353,11 @@ void add_platform_commands(CLI::App& app, int& result) {
                        "submitter is the token's subject");
     submit->add_option("--token", f->token, "With --via: the bearer token (horizons token issue)")
         ->envname("HORIZONS_TOKEN");
+    submit
+        ->add_option("--ca-cert", f->ca_cert,
+                     "With --via https://: the CA certificate (PEM) the API's certificate must chain to; default: "
+                     "the system's CA store")
+        ->envname("HORIZONS_HTTP_CA");
     submit->add_option("--name", f->name, "Job name");
     submit->add_option("--job-id", f->job_id, "Job id (default: a fresh one)");
     submit->add_option("--pipeline", f->pipeline, "alpha_cal, image_reconstruction, anomaly_detection, other")
@@ -414,9 +419,13 @@ void add_platform_commands(CLI::App& app, int& result) {
         }
         httplib::Client client(f->via);
         client.set_connection_timeout(std::chrono::seconds(5));
+        if (!f->ca_cert.empty()) client.set_ca_cert_path(f->ca_cert.c_str());
         auto answer = client.Post("/jobs", {{"Authorization", "Bearer " + f->token}}, body, "application/json");
         if (!answer) {
-          result = fail("submit", fmt::format("{}: {}", f->via, httplib::to_string(answer.error())));
+          result = fail("submit", fmt::format("{}: {}{}", f->via, httplib::to_string(answer.error()),
+                                              answer.error() == httplib::Error::SSLServerVerification
+                                                  ? " (its certificate does not chain to a trusted CA: --ca-cert)"
+                                                  : ""));
           return;
         }
         if (answer->status != 202) {

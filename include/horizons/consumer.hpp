@@ -23,7 +23,11 @@
 // retried with exponential backoff (`retry`); after the last attempt the
 // record goes to `<topic>.dlq` with headers naming the original topic,
 // partition, offset, error class, message and attempts. A record that does
-// not decode goes to the DLQ at once and the consumer carries on. Event
+// not decode goes to the DLQ at once and the consumer carries on; so does a
+// record whose value is longer than config.max_record_bytes, undecoded, its
+// letter without the value (headers and key kept, `dlq-omitted-value-bytes`
+// saying how long it was): the record stays in its topic for as long as the
+// topic keeps it. Event
 // types with no handler are acknowledged and counted as skipped: the consumer
 // reads the envelope and the payload's union branch, finds no handler, and
 // checks the payload in place (a view decode: nothing copied or allocated)
@@ -105,7 +109,8 @@ struct retry_policy {
 
 enum class start_position : std::uint8_t { earliest, latest };
 
-/// What happens to a record that does not decode: written to `<topic>.dlq` (services), or
+/// What happens to a record that does not decode or is longer than config.max_record_bytes:
+/// written to `<topic>.dlq` (services), or
 /// logged and acknowledged (tools that only read a topic and must not move its records).
 enum class undecodable_policy : std::uint8_t { dead_letter, skip };
 
@@ -123,10 +128,11 @@ namespace dlq_header {
 inline constexpr std::string_view original_topic = "dlq-original-topic";
 inline constexpr std::string_view original_partition = "dlq-original-partition";
 inline constexpr std::string_view original_offset = "dlq-original-offset";
-inline constexpr std::string_view error_class = "dlq-error-class";  // "decode" or "handler"
+inline constexpr std::string_view error_class = "dlq-error-class";  // "decode", "size" or "handler"
 inline constexpr std::string_view error_message = "dlq-error-message";
 inline constexpr std::string_view attempts = "dlq-attempts";
-inline constexpr std::string_view failed_at = "dlq-failed-at";  // microseconds since the epoch
+inline constexpr std::string_view failed_at = "dlq-failed-at";                      // microseconds since the epoch
+inline constexpr std::string_view omitted_value_bytes = "dlq-omitted-value-bytes";  // on a "size" letter only
 }  // namespace dlq_header
 
 /// A dead letter read back from a `.dlq` topic (`horizons dlq list`): its dlq_header:: headers, each
@@ -139,6 +145,7 @@ struct dead_letter {
   std::optional<std::string> error_message{};
   std::optional<std::int32_t> attempts{};
   std::optional<timestamp> failed_at{};
+  std::optional<std::int64_t> omitted_value_bytes{};  ///< a "size" letter: the value left out, in bytes
 };
 [[nodiscard]] dead_letter read_dead_letter(const raw_record& record);
 

@@ -24,8 +24,37 @@ bool is_loopback_host(const std::string& host) {
   return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
+std::expected<std::optional<tls_files>, std::string> tls_files::from_environment() {
+  const char* certificate = std::getenv("HORIZONS_HTTP_TLS_CERT");
+  const char* key = std::getenv("HORIZONS_HTTP_TLS_KEY");
+  const bool has_certificate = certificate && *certificate, has_key = key && *key;
+  if (!has_certificate && !has_key) return std::nullopt;
+  if (has_certificate != has_key) {
+    return std::unexpected(fmt::format("{} is set without {}: HTTPS needs both the certificate and its key",
+                                       has_certificate ? "HORIZONS_HTTP_TLS_CERT" : "HORIZONS_HTTP_TLS_KEY",
+                                       has_certificate ? "HORIZONS_HTTP_TLS_KEY" : "HORIZONS_HTTP_TLS_CERT"));
+  }
+  for (auto [name, path] :
+       {std::pair{"HORIZONS_HTTP_TLS_CERT", certificate}, std::pair{"HORIZONS_HTTP_TLS_KEY", key}}) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) return std::unexpected(fmt::format("{}: no file {}", name, path));
+  }
+  return tls_files{.certificate = certificate, .key = key};
+}
+
+template <class Server>
+class http_listener::exposed final : public Server {
+ public:
+  using Server::Server;
+  void process(httplib::Stream& stream) {
+    bool closed = false;
+    (void)Server::process_request(stream, true, closed, nullptr);
+  }
+};
+
 std::expected<std::unique_ptr<http_listener>, std::string> http_listener::bind(const std::string& listen,
-                                                                               http_reach reach) {
+                                                                               http_reach reach,
+                                                                               const std::optional<tls_files>& tls) {
   auto parsed = parse_listen(listen);
   if (!parsed) return std::unexpected(parsed.error());
   const char* allow = std::getenv("HORIZONS_HTTP_ALLOW_NETWORK");
@@ -36,7 +65,23 @@ std::expected<std::unique_ptr<http_listener>, std::string> http_listener::bind(c
         listen));
   }
   std::unique_ptr<http_listener> listener(new http_listener());
-  auto& server = listener->server_;
+  if (tls) {
+    auto https = std::make_unique<exposed<httplib::SSLServer>>(tls->certificate.c_str(), tls->key.c_str());
+    if (!https->is_valid()) {
+      return std::unexpected(fmt::format(
+          "cannot serve HTTPS on {}: OpenSSL could not load the certificate {} and the key {} (PEM files, the key "
+          "unencrypted and the certificate's own)",
+          listen, tls->certificate.string(), tls->key.string()));
+    }
+    listener->process_ = [raw = https.get()](httplib::Stream& stream) { raw->process(stream); };
+    listener->server_ = std::move(https);
+    listener->tls_ = true;
+  } else {
+    auto http = std::make_unique<exposed<httplib::Server>>();
+    listener->process_ = [raw = http.get()](httplib::Stream& stream) { raw->process(stream); };
+    listener->server_ = std::move(http);
+  }
+  auto& server = *listener->server_;
   socket_t listening = INVALID_SOCKET;
   server.set_socket_options([&listening](socket_t sock) {
     int yes = 1;
@@ -67,9 +112,9 @@ std::expected<std::unique_ptr<http_listener>, std::string> http_listener::bind(c
 http_listener::~http_listener() { stop(); }
 
 void http_listener::serve() {
-  add_metrics_route(server_);
+  add_metrics_route(*server_);
   thread_ = std::thread([this] {
-    server_.listen_after_bind();
+    server_->listen_after_bind();
     ended_ = true;
   });
 }
@@ -78,7 +123,7 @@ void http_listener::stop() {
   if (!thread_.joinable()) return;
   // httplib's stop() does nothing until the listening loop has started: repeat until it ended.
   while (!ended_) {
-    server_.stop();
+    server_->stop();
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   thread_.join();
@@ -126,8 +171,7 @@ class memory_stream final : public httplib::Stream {
 
 std::string http_listener::answer(std::string_view request) {
   memory_stream stream(request);
-  bool closed = false;
-  server_.process_request(stream, true, closed, nullptr);
+  process_(stream);
   return std::move(stream).written();
 }
 

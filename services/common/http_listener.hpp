@@ -14,13 +14,19 @@
 // Routes without authentication (http_reach::this_host, the default) listen on loopback addresses
 // only, unless HORIZONS_HTTP_ALLOW_NETWORK=1 says to serve them to the network anyway; a listener
 // whose routes check a bearer token on every request (http_reach::network) may bind any address.
+// With `tls` (a certificate chain and its key, PEM files) the listener speaks HTTPS only, through
+// httplib's OpenSSL server; bind() fails naming the files when OpenSSL cannot load them or they do
+// not belong together. answer() goes past TLS: it feeds the routes directly.
 // Threads: bind(), serve() and stop() from the owning thread; routes run on httplib's threads.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <expected>
+#include <filesystem>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -35,16 +41,27 @@ enum class http_reach : std::uint8_t { this_host, network };
 /// True for 127.0.0.0/8, ::1 and "localhost".
 [[nodiscard]] bool is_loopback_host(const std::string& host);
 
+/// A listener's TLS certificate chain and private key (PEM files, the key unencrypted).
+struct tls_files {
+  std::filesystem::path certificate{};
+  std::filesystem::path key{};
+
+  /// HORIZONS_HTTP_TLS_CERT and HORIZONS_HTTP_TLS_KEY: both (files that exist), or neither (nullopt);
+  /// one without the other, or a file that is missing, is an error naming the variable.
+  [[nodiscard]] static std::expected<std::optional<tls_files>, std::string> from_environment();
+};
+
 class http_listener {
  public:
   [[nodiscard]] static std::expected<std::unique_ptr<http_listener>, std::string> bind(
-      const std::string& listen, http_reach reach = http_reach::this_host);
+      const std::string& listen, http_reach reach = http_reach::this_host,
+      const std::optional<tls_files>& tls = std::nullopt);
   ~http_listener();  ///< stop()
   http_listener(const http_listener&) = delete;
   http_listener& operator=(const http_listener&) = delete;
 
   /// Where routes are added, before or after serve().
-  [[nodiscard]] httplib::Server& server() { return server_; }
+  [[nodiscard]] httplib::Server& server() { return *server_; }
   /// Adds GET /metrics and starts answering.
   void serve();
   /// Stops answering and joins the thread (waits for requests in hand). Idempotent.
@@ -52,8 +69,8 @@ class http_listener {
 
   /// "host:port" ("[v6]:port") with the port actually bound.
   [[nodiscard]] const std::string& address() const { return address_; }
-  /// "http://" + address().
-  [[nodiscard]] std::string url() const { return "http://" + address_; }
+  /// "http://" + address(), or "https://" with TLS.
+  [[nodiscard]] std::string url() const { return (tls_ ? "https://" : "http://") + address_; }
 
   /// Answers one raw HTTP request in memory through the same routes, on the calling thread, and
   /// returns the raw response: the fuzz targets' way in. The client reads the response head and
@@ -62,11 +79,12 @@ class http_listener {
 
  private:
   http_listener() = default;
-  // httplib::Server with its request processing reachable by answer().
-  class server_type : public httplib::Server {
-    friend class http_listener;
-  };
-  server_type server_;
+  // httplib's Server or SSLServer, with its request processing reachable by answer().
+  template <class Server>
+  class exposed;
+  std::unique_ptr<httplib::Server> server_;
+  std::function<void(httplib::Stream&)> process_;  // one request from the stream through server_'s routes
+  bool tls_ = false;
   std::thread thread_;
   std::atomic<bool> ended_{false};
   std::string address_;

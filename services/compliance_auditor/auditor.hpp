@@ -10,12 +10,16 @@
 // record redelivered after a crash leaves the ledger as it was. Consumed in
 // the group `compliance-auditor`. Ledger: <data_dir>/compliance-auditor/ledger.db.
 //
-// Signed heads (signed_heads.hpp), when a file and an Ed25519 key are given
-// (options, or HORIZONS_AUDIT_CHECKPOINTS and HORIZONS_AUDIT_SIGNING_KEY):
-// every `sign_every`, and once more when it stops, the auditor signs the
-// ledger's head if it moved and appends it to the file, which must lie
-// outside the data directory. `horizons audit verify --checkpoints FILE
-// --checkpoint-key PUB` checks a ledger against them.
+// Signed heads (signed_heads.hpp), when an Ed25519 key is given (option or
+// HORIZONS_AUDIT_SIGNING_KEY) with a topic, a file or both (options, or
+// HORIZONS_AUDIT_CHECKPOINTS_TOPIC and HORIZONS_AUDIT_CHECKPOINTS): every
+// `sign_every`, and once more when it stops, the auditor signs the ledger's
+// head if it moved, writes it to the compacted topic (made at start with one
+// partition and cleanup.policy=compact when missing; `audit-checkpoints` by
+// convention, which `horizons up` and `horizons run` make on the embedded
+// cluster) and appends it to the file, which must lie outside the data
+// directory. `horizons audit verify --checkpoints-topic TOPIC` (or
+// `--checkpoints FILE`) `--checkpoint-key PUB` checks a ledger against them.
 #pragma once
 
 #include <array>
@@ -47,12 +51,16 @@ struct auditor_options {
   services::service_options service{};
   /// How often retention runs (and the chain is verified and reported).
   std::chrono::milliseconds retention_every{std::chrono::hours(1)};
-  /// Signed heads: the file they are appended to and the Ed25519 private key (PEM); both empty: from
-  /// the environment (above); neither there: no signed heads.
+  /// Signed heads: the topic they are written to, the file they are appended to, and the Ed25519
+  /// private key (PEM); each empty: from the environment (above); no key: no signed heads.
+  std::string checkpoints_topic{};
   std::filesystem::path checkpoints_file{};
   std::filesystem::path signing_key{};
   std::chrono::milliseconds sign_every{std::chrono::seconds(10)};
 };
+
+/// The heads topic's conventional name.
+inline constexpr std::string_view checkpoints_topic = "audit-checkpoints";
 
 [[nodiscard]] std::expected<void, std::string> run(const auditor_options& opts, std::stop_token stop);
 

@@ -62,13 +62,6 @@ std::optional<digest> as_digest(std::span<const std::byte> blob) {
   return d;
 }
 
-std::string hex(std::span<const std::byte> bytes) {
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (auto b : bytes) fmt::format_to(std::back_inserter(out), "{:02x}", std::to_integer<unsigned>(b));
-  return out;
-}
-
 // Enough of a hash to recognise it in a message.
 std::string short_hex(const std::optional<digest>& d) { return d ? to_hex(*d).substr(0, 16) : "(malformed)"; }
 
@@ -429,7 +422,14 @@ class chain_checker {
 
 }  // namespace
 
-std::string to_hex(const digest& d) { return hex(bytes_of(d)); }
+std::string to_hex(std::span<const std::byte> bytes) {
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (auto b : bytes) fmt::format_to(std::back_inserter(out), "{:02x}", std::to_integer<unsigned>(b));
+  return out;
+}
+
+std::string to_hex(const digest& d) { return to_hex(bytes_of(d)); }
 
 std::string_view to_string(tamper_kind kind) {
   switch (kind) {
@@ -571,7 +571,7 @@ std::expected<std::vector<ledger_entry>, ledger_error> ledger::query(const query
                        .occurred_at = from_micros(rows->integer(3)),
                        .job_id = rows->is_null(4) ? std::nullopt : std::optional(rows->text(4)),
                        .user_id = rows->is_null(5) ? std::nullopt : std::optional(rows->text(5)),
-                       .hash = hex(rows->blob(6)),
+                       .hash = to_hex(rows->blob(6)),
                        .event_json = to_json(decoded)});
   }
   if (rows->last_error()) return std::unexpected(from(*rows->last_error()));

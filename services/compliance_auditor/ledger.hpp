@@ -56,6 +56,8 @@ inline constexpr std::chrono::days retention{90};
 
 using digest = std::array<std::uint8_t, 32>;
 [[nodiscard]] std::string to_hex(const digest& d);
+/// Lower-case hex of any bytes.
+[[nodiscard]] std::string to_hex(std::span<const std::byte> bytes);
 
 struct ledger_error {
   std::string message{};

@@ -18,6 +18,8 @@
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 
+#include <horizons/topic_reader.hpp>
+
 namespace horizons::compliance {
 
 struct head_signer::key {
@@ -28,13 +30,6 @@ struct head_signer::key {
 namespace {
 
 constexpr std::size_t signature_bytes = 64;
-
-std::string hex(std::span<const unsigned char> bytes) {
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (auto b : bytes) out += fmt::format("{:02x}", b);
-  return out;
-}
 
 std::optional<std::vector<unsigned char>> unhex(std::string_view text) {
   if (text.size() % 2 != 0) return std::nullopt;
@@ -84,7 +79,7 @@ std::string key_id_of(EVP_PKEY* pkey) {
   EVP_PKEY_get_raw_public_key(pkey, raw.data(), &length);
   std::array<unsigned char, SHA256_DIGEST_LENGTH> sha{};
   SHA256(raw.data(), length, sha.data());
-  return hex(std::span(sha).first(8));
+  return to_hex(std::as_bytes(std::span(sha).first(8)));
 }
 
 std::string when(timestamp t) { return format_rfc3339(t).value_or("?"); }
@@ -148,7 +143,8 @@ signed_head head_signer::sign(const chain_position& head, timestamp at) const {
                      text.size()) != 1) {
     throw std::runtime_error("Ed25519 signing failed");
   }
-  return signed_head{.head = head, .at = at, .key_id = key_id_, .signature = hex(signature)};
+  return signed_head{
+      .head = head, .at = at, .key_id = key_id_, .signature = to_hex(std::as_bytes(std::span(signature)))};
 }
 
 std::expected<head_verifier, std::string> head_verifier::from_pem_file(const std::filesystem::path& path) {
@@ -194,6 +190,32 @@ std::expected<std::vector<signed_head>, std::string> read_signed_heads(const std
     if (!head) return std::unexpected(fmt::format("{} line {}: {}", file.string(), number, head.error()));
     heads.push_back(std::move(*head));
   }
+  return heads;
+}
+
+keyed_record head_record(const signed_head& head) {
+  return {.key = std::to_string(head.head.seq), .value = head.to_json_line()};
+}
+
+std::expected<std::vector<signed_head>, std::string> read_signed_heads(const client_config& config,
+                                                                       const std::string& topic) {
+  auto reader = topic_reader::open(config, topic, read_from::beginning, "horizons-audit-verify");
+  if (!reader) return std::unexpected(fmt::format("cannot read {}: {}", topic, reader.error().message));
+  std::vector<signed_head> heads;
+  for (;;) {
+    auto record = (*reader)->next(std::chrono::seconds(1));
+    if (!record) return std::unexpected(fmt::format("cannot read {}: {}", topic, record.error().message));
+    if (!*record) {
+      if ((*reader)->at_end()) break;
+      continue;
+    }
+    const auto& r = **record;
+    if (r.value.empty()) continue;  // a tombstone
+    auto head = signed_head::from_json_line(r.value);
+    if (!head) return std::unexpected(fmt::format("{}[{}]@{}: {}", topic, r.partition, r.offset, head.error()));
+    heads.push_back(std::move(*head));
+  }
+  std::ranges::stable_sort(heads, {}, [](const signed_head& h) { return h.head.seq; });
   return heads;
 }
 

@@ -1,6 +1,7 @@
 // Signed heads of the audit ledger ("checkpoints"): now and then the auditor signs the chain's head
-// (sequence number, hash, time) with an Ed25519 key and appends it to a file kept outside the data
-// directory. Whoever can write the ledger's database cannot forge them, so a ledger checked against
+// (sequence number, hash, time) with an Ed25519 key and writes it to a compacted Kafka topic
+// (`audit-checkpoints`, keyed by the sequence number) and/or appends it to a file kept outside the
+// data directory. Whoever can write the ledger's database cannot forge them, so a ledger checked against
 // them shows a deleted tail, a database replaced by an older copy, or a chain rewritten with
 // recomputed hashes, which the chain alone cannot (ledger.hpp).
 //
@@ -9,7 +10,7 @@
 //   auto head = signer->sign(*book.head(), horizons::now());
 //   append_signed_head("/var/log/horizons/audit-heads.jsonl", head);   // one JSON line each
 //
-//   auto heads = read_signed_heads("/var/log/horizons/audit-heads.jsonl");
+//   auto heads = read_signed_heads("/var/log/horizons/audit-heads.jsonl");   // or (config, "audit-checkpoints")
 //   auto key = horizons::compliance::head_verifier::from_pem_file("audit.pub");
 //   auto report = check_against_heads(book, *book.verify(), *heads, *key);
 //   if (report->bad) fail(report->bad->explanation);   // names the first entry that fails and the proof
@@ -18,9 +19,9 @@
 // "signature": "<128 hex>"}; the signature covers "horizons-audit-head/1 seq=<seq> hash=<hash>
 // at=<microseconds>". `key` names the signing key (the first 8 bytes of SHA-256 of its raw public key).
 //
-// What it cannot catch: entries appended after the last signed head and then deleted, and a heads
-// file whose own tail was deleted by someone who can write it too (keep it where the database's
-// writers cannot: another host, append-only storage).
+// What it cannot catch: entries appended after the last signed head and then deleted, and heads whose
+// own tail was deleted by someone who can write them too (keep them where the database's writers
+// cannot: a topic they have no ACL to write, another host, append-only storage).
 //
 // Threads: signers and verifiers are immutable after creation; any thread. The file functions do I/O.
 #pragma once
@@ -34,6 +35,8 @@
 #include <string>
 #include <vector>
 
+#include <horizons/config.hpp>
+#include <horizons/record_writer.hpp>
 #include <horizons/timestamp.hpp>
 
 #include "services/compliance_auditor/ledger.hpp"
@@ -84,6 +87,13 @@ class head_verifier {
                                                                   const signed_head& head);
 /// Every line of `file`, in order; an error names the first malformed line.
 [[nodiscard]] std::expected<std::vector<signed_head>, std::string> read_signed_heads(const std::filesystem::path& file);
+/// The record written for `head` to a heads topic: key the sequence number (compaction keeps one head
+/// per entry), value its JSON line.
+[[nodiscard]] keyed_record head_record(const signed_head& head);
+/// Every head in `topic`, read from its beginning to its end, in sequence order (tombstones
+/// skipped); an error names the malformed record, or what Kafka said.
+[[nodiscard]] std::expected<std::vector<signed_head>, std::string> read_signed_heads(const client_config& config,
+                                                                                     const std::string& topic);
 
 struct heads_finding {
   std::int64_t seq = 0;       // the first entry that fails against the heads

@@ -30,7 +30,7 @@ struct http_api::impl {
           "HORIZONS_JWT_PUBLIC_KEY (RS256, a PEM file)");
     }
     // Every route but /metrics checks the caller's token, so the API may face the network.
-    auto http = services::http_listener::bind(opts.listen, services::http_reach::network);
+    auto http = services::http_listener::bind(opts.listen, services::http_reach::network, opts.tls);
     if (!http) return std::unexpected(fmt::format("--http: {}", http.error()));
     auto api = std::make_unique<impl>(opts);
     auto config = opts.config;

@@ -19,7 +19,8 @@
 // POST /jobs/<job_id>/cancel: the submitter (or an admin) asks to cancel → 202 once recorded (the engine
 // cancels at its next step; with Slurm, scancel); 403 another user, 404 unknown, 409 already finished.
 // Limits: a body over `max_body_bytes` → 413; more than the rate limit per caller → 429 with
-// Retry-After. Every error is {"error": "..."}.
+// Retry-After. Every error is {"error": "..."}. With `tls` the API speaks HTTPS only (url() says
+// https://), so that tokens never cross the network in clear.
 //
 // Threads: the server answers on a thread of its own; start() and the destructor from one thread. The
 // destructor stops the server and closes the producer (up to 10 s).
@@ -28,6 +29,7 @@
 #include <expected>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <horizons/config.hpp>
@@ -48,6 +50,7 @@ class http_api {
     services::token_keys auth{};                      // checks the callers' tokens; a key is required
     rate_limit::settings per_caller{};                // 429 beyond it
     std::size_t max_body_bytes = 64 * 1024;           // 413 beyond it
+    std::optional<services::tls_files> tls{};         // HTTPS only, with this certificate and key
   };
 
   /// Errors: no key in `auth`, a bad or busy address, a producer or database that cannot be opened.

@@ -94,6 +94,12 @@ std::expected<void, std::string> run(const options& opts, std::stop_token stop) 
     }
     auth = **configured;
   }
+  auto tls = opts.api_tls;
+  if (!opts.http_listen.empty() && !tls) {
+    auto configured = services::tls_files::from_environment();
+    if (!configured) return std::unexpected(fmt::format("{}: {}", descriptor.name, configured.error()));
+    tls = *configured;
+  }
   std::optional<slurm_cli> slurm;
   batch_settings batch;
   if (opts.scheduling.kind == scheduler_kind::slurm) {
@@ -130,7 +136,8 @@ std::expected<void, std::string> run(const options& opts, std::stop_token stop) 
     auto started = http_api::start({.listen = opts.http_listen,
                                     .config = opts.service.config,
                                     .database = (*host)->store().where(),
-                                    .auth = auth});
+                                    .auth = auth,
+                                    .tls = tls});
     if (!started) return std::unexpected(fmt::format("{}: {}", descriptor.name, started.error()));
     api = std::move(*started);
     spdlog::info("{}: job API and /metrics at {}", descriptor.name, api->url());

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <expected>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -40,6 +41,7 @@
 #include <horizons/events.hpp>
 
 #include "services/common/bearer_tokens.hpp"
+#include "services/common/http_listener.hpp"
 #include "services/common/service_descriptor.hpp"
 #include "services/common/service_host.hpp"
 #include "services/orchestrator/batch_job.hpp"
@@ -99,6 +101,9 @@ struct options {
   std::string http_listen{};
   /// The key the HTTP API checks tokens with; without a key, token_keys::for_checking() (the environment).
   services::token_keys api_auth{};
+  /// The HTTP API's certificate and key (HTTPS); without them, tls_files::from_environment()
+  /// (HORIZONS_HTTP_TLS_CERT, HORIZONS_HTTP_TLS_KEY), and plain HTTP when those are not set either.
+  std::optional<services::tls_files> api_tls{};
 };
 
 /// Runs the orchestrator until `stop`; an error names what could not start or go on.

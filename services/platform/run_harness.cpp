@@ -20,6 +20,7 @@
 #include <horizons/topic_reader.hpp>
 
 #include "services/common/state_store.hpp"
+#include "services/compliance_auditor/auditor.hpp"
 #include "services/compliance_auditor/ledger.hpp"
 #include "services/platform/registry.hpp"
 #include "services/schema_registry/service.hpp"
@@ -343,6 +344,11 @@ std::expected<report, std::string> run(const options& opts, std::stop_token stop
     if (!cluster) return std::unexpected(fmt::format("starting the embedded cluster: {}", cluster.error().message));
     embedded = std::move(*cluster);
     config.brokers = embedded->bootstrap_servers();
+    // The compliance auditor's signed heads topic (HORIZONS_AUDIT_CHECKPOINTS_TOPIC): the mock cluster
+    // cannot create topics on request.
+    if (auto made = embedded->create_topic(std::string(compliance::checkpoints_topic), 1); !made) {
+      return std::unexpected(fmt::format("creating {}: {}", compliance::checkpoints_topic, made.error().message));
+    }
     // The mock broker holds an empty fetch for the whole wait instead of answering when data arrives.
     if (opts.config.fetch_wait == client_config{}.fetch_wait) config.fetch_wait = std::chrono::milliseconds(10);
     out.cluster = fmt::format("embedded, 3 brokers at {}", config.brokers);

@@ -6,7 +6,9 @@
 - the tokens it mints are standard: HS256 checked here with Python's hmac, RS256 with `openssl dgst`
   against a key pair made by `openssl genpkey`; claims sub, iss, aud, iat, nbf, exp, roles;
 - end to end on the embedded cluster (`horizons up`): `horizons serve orchestrator --http` with a
-  secret, `horizons submit --via` with a token (202, the job admitted as the token's subject), a token
+  secret and, over HTTPS, a certificate made by `openssl req` (HORIZONS_HTTP_TLS_CERT/KEY):
+  `horizons submit --via https://` refused without the API's CA and plain HTTP unanswered; with
+  --ca-cert / HORIZONS_HTTP_CA and a token 202 (the job admitted as the token's subject), a token
   signed with another secret (401), GET /jobs/<id> for the submitter (200), another user (403), an
   admin (200).
 
@@ -18,6 +20,7 @@ import hmac
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -69,15 +72,28 @@ def free_port():
         return s.getsockname()[1]
 
 
+TLS = {}  # the end-to-end API's TLS context (its own CA), set by end_to_end
+
+
 def http(method, url, token=None, body=None):
     request = urllib.request.Request(url, method=method, data=body.encode() if body else None)
     if token:
         request.add_header("Authorization", "Bearer " + token)
     try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
+        with urllib.request.urlopen(request, timeout=30, context=TLS.get("context")) as answer:
             return answer.status, json.loads(answer.read() or b"{}")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
+
+
+def answers_plain_http(port):
+    """Whether a plain HTTP request to 127.0.0.1:port gets an HTTP answer."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            return s.recv(16).startswith(b"HTTP/")
+    except OSError:
+        return False
 
 
 def refusals(workdir):
@@ -139,9 +155,15 @@ def end_to_end(workdir):
         if brokers is None:
             return
         port = free_port()
-        url = f"http://127.0.0.1:{port}"
+        url = f"https://127.0.0.1:{port}"
+        # The API over HTTPS, with a certificate for 127.0.0.1 that only this test trusts.
+        cert, key = os.path.join(workdir, "api.crt"), os.path.join(workdir, "api.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                        "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        TLS["context"] = ssl.create_default_context(cafile=cert)
         env = {k: v for k, v in os.environ.items() if not k.startswith("HORIZONS_JWT")}
-        env["HORIZONS_JWT_SECRET"] = SECRET
+        env.update({"HORIZONS_JWT_SECRET": SECRET, "HORIZONS_HTTP_TLS_CERT": cert, "HORIZONS_HTTP_TLS_KEY": key})
         serve = subprocess.Popen([HORIZONS, "serve", "orchestrator", "--brokers", brokers, "--http", f"127.0.0.1:{port}",
                                   "--data-dir", os.path.join(workdir, "data")], env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -157,12 +179,18 @@ def end_to_end(workdir):
         admin = minted(["--sub", "ops", "--role", "admin"], {"HORIZONS_JWT_SECRET": SECRET})[0]
         forged = minted(["--sub", "alice"], {"HORIZONS_JWT_SECRET": "x" * 40})[0]
 
-        done = run(["submit", "--via", url, "--name", "m87", "--job-id", "job-token-1"], {"HORIZONS_TOKEN": alice})
+        done = run(["submit", "--via", url, "--name", "m87", "--job-id", "job-untrusted"], {"HORIZONS_TOKEN": alice})
+        check("submit --via https without the API's CA", done.returncode == 1 and "--ca-cert" in done.stderr,
+              f"exit {done.returncode}: {done.stderr}")
+        check("plain HTTP to the HTTPS API", not answers_plain_http(port))
+        done = run(["submit", "--via", url, "--name", "m87", "--job-id", "job-token-1"],
+                   {"HORIZONS_TOKEN": alice, "HORIZONS_HTTP_CA": cert})
         check("submit --via with a token", done.returncode == 0 and '"job-token-1"' in done.stdout,
               f"exit {done.returncode}: {done.stdout} {done.stderr}")
-        done = run(["submit", "--via", url, "--name", "m87", "--token", forged])
+        done = run(["submit", "--via", url, "--name", "m87", "--token", forged, "--ca-cert", cert])
         check("submit --via with a forged token", done.returncode == 1 and "401" in done.stderr, done.stderr)
-        done = run(["submit", "--via", url, "--name", "m87", "--user", "alice"], {"HORIZONS_TOKEN": bob})
+        done = run(["submit", "--via", url, "--name", "m87", "--user", "alice", "--ca-cert", cert],
+                   {"HORIZONS_TOKEN": bob})
         check("submit --via as another user", done.returncode == 1 and "403" in done.stderr, done.stderr)
 
         status, body = 404, {}

@@ -1,15 +1,19 @@
 // The operator commands against the embedded cluster, as a person or a
-// script runs them: dead letters listed and replayed once, topics ensured,
-// health and lag reported.
+// script runs them: dead letters listed and replayed once, topics ensured (and
+// drift failing the command), health and lag reported, jobs submitted, a topic
+// tailed.
+#include <horizons/catalogue.hpp>
 #include <horizons/consumer.hpp>
+#include <horizons/embedded_cluster.hpp>
 #include <horizons/producer.hpp>
 #include <horizons/sample.hpp>
 #include <horizons/testkit/cluster_fixture.hpp>
-#include <horizons/topic_reader.hpp>
+#include <horizons/testkit/topic_contents.hpp>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <set>
 
 #include "child_process.hpp"
@@ -42,17 +46,13 @@ class cli_ops : public testkit::cluster_fixture {
   }
 
   std::size_t records_in(const std::string& topic, std::set<std::string>* ids = nullptr) {
-    auto reader = topic_reader::open(config(), topic, read_from::beginning);
-    EXPECT_TRUE(reader);
-    std::size_t count = 0;
-    for (auto deadline = std::chrono::steady_clock::now() + 30s; std::chrono::steady_clock::now() < deadline;) {
-      auto record = (*reader)->next(500ms);
-      if (!record || (!*record && (*reader)->at_end())) break;
-      if (!*record) continue;
-      ++count;
-      if (ids) ids->insert(std::string((*record)->header("event-id").value_or("")));
+    auto records = testkit::read_topic(config(), topic);
+    EXPECT_TRUE(records) << records.error();
+    if (!records) return 0;
+    for (const auto& r : *records) {
+      if (ids) ids->insert(std::string(r.header("event-id").value_or("")));
     }
-    return count;
+    return records->size();
   }
 };
 
@@ -134,6 +134,64 @@ TEST_F(cli_ops, topics_health_and_lag_report_on_the_cluster) {
     }
   }
   EXPECT_TRUE(found);
+}
+
+// `horizons submit` publishes one job.submitted as the user named, and prints its ids; `horizons tail`
+// prints what arrives after it started, nothing from before, and ends cleanly on SIGTERM.
+TEST_F(cli_ops, submit_publishes_a_job_and_tail_follows_what_arrives_after_it) {
+  auto before = horizons_cli({"submit", "--user", "alice", "--name", "before", "--job-id", "job-before-tail"});
+  ASSERT_EQ(before.exit_code, 0);
+  ASSERT_EQ(before.lines.size(), 1u);
+  auto printed = nlohmann::json::parse(before.lines.front());
+  EXPECT_EQ(printed["job_id"], "job-before-tail");
+  std::set<std::string> event_ids;
+  EXPECT_EQ(records_in("job-lifecycle", &event_ids), 1u);
+  EXPECT_TRUE(event_ids.contains(printed["event_id"].get<std::string>()));
+
+  testing_support::child_process tail({HORIZONS_CLI, "tail", "job-lifecycle", "--json", "--brokers", config().brokers});
+  // tail starts at the end once its reader is assigned: submit until it prints one.
+  std::set<std::string> submitted;
+  std::optional<nlohmann::json> seen;
+  for (int attempt = 0; attempt < 15 && !seen; ++attempt) {
+    const auto id = "job-tail-" + std::to_string(attempt);
+    auto done = horizons_cli({"submit", "--user", "alice", "--name", "m87", "--job-id", id});
+    ASSERT_EQ(done.exit_code, 0);
+    submitted.insert(id);
+    if (auto line = tail.read_line(2s)) seen = nlohmann::json::parse(*line);
+  }
+  ASSERT_TRUE(seen) << "tail printed nothing in 30 s";
+  EXPECT_EQ((*seen)["event_type"], "job.submitted");
+  EXPECT_EQ((*seen)["user_id"], "alice");
+  EXPECT_TRUE(submitted.contains((*seen)["payload"]["job_id"].get<std::string>()))
+      << "tail printed an event from before it started: " << seen->dump();
+  EXPECT_EQ(tail.terminate(), 0) << "tail ends cleanly on SIGTERM";
+
+  auto refused = horizons_cli({"submit", "--name", "m87"});
+  EXPECT_EQ(refused.exit_code, 2) << "no --user, no --via";
+}
+
+// `horizons topics ensure` reports a topic that differs from the catalogue as drift and exits 1.
+TEST(cli_ops_drift, topics_ensure_exits_1_naming_a_drifted_topic) {
+  auto cluster = embedded_cluster::start({.brokers = 3, .create_catalogue_topics = false});
+  ASSERT_TRUE(cluster) << cluster.error().message;
+  for (const auto& t : catalogue) {
+    for (const auto& name : {std::string(t.name()), t.dlq_name()}) {
+      ASSERT_TRUE((*cluster)->create_topic(name, name == "job-metrics" ? 3 : t.partitions));
+    }
+  }
+  testing_support::child_process ensure(
+      {HORIZONS_CLI, "topics", "ensure", "--json", "--brokers", (*cluster)->bootstrap_servers()});
+  std::vector<std::string> lines;
+  EXPECT_EQ(ensure.finish(lines), 1) << "drift fails the command";
+  std::string text;
+  for (const auto& l : lines) text += l;
+  auto report = nlohmann::json::parse(text);
+  ASSERT_EQ(report["drifts"].size(), 1u) << text;
+  EXPECT_EQ(report["drifts"][0]["topic"], "job-metrics");
+  EXPECT_EQ(report["drifts"][0]["setting"], "partitions");
+  EXPECT_EQ(report["drifts"][0]["expected"], std::to_string(spec(topic_id::job_metrics).partitions));
+  EXPECT_EQ(report["drifts"][0]["actual"], "3");
+  EXPECT_TRUE(report["created"].empty());
 }
 
 }  // namespace

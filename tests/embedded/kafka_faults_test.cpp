@@ -8,10 +8,11 @@
 #include <horizons/producer.hpp>
 #include <horizons/sample.hpp>
 #include <horizons/testkit/cluster_fixture.hpp>
-#include <horizons/topic_reader.hpp>
+#include <horizons/testkit/topic_contents.hpp>
 
 #include "child_process.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -39,22 +40,9 @@ class kafka_faults : public testkit::cluster_fixture {
   }
 
   std::vector<raw_record> read_all(const std::string& topic) {
-    auto reader = topic_reader::open(config(), topic, read_from::beginning);
-    EXPECT_TRUE(reader) << reader.error().message;
-    std::vector<raw_record> records;
-    if (!reader) return records;
-    auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto record = (*reader)->next(500ms);
-      EXPECT_TRUE(record) << record.error().message;
-      if (!record) break;
-      if (*record) {
-        records.push_back(std::move(**record));
-      } else if ((*reader)->at_end()) {
-        break;
-      }
-    }
-    return records;
+    auto records = testkit::read_topic(config(), topic);
+    EXPECT_TRUE(records) << records.error();
+    return records ? std::move(*records) : std::vector<raw_record>{};
   }
 };
 
@@ -425,6 +413,68 @@ TEST(unreachable_brokers, are_reported_within_the_configured_bound) {
     EXPECT_NE(message.find("no broker of '127.0.0.1:9' answered within 2000 ms"), std::string::npos) << message;
     EXPECT_LT(took, 15s) << "bounded, not a hang";
   }
+}
+
+// A record longer than the consumer's limit goes to the DLQ undecoded and without its value; the
+// records around it are handled, and a consumer allowed more decodes it.
+TEST_F(kafka_faults, a_record_over_the_size_limit_is_dead_lettered_without_its_value) {
+  config().rdkafka["message.max.bytes"] = "20000000";  // lets this test's producer send 10 MB
+  std::atomic<std::size_t> delivered{0}, failed{0};
+  auto out = make_producer(delivered, failed);
+  ASSERT_TRUE(out);
+  event_sampler sampler(10);
+  auto before = sampler.next<job_submitted>(), huge = sampler.next<job_submitted>(),
+       after = sampler.next<job_submitted>();
+  huge.payload.job_name = std::string(10 * 1024 * 1024, 'x');  // 10 MiB: no rule of the contract reads it here
+  byte_buffer huge_record;
+  encode_framed(huge, huge_record);
+  ASSERT_TRUE(out->publish(before));
+  ASSERT_TRUE(out->publish_encoded(
+      {topic_id::job_lifecycle, std::string_view(huge.payload.job_id), huge_record.bytes(), huge, "job.submitted"}, 0));
+  ASSERT_TRUE(out->publish(after));
+  ASSERT_EQ(out->flush(60s), 0u);
+  ASSERT_EQ(failed.load(), 0u);
+
+  auto consume = [&](const std::string& group, std::int64_t limit, std::set<std::string>& handled) {
+    auto limited = config();
+    limited.max_record_bytes = limit;
+    auto made = consumer::create({.config = limited, .topics = {topic_id::job_lifecycle}, .group = group});
+    ASSERT_TRUE(made) << made.error().message;
+    auto& in = **made;
+    in.on<job_submitted>([&](const envelope&, const job_submitted& job, const message_context&) -> handler_result {
+      handled.insert(job.job_id);
+      return {};
+    });
+    poll_until(in, [&] { return handled.size() + in.stats().dead_lettered >= 3; });
+    ASSERT_TRUE(in.close());
+    EXPECT_EQ(in.stats().undecodable, 0u) << "too long is not undecodable";
+  };
+
+  std::set<std::string> handled;
+  consume("size-limit-default", config().max_record_bytes, handled);
+  EXPECT_EQ(handled, (std::set<std::string>{before.payload.job_id, after.payload.job_id}));
+  auto dead = read_all("job-lifecycle.dlq");
+  ASSERT_EQ(dead.size(), 1u);
+  const auto& letter = dead.front();
+  const auto read = read_dead_letter(letter);
+  EXPECT_TRUE(letter.value.empty()) << "the letter leaves the 10 MB value out";
+  EXPECT_EQ(letter.key, huge.payload.job_id) << "and keeps the key";
+  EXPECT_EQ(read.error_class, "size");
+  EXPECT_EQ(read.omitted_value_bytes, static_cast<std::int64_t>(huge_record.size()));
+  EXPECT_EQ(read.original_topic, "job-lifecycle");
+  ASSERT_TRUE(read.original_offset && read.original_partition && read.error_message);
+  EXPECT_NE(read.error_message->find(
+                fmt::format("record of {} bytes is longer than this consumer's limit of 1048576", huge_record.size())),
+            std::string::npos)
+      << *read.error_message;
+  EXPECT_NE(
+      read.error_message->find(fmt::format("job-lifecycle[{}]@{}", *read.original_partition, *read.original_offset)),
+      std::string::npos)
+      << "the message says where the record stays: " << *read.error_message;
+
+  std::set<std::string> with_room;
+  consume("size-limit-raised", 20'000'000, with_room);
+  EXPECT_EQ(with_room.size(), 3u) << "a consumer allowed 20 MB decodes the record";
 }
 
 }  // namespace

@@ -333,6 +333,11 @@ const std::vector<setting>& settings() {
        .flag = "fetch-wait-ms",
        .help = "longest a fetch waits on the broker for data, in ms, 0..300000 (default 500)",
        .parser = integer(&client_config::fetch_wait, 0, 300'000, "milliseconds")},
+      {.name = "KAFKA_CONSUMER_MAX_RECORD_BYTES",
+       .flag = "max-record-bytes",
+       .help = "longest record value a consumer decodes, in bytes, 1..1000000000 (default 1048576); longer "
+               "ones go to the DLQ undecoded, without their value",
+       .parser = integer(&client_config::max_record_bytes, 1, 1'000'000'000, "bytes")},
       {.name = "KAFKA_PRODUCER_LINGER_MS",
        .flag = "linger-ms",
        .help = "how long the producer waits to fill a batch, in ms, 0..900000 (default 5)",

@@ -319,9 +319,27 @@ struct consumer::impl {
     return dead_letter(message, {.error_class = "decode", .message = error.message, .attempts = 0});
   }
 
+  // A record longer than the configured limit: dead-lettered undecoded and without its value (a
+  // letter as long would pass no broker's default limit), or skipped where the options say so.
+  std::expected<void, kafka_error> oversized_record(const rd_kafka_message_t* message) {
+    const auto why = fmt::format(
+        "record of {} bytes is longer than this consumer's limit of {} (KAFKA_CONSUMER_MAX_RECORD_BYTES): not "
+        "decoded, and its value left out of this letter; it stays at {}[{}]@{} while the topic keeps it",
+        message->len, opts.config.max_record_bytes, rd_kafka_topic_name(message->rkt), message->partition,
+        message->offset);
+    if (opts.undecodable == undecodable_policy::skip) {
+      detail::log().warn("consumer {}: skipped {}", group, why);
+      return {};
+    }
+    return dead_letter(message, {.error_class = "size", .message = why, .attempts = 0, .omit_value = true});
+  }
+
   // One record, from its bytes to its verdict; the offset is stored unless an error is returned.
   std::expected<void, kafka_error> handle(detail::message_ptr& owned) {
     const rd_kafka_message_t* message = owned.get();
+    if (static_cast<std::int64_t>(message->len) > opts.config.max_record_bytes) {
+      return finish(owned, oversized_record(message));
+    }
     auto head = decode_head(message);
     if (!head) return finish(owned, undecodable_record(message, head.error()));
     const auto handler_index =

@@ -46,7 +46,7 @@ std::expected<std::string, kafka_error> dead_letter_writer::write(const rd_kafka
   std::string_view original_topic = rd_kafka_topic_name(message->rkt);
   auto topic = topic_from_name(original_topic);
   auto dlq_topic = topic ? spec(*topic).dlq_name() : std::string(original_topic) + ".dlq";
-  constexpr std::size_t dlq_headers = 7;
+  constexpr std::size_t dlq_headers = 8;
   auto headers = copy_headers(message, dlq_headers);
   add_header(headers.get(), dlq_header::original_topic, original_topic);
   add_header(headers.get(), dlq_header::original_partition, std::to_string(message->partition));
@@ -55,14 +55,16 @@ std::expected<std::string, kafka_error> dead_letter_writer::write(const rd_kafka
   add_header(headers.get(), dlq_header::error_message, reason.message);
   add_header(headers.get(), dlq_header::attempts, std::to_string(reason.attempts));
   add_header(headers.get(), dlq_header::failed_at, std::to_string(now().time_since_epoch().count()));
+  if (reason.omit_value) add_header(headers.get(), dlq_header::omitted_value_bytes, std::to_string(message->len));
 
   auto producer = this->producer();
   if (!producer) return std::unexpected(producer.error());
   delivery_.store(RD_KAFKA_RESP_ERR__IN_PROGRESS);
   auto err = rd_kafka_producev(
       *producer, RD_KAFKA_V_TOPIC(dlq_topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-      RD_KAFKA_V_VALUE(message->payload, message->len), RD_KAFKA_V_KEY(message->key, message->key_len),
-      RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA), RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_END);
+      RD_KAFKA_V_VALUE(reason.omit_value ? nullptr : message->payload, reason.omit_value ? 0 : message->len),
+      RD_KAFKA_V_KEY(message->key, message->key_len), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+      RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_END);
   if (err) return std::unexpected(make_kafka_error(err, fmt::format("dead-letter to {}", dlq_topic)));
   (void)headers.release();  // the letter's now
   rd_kafka_flush(*producer, static_cast<int>(wait_.count()));
@@ -105,6 +107,7 @@ dead_letter read_dead_letter(const raw_record& record) {
       .error_message = text_header(record, dlq_header::error_message),
       .attempts = number_header<std::int32_t>(record, dlq_header::attempts),
   };
+  letter.omitted_value_bytes = number_header<std::int64_t>(record, dlq_header::omitted_value_bytes);
   if (auto micros = number_header<std::int64_t>(record, dlq_header::failed_at)) {
     letter.failed_at = timestamp(std::chrono::microseconds(*micros));
   }

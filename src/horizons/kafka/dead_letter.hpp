@@ -30,9 +30,10 @@ namespace horizons::detail {
 
 /// Why a record is dead-lettered.
 struct dead_letter_reason {
-  std::string_view error_class;  // "decode" or "handler"
+  std::string_view error_class;  // "decode", "size" or "handler"
   std::string_view message;
-  int attempts = 0;  // handler attempts made; 0 for a record that did not decode
+  int attempts = 0;         // handler attempts made; 0 for a record that did not decode
+  bool omit_value = false;  // the letter without the record's value (dlq_header::omitted_value_bytes)
 };
 
 class dead_letter_writer {

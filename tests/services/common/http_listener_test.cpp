@@ -1,6 +1,7 @@
 // A service's HTTP listener: binds what it is given (port 0: a free port),
 // refuses bad and busy addresses with messages naming them, serves the
-// service's routes beside GET /metrics, and stops.
+// service's routes beside GET /metrics (also in memory, for the fuzz targets),
+// takes its TLS files from the environment, and stops.
 #include "services/common/http_listener.hpp"
 
 #include <gtest/gtest.h>
@@ -74,6 +75,43 @@ TEST(http_listener, routes_without_authentication_listen_on_loopback_only) {
   auto opened = http_listener::bind("0.0.0.0:0");
   ::unsetenv("HORIZONS_HTTP_ALLOW_NETWORK");
   ASSERT_TRUE(opened) << opened.error();
+}
+
+TEST(http_listener, answers_a_request_in_memory_through_its_routes) {
+  auto http = http_listener::bind("127.0.0.1:0");
+  ASSERT_TRUE(http) << http.error();
+  (*http)->server().Get("/hello",
+                        [](const httplib::Request&, httplib::Response& r) { r.set_content("hi", "text/plain"); });
+  (*http)->serve();
+  auto answer = (*http)->answer("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 200 OK\r\n")) << answer;
+  EXPECT_TRUE(answer.ends_with("\r\n\r\nhi")) << answer;
+  EXPECT_TRUE((*http)->answer("GET /nowhere HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404")) << "an unknown route";
+  EXPECT_TRUE((*http)->answer("GET /hel").starts_with("HTTP/1.1 400")) << "a request cut short";
+  EXPECT_EQ((*http)->answer(""), "") << "no request, no answer";
+}
+
+TEST(http_listener, takes_its_certificate_and_key_from_the_environment_both_or_neither) {
+  ::unsetenv("HORIZONS_HTTP_TLS_CERT");
+  ::unsetenv("HORIZONS_HTTP_TLS_KEY");
+  auto none = tls_files::from_environment();
+  ASSERT_TRUE(none) << none.error();
+  EXPECT_FALSE(*none) << "plain HTTP when neither is set";
+  ::setenv("HORIZONS_HTTP_TLS_CERT", "/etc/hostname", 1);
+  auto half = tls_files::from_environment();
+  ASSERT_FALSE(half);
+  EXPECT_NE(half.error().find("HORIZONS_HTTP_TLS_CERT is set without HORIZONS_HTTP_TLS_KEY"), std::string::npos)
+      << half.error();
+  ::setenv("HORIZONS_HTTP_TLS_KEY", "/nonexistent/key.pem", 1);
+  auto missing = tls_files::from_environment();
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error(), "HORIZONS_HTTP_TLS_KEY: no file /nonexistent/key.pem");
+  ::unsetenv("HORIZONS_HTTP_TLS_CERT");
+  ::unsetenv("HORIZONS_HTTP_TLS_KEY");
+  auto garbage = http_listener::bind("127.0.0.1:0", http_reach::network,
+                                     tls_files{.certificate = "/etc/hostname", .key = "/etc/hostname"});
+  ASSERT_FALSE(garbage);
+  EXPECT_NE(garbage.error().find("cannot serve HTTPS on 127.0.0.1:0"), std::string::npos) << garbage.error();
 }
 
 }  // namespace

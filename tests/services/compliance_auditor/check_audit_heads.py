@@ -3,7 +3,10 @@
 HORIZONS_AUDIT_CHECKPOINTS and HORIZONS_AUDIT_SIGNING_KEY set, then `horizons audit verify
 --checkpoints --checkpoint-key` on its ledger: verified as it is; after its last entries are deleted
 with the stdlib sqlite3 module, exit 1 naming the first missing entry; with another key, exit 1; with
-a missing key file, exit 2. A heads file inside the data directory stops the platform from starting.
+a missing key file, exit 2. A heads file inside the data directory, or a key without a place for the
+heads, stops the platform from starting. Then the heads in a topic: `horizons up` (an embedded cluster
+that outlives the run), `horizons run --brokers` with HORIZONS_AUDIT_CHECKPOINTS_TOPIC=audit-checkpoints,
+`horizons audit verify --checkpoints-topic`: verified, then the deleted tail found.
 
 Usage: check_audit_heads.py HORIZONS_BINARY
 """
@@ -16,6 +19,9 @@ import tempfile
 from pathlib import Path
 
 from expectations import expect, failures
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent / "support"))
+from horizons_process import EmbeddedCluster  # noqa: E402
 
 HORIZONS = sys.argv[1]
 
@@ -43,6 +49,8 @@ def main():
                           env={"HORIZONS_AUDIT_CHECKPOINTS": str(data / "heads.jsonl"),
                                "HORIZONS_AUDIT_SIGNING_KEY": str(key)})
         expect("heads inside the data directory", inside, 1, stderr_has=["inside the data directory"])
+        nowhere = horizons("run", "--jobs", "5", "--data-dir", str(data), env={"HORIZONS_AUDIT_SIGNING_KEY": str(key)})
+        expect("a key without a place for the heads", nowhere, 1, stderr_has=["HORIZONS_AUDIT_CHECKPOINTS_TOPIC"])
 
         ran = horizons("run", "--jobs", "20", "--data-dir", str(data),
                        env={"HORIZONS_AUDIT_CHECKPOINTS": str(heads), "HORIZONS_AUDIT_SIGNING_KEY": str(key)})
@@ -77,7 +85,33 @@ def main():
         out = json.loads(as_json.stdout or "{}")
         if out.get("ok") is not False or (out.get("bad_entry") or {}).get("seq") != entries - 2:
             failures.append(f"verify --json after truncation: {as_json.stdout!r}")
+        heads_in_a_topic(root, key, pub)
     return report()
+
+
+def max_seq(ledger):
+    with sqlite3.connect(ledger) as db:
+        return db.execute("SELECT MAX(seq) FROM ledger_entries").fetchone()[0]
+
+
+def heads_in_a_topic(root, key, pub):
+    with EmbeddedCluster(HORIZONS, brokers=3) as cluster:
+        brokers = cluster.bootstrap
+        data = root / "data-topic"
+        ran = horizons("run", "--brokers", brokers, "--jobs", "20", "--data-dir", str(data),
+                       env={"HORIZONS_AUDIT_CHECKPOINTS_TOPIC": "audit-checkpoints",
+                            "HORIZONS_AUDIT_SIGNING_KEY": str(key)})
+        expect("horizons run with heads to a topic", ran, 0)
+        ledger = data / "compliance-auditor" / "ledger.db"
+        entries = max_seq(ledger)
+        verify = ["audit", "verify", "--data-dir", str(data), "--checkpoints-topic", "audit-checkpoints",
+                  "--brokers", brokers, "--checkpoint-key", str(pub)]
+        expect("verify against the topic's heads", horizons(*verify), 0,
+               stdout_has=[f"entries through {entries} vouched for", "ledger verified"])
+        with sqlite3.connect(ledger) as db:
+            db.execute("DELETE FROM ledger_entries WHERE seq > ?", (entries - 3,))
+        expect("the topic's heads find a deleted tail", horizons(*verify), 1,
+               stderr_has=[f"first bad entry {entries - 2}", f"the ledger ends at entry {entries - 3}"])
 
 
 def report():

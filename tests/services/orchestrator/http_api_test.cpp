@@ -13,9 +13,12 @@
 
 #include <horizons/codec.hpp>
 #include <horizons/embedded_cluster.hpp>
-#include <horizons/topic_reader.hpp>
+#include <horizons/testkit/topic_contents.hpp>
 
+#include <cstdlib>
+#include <filesystem>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <thread>
 
@@ -130,7 +133,8 @@ TEST(orchestrator_http_api, submits_shows_and_cancels_jobs_for_their_submitter_o
 // The API with given limits on an embedded cluster and an orchestrator's tables.
 class orchestrator_http_limits : public ::testing::Test {
  protected:
-  void start(rate_limit::settings per_caller, std::size_t max_body_bytes = 64 * 1024) {
+  void start(rate_limit::settings per_caller, std::size_t max_body_bytes = 64 * 1024,
+             std::optional<services::tls_files> tls = std::nullopt) {
     auto cluster = embedded_cluster::start({.brokers = 1});
     ASSERT_TRUE(cluster) << cluster.error().message;
     cluster_ = std::move(*cluster);
@@ -144,7 +148,8 @@ class orchestrator_http_limits : public ::testing::Test {
                                 .database = sql::location(dir_ / "orchestrator.db"),
                                 .auth = keys,
                                 .per_caller = per_caller,
-                                .max_body_bytes = max_body_bytes});
+                                .max_body_bytes = max_body_bytes,
+                                .tls = tls});
     ASSERT_TRUE(api) << api.error();
     api_ = std::move(*api);
   }
@@ -222,22 +227,63 @@ TEST_F(orchestrator_http_limits, two_hundred_clients_at_once_get_an_answer_each_
   EXPECT_GE(statuses[429], 1) << "the shared subject met its rate limit";
 
   // Exactly the accepted jobs reached Kafka, each once; a refused request published nothing.
-  auto reader = topic_reader::open(config_, "job-lifecycle", read_from::beginning);
-  ASSERT_TRUE(reader) << reader.error().message;
+  auto events = testkit::read_events(config_, "job-lifecycle", 60s);
+  ASSERT_TRUE(events) << events.error();
   std::map<std::string, int> published;
-  for (auto deadline = std::chrono::steady_clock::now() + 60s; std::chrono::steady_clock::now() < deadline;) {
-    auto record = (*reader)->next(500ms);
-    ASSERT_TRUE(record) << record.error().message;
-    if (!*record) {
-      if ((*reader)->at_end()) break;
-      continue;
-    }
-    auto decoded = decode_framed(std::as_bytes(std::span((*record)->value)));
-    ASSERT_TRUE(decoded);
-    const auto& lifecycle = std::get<job_lifecycle_event>(*decoded);
+  for (const auto& e : *events) {
+    const auto& lifecycle = std::get<job_lifecycle_event>(e);
     if (const auto* submitted = std::get_if<job_submitted>(&lifecycle.payload)) ++published[submitted->job_id];
   }
   EXPECT_EQ(published, accepted_jobs);
+}
+
+// A certificate and key for 127.0.0.1, made with the openssl command line (Debian's openssl).
+services::tls_files self_signed(const std::filesystem::path& dir, const std::string& name) {
+  std::filesystem::create_directories(dir);
+  const auto certificate = dir / (name + ".crt"), key = dir / (name + ".key");
+  const auto command = fmt::format(
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=127.0.0.1 "
+      "-addext subjectAltName=IP:127.0.0.1 -keyout '{}' -out '{}' 2>/dev/null",
+      key.string(), certificate.string());
+  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  return {.certificate = certificate, .key = key};
+}
+
+class orchestrator_http_tls : public orchestrator_http_limits {};
+
+TEST_F(orchestrator_http_tls, serves_https_only_to_clients_that_trust_its_certificate) {
+  const auto tls = self_signed(dir_.path(), "api");
+  start({}, 64 * 1024, tls);
+  if (HasFatalFailure()) return;
+  const auto url = api_->url();
+  ASSERT_TRUE(url.starts_with("https://127.0.0.1:")) << url;
+
+  httplib::Client trusting(url);
+  trusting.set_ca_cert_path(tls.certificate.c_str());
+  auto submitted = trusting.Post("/jobs", as("alice"), m87, "application/json");
+  ASSERT_TRUE(submitted) << httplib::to_string(submitted.error());
+  EXPECT_EQ(submitted->status, 202) << submitted->body;
+
+  httplib::Client untrusting(url);  // the system's CA store: the certificate chains to none of it
+  auto refused = untrusting.Get("/jobs/job-http-1", as("alice"));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), httplib::Error::SSLServerVerification);
+
+  httplib::Client in_clear("http://" + url.substr(std::string_view("https://").size()));
+  in_clear.set_read_timeout(std::chrono::seconds(5));
+  auto clear = in_clear.Get("/metrics");
+  EXPECT_FALSE(clear && clear->status == 200) << "a plain HTTP request is not answered";
+
+  // A key that is not the certificate's is refused at start, naming both files.
+  const auto other = self_signed(dir_.path(), "other");
+  auto mismatched = http_api::start({.listen = "127.0.0.1:0",
+                                     .config = config_,
+                                     .database = sql::location(dir_ / "orchestrator.db"),
+                                     .auth = keys,
+                                     .tls = services::tls_files{.certificate = tls.certificate, .key = other.key}});
+  ASSERT_FALSE(mismatched);
+  EXPECT_NE(mismatched.error().find("cannot serve HTTPS"), std::string::npos) << mismatched.error();
+  EXPECT_NE(mismatched.error().find(other.key.string()), std::string::npos) << mismatched.error();
 }
 
 }  // namespace

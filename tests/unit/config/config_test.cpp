@@ -87,6 +87,7 @@ void expect_same(const client_config& actual, const client_config& expected) {
   EXPECT_EQ(actual.registry_auto_register, expected.registry_auto_register);
   EXPECT_EQ(actual.registry_subject_strategy, expected.registry_subject_strategy);
   EXPECT_EQ(actual.rdkafka, expected.rdkafka);
+  EXPECT_EQ(actual.max_record_bytes, expected.max_record_bytes);
 }
 
 std::set<std::string> setting_names() {
@@ -108,6 +109,7 @@ TEST(config_defaults, nothing_set_gives_the_headers_initialisers) {
   EXPECT_EQ(config.session_timeout, 45'000ms);
   EXPECT_EQ(config.linger, 5ms);
   EXPECT_EQ(config.batch_size, 1'000'000);
+  EXPECT_EQ(config.max_record_bytes, 1'048'576);
   EXPECT_EQ(config.delivery_timeout, 120'000ms);
   EXPECT_EQ(config.connect_timeout, 10'000ms);
   EXPECT_EQ(config.security, security_protocol::plaintext);
@@ -220,6 +222,9 @@ TEST(config_values, each_setting_lands_in_its_own_field) {
       {"KAFKA_SESSION_TIMEOUT_MS", "3600000",
        [](const client_config& c) { EXPECT_EQ(c.session_timeout, 3'600'000ms); }},
       {"KAFKA_CONSUMER_FETCH_WAIT_MS", "10", [](const client_config& c) { EXPECT_EQ(c.fetch_wait, 10ms); }},
+      {"KAFKA_CONSUMER_MAX_RECORD_BYTES", "1", [](const client_config& c) { EXPECT_EQ(c.max_record_bytes, 1); }},
+      {"KAFKA_CONSUMER_MAX_RECORD_BYTES", "1000000000",
+       [](const client_config& c) { EXPECT_EQ(c.max_record_bytes, 1'000'000'000); }},
       {"KAFKA_PRODUCER_LINGER_MS", "0", [](const client_config& c) { EXPECT_EQ(c.linger, 0ms); }},
       {"KAFKA_PRODUCER_LINGER_MS", "900000", [](const client_config& c) { EXPECT_EQ(c.linger, 900'000ms); }},
       {"KAFKA_PRODUCER_BATCH_SIZE", "2147483647",
@@ -337,6 +342,8 @@ const std::vector<bad_case>& bad_cases() {
       {"KAFKA_SESSION_TIMEOUT_MS", "99999999999999999999999"},  // beyond 64 bits
       {"KAFKA_CONSUMER_FETCH_WAIT_MS", "300001"},
       {"KAFKA_CONSUMER_FETCH_WAIT_MS", "fast"},
+      {"KAFKA_CONSUMER_MAX_RECORD_BYTES", "0"},
+      {"KAFKA_CONSUMER_MAX_RECORD_BYTES", "1000000001"},
       {"KAFKA_PRODUCER_LINGER_MS", "-1"},
       {"KAFKA_PRODUCER_LINGER_MS", "5ms"},
       {"KAFKA_PRODUCER_LINGER_MS", ""},
@@ -830,7 +837,7 @@ TEST(config_settings_table, names_flags_and_help_are_complete_and_unique) {
       EXPECT_TRUE(flags.insert(s.flag).second) << "duplicate flag";
     }
   }
-  EXPECT_EQ(names.size(), 25u);
+  EXPECT_EQ(names.size(), 26u);
   EXPECT_TRUE(names.contains("KAFKA_SESSION_TIMEOUT_MS"));
   EXPECT_TRUE(flags.contains("session-timeout-ms"));
 }
